@@ -1,0 +1,1 @@
+// Datasets module: see docs/architecture.md for what it holds.

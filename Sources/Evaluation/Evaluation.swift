@@ -1,0 +1,1 @@
+// Evaluation module: see docs/architecture.md for what it holds.

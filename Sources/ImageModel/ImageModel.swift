@@ -1,0 +1,1 @@
+// ImageModel module: see docs/architecture.md for what it holds.

@@ -1,0 +1,1 @@
+// Training module: see docs/architecture.md for what it holds.

@@ -1,0 +1,1 @@
+// Video module: see docs/architecture.md for what it holds.

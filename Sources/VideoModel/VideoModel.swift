@@ -1,0 +1,1 @@
+// VideoModel module: see docs/architecture.md for what it holds.

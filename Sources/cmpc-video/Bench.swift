@@ -1,0 +1,117 @@
+// `cmpc-video bench …`: speed measured as ratios against a reference run in the same process.
+import ArgumentParser
+import Foundation
+import Tensor
+
+/// Options every benchmark shares.
+struct BenchOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON object per line instead of a table.")
+    var json = false
+
+    @Option(name: .long, help: "Repetitions per case (the best time is kept).")
+    var repeats: Int = 5
+}
+
+/// One benchmark result row.
+struct BenchRow {
+    var fields: [(String, Any)]
+}
+
+/// Prints rows as a table or JSON lines (the `bench` convention: {"case", "seconds", "gflops", "ratio"}).
+func emit(_ fields: [(String, Any)], json: Bool) {
+    if json {
+        let parts = fields.map { key, value -> String in
+            let v: String
+            switch value {
+            case let s as String: v = "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            case let d as Double: v = d.isFinite ? String(format: "%.6g", d) : "null"
+            case let i as Int: v = String(i)
+            default: v = "\"\(value)\""
+            }
+            return "\"\(key)\": \(v)"
+        }
+        print("{" + parts.joined(separator: ", ") + "}")
+    } else {
+        let parts = fields.map { key, value -> String in
+            switch value {
+            case let d as Double: return "\(key) \(String(format: "%.4g", d))"
+            default: return "\(key) \(value)"
+            }
+        }
+        print(parts.joined(separator: "  "))
+    }
+}
+
+/// Wall-clock seconds of the best of `repeats` runs of `body` (after one warm-up).
+func bestTime(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var best = Double.infinity
+    for _ in 0..<max(1, repeats) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        best = min(best, Double(t1 - t0) / 1e9)
+    }
+    return best
+}
+
+/// The OpenBLAS sgemm rate on a large square product, the reference for every ratio.
+func sgemmPeak(repeats: Int) throws -> Double {
+    let n = 2048
+    let a = [Float](repeating: 0.5, count: n * n)
+    let b = [Float](repeating: 0.25, count: n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    let t = try bestTime(repeats: repeats) {
+        try a.withUnsafeBufferPointer { pa in
+            try b.withUnsafeBufferPointer { pb in
+                try c.withUnsafeMutableBufferPointer { pc in
+                    try BLAS.sgemm(m: n, n: n, k: n, a: pa.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
+                                   c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+    return 2 * Double(n) * Double(n) * Double(n) / t / 1e9
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed against a reference run in the same process.",
+        subcommands: [BenchGemm.self])
+}
+
+struct BenchGemm: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm", abstract: "OpenBLAS sgemm rate at the network's GEMM shapes.")
+    @OptionGroup var options: BenchOptions
+
+    func run() async throws {
+        try BLAS.load()
+        let peak = try sgemmPeak(repeats: options.repeats)
+        emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
+        if !options.json { print("# \(BLAS.coreTypeNote); library \(BLAS.libraryPath)") }
+        // M×K·K×N at the shapes the network's GEMMs take (40×40 maps, 1×1 and im2col'd 3×3 convs).
+        let cases: [(String, Int, Int, Int)] = [
+            ("gemm-1600x2048x1000", 1600, 1000, 2048),
+            ("gemm-1600x2304x256", 1600, 256, 2304),
+            ("gemm-25600x147x64", 25600, 64, 147),
+        ]
+        for (name, m, n, k) in cases {
+            let a = [Float](repeating: 0.5, count: m * k)
+            let b = [Float](repeating: 0.25, count: k * n)
+            var c = [Float](repeating: 0, count: m * n)
+            let t = try bestTime(repeats: options.repeats) {
+                try a.withUnsafeBufferPointer { pa in
+                    try b.withUnsafeBufferPointer { pb in
+                        try c.withUnsafeMutableBufferPointer { pc in
+                            try BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                                           c: pc.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+            }
+            let gf = 2 * Double(m) * Double(n) * Double(k) / t / 1e9
+            emit([("case", name), ("seconds", t), ("gflops", gf), ("ratio", gf / peak)], json: options.json)
+        }
+    }
+}
