@@ -32,7 +32,7 @@ public enum COCOSegmentation: Equatable, Sendable {
         func numbers(_ v: Any) throws -> [Double] {
             guard let a = v as? [Any] else { throw bad("has a polygon that is not a list") }
             return try a.map {
-                guard let n = $0 as? NSNumber, !($0 is Bool) else { throw bad("has a non-numeric coordinate") }
+                guard let n = $0 as? NSNumber else { throw bad("has a non-numeric coordinate") }
                 return n.doubleValue
             }
         }

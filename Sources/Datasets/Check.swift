@@ -60,7 +60,7 @@ public struct CheckReport: Sendable {
             ["name": $0.name, "counted": $0.counted, "official": $0.official, "matches": $0.matches,
              "source": $0.source] as [String: Any]
         }
-        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 

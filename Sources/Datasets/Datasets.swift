@@ -118,6 +118,7 @@ public protocol ReferringDataset {
 public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case missingFile(String)
     case unreadable(file: String, reason: String)
+    case unwritable(file: String, reason: String)
     case malformed(file: String, reason: String)
     case unsupported(file: String, reason: String)
     case forbiddenOpcode(file: String, opcode: String, offset: Int)
@@ -130,6 +131,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missingFile(let f): return "\(f): file not found"
         case .unreadable(let f, let r): return "\(f): cannot read: \(r)"
+        case .unwritable(let f, let r): return "\(f): cannot write: \(r)"
         case .malformed(let f, let r): return "\(f): malformed: \(r)"
         case .unsupported(let f, let r): return "\(f): unsupported: \(r)"
         case .forbiddenOpcode(let f, let op, let off):
@@ -161,12 +163,3 @@ func joinPath(_ parts: String...) -> String {
     parts.dropFirst().reduce(parts.first ?? "") { ($0 as NSString).appendingPathComponent($1) }
 }
 
-/// Writes `data` to `path` through a temporary file in the same folder, renamed on success.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    do {
-        try data.write(to: url, options: .atomic)
-    } catch {
-        throw DatasetError.unreadable(file: path, reason: "cannot write: \(error.localizedDescription)")
-    }
-}

@@ -139,7 +139,7 @@ public final class HDF5Writer {
         temporaryPath = joinPath(dir.isEmpty ? "." : dir, ".\(name).\(UUID().uuidString).tmp")
         let tmp = temporaryPath
         file = withHDF5 { H5Fcreate(tmp, swift_H5F_ACC_TRUNC(), swift_H5P_DEFAULT(), swift_H5P_DEFAULT()) }
-        guard file >= 0 else { throw DatasetError.unreadable(file: path, reason: "cannot create HDF5 file") }
+        guard file >= 0 else { throw DatasetError.unwritable(file: path, reason: "cannot create HDF5 file") }
     }
 
     deinit {
@@ -187,13 +187,13 @@ public final class HDF5Writer {
         let rc = withHDF5 { H5Fclose(f) }
         guard rc >= 0 else {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw DatasetError.unreadable(file: path, reason: "closing the HDF5 file failed")
+            throw DatasetError.unwritable(file: path, reason: "closing the HDF5 file failed")
         }
         do {
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporaryPath, toPath: path)
         } catch {
-            throw DatasetError.unreadable(file: path, reason: "cannot move the written file into place: \(error)")
+            throw DatasetError.unwritable(file: path, reason: "cannot move the written file into place: \(error)")
         }
     }
 }
