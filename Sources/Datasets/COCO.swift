@@ -101,16 +101,6 @@ public protocol COCOMaskDecoding: Sendable {
     func mask(_ segmentation: COCOSegmentation, height: Int, width: Int) throws -> BinaryMask
 }
 
-/// The stand-in used until the Evaluation module's RLE code is linked: it throws a clear error.
-public struct UnavailableCOCOMaskDecoder: COCOMaskDecoding {
-    public init() {}
-    public func mask(_ segmentation: COCOSegmentation, height: Int, width: Int) throws -> BinaryMask {
-        throw DatasetError.unsupported(
-            file: "instances.json",
-            reason: "COCO polygon/RLE decoding needs Evaluation's RLE (RLE.fromPolygons / RLE(compressed:…)), not linked yet")
-    }
-}
-
 /// One image of instances.json.
 public struct COCOImage: Equatable, Sendable {
     public var id: Int

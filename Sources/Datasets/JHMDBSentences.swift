@@ -39,7 +39,7 @@ public struct JHMDBSentences: ReferringDataset {
         guard n > 0 else { return [] }
         switch selection {
         case .all: return Array(1...n)
-        case .firstMiddleLast: return [1, 1 + (n - 1) / 2, n]
+        case .firstMiddleLast: return Array(Set([1, 1 + (n - 1) / 2, n])).sorted()   // fewer when n < 3
         }
     }
 

@@ -147,6 +147,7 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> BinaryMask {
     @Test func threeFramesPerVideo() {
         #expect(JHMDBSentences.chosenFrames(usable: 10, selection: .firstMiddleLast) == [1, 5, 10])
         #expect(JHMDBSentences.chosenFrames(usable: 3, selection: .firstMiddleLast) == [1, 2, 3])
+        #expect(JHMDBSentences.chosenFrames(usable: 2, selection: .firstMiddleLast) == [1, 2])
         #expect(JHMDBSentences.chosenFrames(usable: 4, selection: .all) == [1, 2, 3, 4])
     }
 
@@ -187,24 +188,6 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> BinaryMask {
     }
 }
 
-/// Decodes uncompressed RLEs only (the COCO plumbing test; polygons need Evaluation's RLE).
-struct UncompressedRLEOnlyDecoder: COCOMaskDecoding {
-    func mask(_ segmentation: COCOSegmentation, height: Int, width: Int) throws -> BinaryMask {
-        guard case .uncompressedRLE(let rles) = segmentation else {
-            throw DatasetError.unsupported(file: "test", reason: "only uncompressed RLE")
-        }
-        var out = BinaryMask(width: width, height: height)
-        for r in rles {
-            var i = 0
-            for (k, c) in r.counts.enumerated() {
-                if k % 2 == 1 { for j in i..<(i + c) { out.pixels[(j % height) * width + j / height] = 1 } }
-                i += c
-            }
-        }
-        return out
-    }
-}
-
 @Suite struct RefCOCOTests {
     func makeDataset(pickle: String = "refs_p2.p") throws -> TemporaryFolder {
         let t = try TemporaryFolder()
@@ -236,19 +219,22 @@ struct UncompressedRLEOnlyDecoder: COCOMaskDecoding {
     @Test(arguments: ["refs_p2.p", "refs_p4.p"])
     func samplesPerSplit(pickle: String) throws {
         let t = try makeDataset(pickle: pickle)
-        let reader = try RefCOCO(root: t.path, name: "unc", maskDecoder: UncompressedRLEOnlyDecoder())
+        let reader = try RefCOCO(root: t.path, name: "unc")
         let train = try reader.samples(split: "train")
         #expect(train.map(\.sentence) == ["man on left", "guy", "the crowd"])
         #expect(train.map(\.instance) == ["101", "101", "103"])
         #expect(train[0].source == .image(path: t.sub("images/train2014/COCO_train2014_000000000009.jpg")))
         #expect(try reader.samples(split: "testA").map(\.sentence) == ["café chair"])
-        #expect(try reader.samples(split: "testB").count == 2)
-        // The crowd RLE decodes to what pycocotools gives.
+        let testB = try reader.samples(split: "testB")
+        #expect(testB.count == 2)
+        // Masks are what np.max(decode(frPyObjects(seg, h, w)), axis=2) gives (polygons, uncompressed and
+        // compressed RLE).
         let expected = try #require(try jsonFixture("coco_expected.json") as? [String: Any])
+        #expect(try train[0].loadMask() == (try expectedMask(expected["101"])))
         #expect(try train[2].loadMask() == (try expectedMask(expected["103"])))
-        // Without Evaluation's RLE the default decoder says what is missing.
-        let plain = try RefCOCO(root: t.path, name: "unc")
-        expectDatasetError(["RLE"]) { _ = try plain.samples(split: "train")[0].loadMask() }
+        #expect(try reader.samples(split: "testA")[0].loadMask() == (try expectedMask(expected["102"])))
+        #expect(try testB[1].loadMask() == (try expectedMask(expected["105"])))
+        #expect(try train[0].loadMask().area > 0)
     }
 
     @Test func checkCountsAndBadSegmentations() throws {
@@ -259,6 +245,7 @@ struct UncompressedRLEOnlyDecoder: COCOMaskDecoding {
         #expect(val.unreadable.first?.reason.contains("annotation 104") == true)
         let train = try reader.check(split: "train", options: CheckOptions())
         #expect(train.samples == 3 && train.units == 2)
+        #expect(try reader.check(split: "train", options: CheckOptions(verifyMasks: true)).unreadable.isEmpty)
         #expect(train.missing == [t.sub("images/train2014/COCO_train2014_000000000025.jpg")])
         #expect(train.comparisons.contains { $0.name == "samples" && $0.official == 120624 })
         #expect(train.comparisons.contains { $0.name == "refs" && $0.counted == 2 && $0.official == 42404 })
@@ -271,7 +258,7 @@ struct UncompressedRLEOnlyDecoder: COCOMaskDecoding {
         var text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: t.sub("refcoco/instances.json"))), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"width\": 9, \"height\": 8", with: "\"width\": 9, \"height\": 7")
         try t.write("refcoco/instances.json", text)
-        let reader = try RefCOCO(root: t.path, name: "unc", maskDecoder: UncompressedRLEOnlyDecoder())
+        let reader = try RefCOCO(root: t.path, name: "unc")
         let crowd = try #require(try reader.samples(split: "train").last)
         expectDatasetError(["instances.json", "annotation 103", "RLE is 8×9", "image 25 is 7×9"]) { _ = try crowd.loadMask() }
     }
