@@ -302,7 +302,7 @@ public enum MATFile {
             return out
         }
 
-        /// Inflates a zlib stream (miCOMPRESSED), refusing output beyond 4 GiB.
+        /// Inflates a zlib stream (miCOMPRESSED), refusing output beyond 2 GiB.
         func inflate(_ input: [UInt8]) throws -> [UInt8] {
             var stream = z_stream()
             guard swift_inflateInit2(&stream, 15) == Z_OK else {
@@ -326,7 +326,7 @@ public enum MATFile {
                     if rc == Z_STREAM_END { return rc }
                     if rc != Z_OK { return rc }
                     if produced == 0 && stream.avail_in == 0 { return Z_BUF_ERROR }
-                    if output.count > (1 << 32) { return Z_MEM_ERROR }
+                    if output.count > (1 << 31) { return Z_MEM_ERROR }
                 }
             }
             guard status == Z_STREAM_END else {

@@ -37,6 +37,16 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> BinaryMask {
         #expect(try A2DSentences.loadMask(path: try fixture("a2d_one.h5"), instance: 7, matching: .strict).isEmpty)
     }
 
+    @Test func instanceIdsStoredAsAColumnAreAccepted() throws {
+        let t = try TemporaryFolder()
+        let w = try HDF5Writer(path: t.sub("00001.h5"))
+        try w.write("instance", shape: [2, 1], values: [4, 6])
+        try w.write("reMask", shape: [2, 2, 3], values: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], as: .uint8)
+        try w.close()
+        #expect(try A2DSentences.loadMask(path: t.sub("00001.h5"), instance: 6) == mask(2, 3, [(2, 1)]))
+        #expect(try A2DSentences.loadMask(path: t.sub("00001.h5"), instance: 4) == mask(2, 3, [(0, 0)]))
+    }
+
     /// A small A2D folder: 3 videos (2 train, 1 test), one missed video, malformed rows, an empty mask.
     func makeDataset() throws -> TemporaryFolder {
         let t = try TemporaryFolder()
