@@ -35,39 +35,60 @@ public func layerNorm(
     }
     let rows = x.shape[..<b].reduce(1, *), n = x.shape[b...].reduce(1, *)
     guard n > 0 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "empty normalisation axes in \(x.shape)") }
-    // Per-row mean and 1/√(var + ε), accumulated in Double.
+    let pixels = n / c                      // positions of C values in one row
+    // Per-row mean and 1/√(var + ε): Float sums per position, Double across positions.
     var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-    x.scalars.withUnsafeBufferPointer { p in
-        mean.withUnsafeMutableBufferPointer { meanP in
-            rstd.withUnsafeMutableBufferPointer { rstdP in
-                parallelFor(rows, grain: Swift.max(1, 65_536 / n)) { range in
-                    for r in range {
-                        let row = p.baseAddress! + r * n
-                        var s = 0.0
-                        for i in 0..<n { s += Double(row[i]) }
-                        let m = s / Double(n)
-                        var v = 0.0
-                        for i in 0..<n { let d = Double(row[i]) - m; v += d * d }
-                        meanP[r] = Float(m)
-                        rstdP[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
-                    }
+    var partial = [Double](repeating: 0, count: rows * pixels)
+    x.scalars.withUnsafeBufferPointer { p0 in
+        partial.withUnsafeMutableBufferPointer { pp in
+            guard let p = p0.baseAddress else { return }
+            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                for q in range { pp[q] = blockedSum(p + q * c, c) }
+            }
+            for r in 0..<rows {
+                var s = 0.0
+                for q in 0..<pixels { s += pp[r * pixels + q] }
+                mean[r] = Float(s / Double(n))
+            }
+            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                for q in range {
+                    let m = mean[q / pixels], row = p + q * c
+                    var s0: Float = 0
+                    for j in 0..<c { let d = row[j] - m; s0 += d * d }
+                    pp[q] = Double(s0)
                 }
+            }
+            for r in 0..<rows {
+                var v = 0.0
+                for q in 0..<pixels { v += pp[r * pixels + q] }
+                rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
             }
         }
     }
-    let gammaS = gamma?.scalars, betaS = beta?.scalars
+    let gammaS = gamma?.scalars ?? [Float](repeating: 1, count: c)
+    let betaS = beta?.scalars ?? [Float](repeating: 0, count: c)
+    // y = x·scale + shift with scale = rstd·gamma and shift = beta − mean·rstd·gamma, per row.
+    var scale = [Float](repeating: 0, count: rows * c), shift = [Float](repeating: 0, count: rows * c)
+    for r in 0..<rows {
+        for j in 0..<c {
+            scale[r * c + j] = rstd[r] * gammaS[j]
+            shift[r * c + j] = betaS[j] - mean[r] * rstd[r] * gammaS[j]
+        }
+    }
     let xs = x.detached
-    let y = x.scalars.withUnsafeBufferPointer { p in
-        Tensor(shape: x.shape) { o in
-            guard o.count > 0 else { return }
-            let px = p.baseAddress!, q = o.baseAddress!
-            parallelFor(rows * n) { range in
-                for i in range {
-                    let r = i / n
-                    var v = (px[i] - mean[r]) * rstd[r]
-                    if let gammaS { v *= gammaS[i % c] }
-                    if let betaS { v += betaS[i % c] }
-                    q[i] = v
+    let y = x.scalars.withUnsafeBufferPointer { p0 in
+        scale.withUnsafeBufferPointer { sc0 in
+            shift.withUnsafeBufferPointer { sh0 in
+                Tensor(shape: x.shape) { o in
+                    guard let q = o.baseAddress, let px = p0.baseAddress else { return }
+                    let sc = sc0.baseAddress!, sh = sh0.baseAddress!
+                    parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                        for pix in range {
+                            let r = pix / pixels, at = pix * c
+                            let a = sc + r * c, bb = sh + r * c
+                            for j in 0..<c { q[at + j] = px[at + j] * a[j] + bb[j] }
+                        }
+                    }
                 }
             }
         }
@@ -77,30 +98,64 @@ public func layerNorm(
     if let beta { inputs.append(beta) }
     let wantGamma = gamma?.isTracked ?? false, wantBeta = beta?.isTracked ?? false
     return Tensor.recorded(y, op: "layerNorm", inputs: inputs) { g in
+        // dxhat = g·gamma; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat));
+        // dgamma = Σ g·xhat, dbeta = Σ g over every axis but the last.
         var dx = Tensor(shape: xs.shape)
-        var dGamma = [Double](repeating: 0, count: c), dBeta = [Double](repeating: 0, count: c)
+        let chunks = Swift.max(1, Swift.min(engineThreads, rows * pixels))
+        let per = (rows * pixels + chunks - 1) / Swift.max(chunks, 1)
+        var perPixel = [Double](repeating: 0, count: 2 * rows * pixels)     // Σ dxhat, Σ dxhat·xhat
+        var chunkGamma = [Double](repeating: 0, count: chunks * c), chunkBeta = [Double](repeating: 0, count: chunks * c)
         g.scalars.withUnsafeBufferPointer { pg0 in
             xs.scalars.withUnsafeBufferPointer { px0 in
                 dx.scalars.withUnsafeMutableBufferPointer { pd0 in
-                    let pg = pg0.baseAddress!, px = px0.baseAddress!, pd = pd0.baseAddress!
-                    for r in 0..<rows {
-                        let base = r * n, m = mean[r], rs = rstd[r]
-                        // dxhat = g·gamma; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)).
-                        var sumD = 0.0, sumDX = 0.0
-                        for i in 0..<n {
-                            let xhat = (px[base + i] - m) * rs
-                            let gi = pg[base + i]
-                            let d = gammaS.map { gi * $0[i % c] } ?? gi
-                            sumD += Double(d); sumDX += Double(d * xhat)
-                            if wantGamma { dGamma[i % c] += Double(gi * xhat) }
-                            if wantBeta { dBeta[i % c] += Double(gi) }
-                        }
-                        let meanD = Float(sumD / Double(n)), meanDX = Float(sumDX / Double(n))
-                        parallelFor(n) { range in
-                            for i in range {
-                                let xhat = (px[base + i] - m) * rs
-                                let d = gammaS.map { pg[base + i] * $0[i % c] } ?? pg[base + i]
-                                pd[base + i] = rs * (d - meanD - xhat * meanDX)
+                    perPixel.withUnsafeMutableBufferPointer { ps in
+                        chunkGamma.withUnsafeMutableBufferPointer { cg in
+                            chunkBeta.withUnsafeMutableBufferPointer { cb in
+                                gammaS.withUnsafeBufferPointer { gm in
+                                    guard let pg = pg0.baseAddress, let px = px0.baseAddress, let pd = pd0.baseAddress else { return }
+                                    parallelFor(chunks, grain: 1) { chunkRange in
+                                        for chunk in chunkRange {
+                                            var accG = [Float](repeating: 0, count: c), accB = [Float](repeating: 0, count: c)
+                                            let lo = Swift.min(rows * pixels, chunk * per), hi = Swift.min(rows * pixels, lo + per)
+                                            var sinceFlush = 0
+                                            for pix in lo..<hi {
+                                                let r = pix / pixels, at = pix * c, m = mean[r], rs = rstd[r]
+                                                var sd: Float = 0, sdx: Float = 0
+                                                for j in 0..<c {
+                                                    let xhat = (px[at + j] - m) * rs, gi = pg[at + j]
+                                                    let d = gi * gm[j]
+                                                    sd += d; sdx += d * xhat
+                                                    accG[j] += gi * xhat; accB[j] += gi
+                                                }
+                                                ps[2 * pix] = Double(sd); ps[2 * pix + 1] = Double(sdx)
+                                                sinceFlush += 1
+                                                if sinceFlush == 64 || pix == hi - 1 {
+                                                    for j in 0..<c {
+                                                        cg[chunk * c + j] += Double(accG[j]); cb[chunk * c + j] += Double(accB[j])
+                                                        accG[j] = 0; accB[j] = 0
+                                                    }
+                                                    sinceFlush = 0
+                                                }
+                                            }
+                                        }
+                                    }
+                                    var meanD = [Float](repeating: 0, count: rows), meanDX = [Float](repeating: 0, count: rows)
+                                    for r in 0..<rows {
+                                        var sd = 0.0, sdx = 0.0
+                                        for q in 0..<pixels { sd += ps[2 * (r * pixels + q)]; sdx += ps[2 * (r * pixels + q) + 1] }
+                                        meanD[r] = Float(sd / Double(n)); meanDX[r] = Float(sdx / Double(n))
+                                    }
+                                    parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                                        for pix in range {
+                                            let r = pix / pixels, at = pix * c, m = mean[r], rs = rstd[r]
+                                            let md = meanD[r], mdx = meanDX[r]
+                                            for j in 0..<c {
+                                                let xhat = (px[at + j] - m) * rs
+                                                pd[at + j] = rs * (pg[at + j] * gm[j] - md - xhat * mdx)
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -108,8 +163,16 @@ public func layerNorm(
             }
         }
         var grads: [Tensor?] = [dx]
-        if gamma != nil { grads.append(wantGamma ? try Tensor(shape: [c], scalars: dGamma.map { Float($0) }) : nil) }
-        if beta != nil { grads.append(wantBeta ? try Tensor(shape: [c], scalars: dBeta.map { Float($0) }) : nil) }
+        if gamma != nil {
+            var dGamma = [Float](repeating: 0, count: c)
+            for j in 0..<c { dGamma[j] = Float((0..<chunks).reduce(0.0) { $0 + chunkGamma[$1 * c + j] }) }
+            grads.append(wantGamma ? try Tensor(shape: [c], scalars: dGamma) : nil)
+        }
+        if beta != nil {
+            var dBeta = [Float](repeating: 0, count: c)
+            for j in 0..<c { dBeta[j] = Float((0..<chunks).reduce(0.0) { $0 + chunkBeta[$1 * c + j] }) }
+            grads.append(wantBeta ? try Tensor(shape: [c], scalars: dBeta) : nil)
+        }
         return grads
     }
 }

@@ -39,44 +39,87 @@ private func reducedLastPermutation(rank: Int, axes: [Int]) -> [Int] {
     return (0..<rank).filter { !reduced.contains($0) } + axes
 }
 
+/// Rows summed in Float before the running total moves to Double (accuracy of long sums).
+private let sumBlock = 256
+
+/// Σ of n contiguous floats: Float partial sums over short blocks, added up in Double.
+@inline(__always)
+func blockedSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+    var total = 0.0
+    var start = 0
+    while start < n {
+        let end = Swift.min(n, start + sumBlock)
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var j = start
+        while j + 4 <= end {
+            s0 += p[j]; s1 += p[j + 1]; s2 += p[j + 2]; s3 += p[j + 3]
+            j += 4
+        }
+        while j < end { s0 += p[j]; j += 1 }
+        total += Double((s0 + s1) + (s2 + s3))
+        start = end
+    }
+    return total
+}
+
 /// Σ over [outer, r, inner] into [outer, inner] (no recording).
 private func sumKernel(_ x: UnsafePointer<Float>, outer: Int, r: Int, inner: Int, into o: UnsafeMutablePointer<Float>) {
     if inner == 1 {
-        parallelFor(outer, grain: Swift.max(1, 32_768 / Swift.max(r, 1))) { range in
-            for i in range {
-                let p = x + i * r
-                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-                var j = 0
-                while j + 4 <= r {
-                    s0 += p[j]; s1 += p[j + 1]; s2 += p[j + 2]; s3 += p[j + 3]
-                    j += 4
+        if outer == 1 && r >= 65_536 {
+            // One long sum: split it across the cores, one partial total per chunk.
+            let chunks = engineThreads
+            let per = (r + chunks - 1) / chunks
+            var partial = [Double](repeating: 0, count: chunks)
+            partial.withUnsafeMutableBufferPointer { pp in
+                parallelFor(chunks, grain: 1) { range in
+                    for c in range {
+                        let lo = Swift.min(r, c * per), hi = Swift.min(r, lo + per)
+                        pp[c] = blockedSum(x + lo, hi - lo)
+                    }
                 }
-                while j < r { s0 += p[j]; j += 1 }
-                o[i] = (s0 + s1) + (s2 + s3)
             }
+            o[0] = Float(partial.reduce(0, +))
+            return
         }
-    } else if outer >= engineThreads || outer * r * inner < 65_536 {
-        parallelFor(outer, grain: Swift.max(1, 32_768 / Swift.max(r * inner, 1))) { range in
-            for i in range {
-                let q = o + i * inner
-                for k in 0..<inner { q[k] = 0 }
-                for j in 0..<r {
-                    let p = x + (i * r + j) * inner
-                    for k in 0..<inner { q[k] += p[k] }
-                }
+        parallelFor(outer, grain: Swift.max(1, 32_768 / Swift.max(r, 1))) { range in
+            for i in range { o[i] = Float(blockedSum(x + i * r, r)) }
+        }
+        return
+    }
+    // Σ over the middle axis of rows of `inner` values, for output columns `cols` of block i.
+    @inline(__always)
+    func columns(_ i: Int, _ cols: Range<Int>) {
+        let q = o + i * inner
+        if r <= sumBlock {
+            for k in cols { q[k] = 0 }
+            for j in 0..<r {
+                let p = x + (i * r + j) * inner
+                for k in cols { q[k] += p[k] }
             }
+            return
+        }
+        var total = [Double](repeating: 0, count: cols.count)
+        var start = 0
+        while start < r {
+            let end = Swift.min(r, start + sumBlock)
+            for k in cols { q[k] = 0 }
+            for j in start..<end {
+                let p = x + (i * r + j) * inner
+                for k in cols { q[k] += p[k] }
+            }
+            for k in cols { total[k - cols.lowerBound] += Double(q[k]) }
+            start = end
+        }
+        for k in cols { q[k] = Float(total[k - cols.lowerBound]) }
+    }
+    if outer >= engineThreads || outer * r * inner < 65_536 {
+        parallelFor(outer, grain: Swift.max(1, 32_768 / Swift.max(r * inner, 1))) { range in
+            for i in range { columns(i, 0..<inner) }
         }
     } else {
         // Few outer blocks: split the inner axis across the cores instead.
         for i in 0..<outer {
-            parallelFor(inner, grain: Swift.max(1, 32_768 / Swift.max(r, 1))) { range in
-                let q = o + i * inner
-                for k in range { q[k] = 0 }
-                for j in 0..<r {
-                    let p = x + (i * r + j) * inner
-                    for k in range { q[k] += p[k] }
-                }
-            }
+            parallelFor(inner, grain: Swift.max(1, 32_768 / Swift.max(r, 1))) { range in columns(i, range) }
         }
     }
 }

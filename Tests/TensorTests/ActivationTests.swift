@@ -18,13 +18,13 @@ import Testing
         // ReLU away from its kink.
         let x = try Tensor.uniform(shape: [3, 5], lo: 0.1, hi: 1, using: &rng)
             * Tensor(shape: [5], scalars: [1, -1, 1, -1, 1])
-        try checkGradients("relu", inputs: [x], tolerance: 5e-3) { try relu($0[0]) }
+        try checkGradients("relu", inputs: [x], tolerance: 1e-3) { try relu($0[0]) }
         let y = Tensor.uniform(shape: [3, 5], lo: -3, hi: 3, using: &rng)
-        try checkGradients("sigmoid", inputs: [y], tolerance: 5e-3) { try sigmoid($0[0]) }
-        try checkGradients("tanh", inputs: [y], tolerance: 5e-3) { try tanh($0[0]) }
+        try checkGradients("sigmoid", inputs: [y], tolerance: 1e-3) { try sigmoid($0[0]) }
+        try checkGradients("tanh", inputs: [y], tolerance: 1e-3) { try tanh($0[0]) }
         let z = Tensor.uniform(shape: [2, 3, 4], lo: -2, hi: 2, using: &rng)
         for axis in [-1, 0, 1, 2] {
-            try checkGradients("softmax axis \(axis)", inputs: [z], tolerance: 5e-3) { try softmax($0[0], axis: axis) }
+            try checkGradients("softmax axis \(axis)", inputs: [z], tolerance: 1e-3) { try softmax($0[0], axis: axis) }
         }
     }
 

@@ -63,27 +63,27 @@ import Testing
         var rng = SplitMix64(seed: 11)
         let a = Tensor.uniform(shape: shapes.0, using: &rng)
         let b = Tensor.uniform(shape: shapes.1, lo: 0.5, hi: 1.5, using: &rng)
-        try checkGradients("add", inputs: [a, b], tolerance: 5e-3) { try $0[0] + $0[1] }
-        try checkGradients("subtract", inputs: [a, b], tolerance: 5e-3) { try $0[0] - $0[1] }
-        try checkGradients("multiply", inputs: [a, b], tolerance: 5e-3) { try $0[0] * $0[1] }
-        try checkGradients("divide", inputs: [a, b], tolerance: 5e-3) { try $0[0] / $0[1] }
+        try checkGradients("add", inputs: [a, b], tolerance: 1e-3) { try $0[0] + $0[1] }
+        try checkGradients("subtract", inputs: [a, b], tolerance: 1e-3) { try $0[0] - $0[1] }
+        try checkGradients("multiply", inputs: [a, b], tolerance: 1e-3) { try $0[0] * $0[1] }
+        try checkGradients("divide", inputs: [a, b], tolerance: 1e-3) { try $0[0] / $0[1] }
     }
 
     @Test func scalarAndUnaryGradients() throws {
         var rng = SplitMix64(seed: 12)
         let x = Tensor.uniform(shape: [3, 4], using: &rng)
         let pos = Tensor.uniform(shape: [3, 4], lo: 0.5, hi: 2, using: &rng)
-        try checkGradients("scalar ops", inputs: [x], tolerance: 5e-3) { xs in
+        try checkGradients("scalar ops", inputs: [x], tolerance: 1e-3) { xs in
             try (2 - xs[0] * 3 + 1) / 4 - 0.5
         }
-        try checkGradients("scalar divide", inputs: [pos], tolerance: 5e-3) { try 2 / $0[0] }
-        try checkGradients("negate", inputs: [x], tolerance: 5e-3) { -$0[0] }
-        try checkGradients("exp", inputs: [x], tolerance: 5e-3) { try exp($0[0]) }
-        try checkGradients("log", inputs: [pos], tolerance: 5e-3) { try log($0[0]) }
-        try checkGradients("sqrt", inputs: [pos], tolerance: 5e-3) { try sqrt($0[0]) }
-        try checkGradients("rsqrt", inputs: [pos], tolerance: 5e-3) { try rsqrt($0[0]) }
-        try checkGradients("square", inputs: [x], tolerance: 5e-3) { try square($0[0]) }
-        try checkGradients("abs", inputs: [pos - 1.25], tolerance: 5e-3) { try abs($0[0]) }
+        try checkGradients("scalar divide", inputs: [pos], tolerance: 1e-3) { try 2 / $0[0] }
+        try checkGradients("negate", inputs: [x], tolerance: 1e-3) { -$0[0] }
+        try checkGradients("exp", inputs: [x], tolerance: 1e-3) { try exp($0[0]) }
+        try checkGradients("log", inputs: [pos], tolerance: 1e-3) { try log($0[0]) }
+        try checkGradients("sqrt", inputs: [pos], tolerance: 1e-3) { try sqrt($0[0]) }
+        try checkGradients("rsqrt", inputs: [pos], tolerance: 1e-3) { try rsqrt($0[0]) }
+        try checkGradients("square", inputs: [x], tolerance: 1e-3) { try square($0[0]) }
+        try checkGradients("abs", inputs: [pos - 1.25], tolerance: 1e-3) { try abs($0[0]) }
     }
 
     @Test func unaryValues() throws {

@@ -36,13 +36,13 @@ import Testing
         let c = Tensor.uniform(shape: [2, 4], using: &rng)
         let kernel = Tensor.uniform(shape: [7, 16], lo: -0.5, hi: 0.5, using: &rng)
         let bias = Tensor.uniform(shape: [16], lo: -0.5, hi: 0.5, using: &rng)
-        try checkGradients("lstmCell h", inputs: [x, h, c, kernel, bias], tolerance: 5e-3) {
+        try checkGradients("lstmCell h", inputs: [x, h, c, kernel, bias], tolerance: 1e-3) {
             try lstmCell(x: $0[0], h: $0[1], c: $0[2], kernel: $0[3], bias: $0[4]).h
         }
-        try checkGradients("lstmCell c", inputs: [x, h, c, kernel, bias], tolerance: 5e-3) {
+        try checkGradients("lstmCell c", inputs: [x, h, c, kernel, bias], tolerance: 1e-3) {
             try lstmCell(x: $0[0], h: $0[1], c: $0[2], kernel: $0[3], bias: $0[4], forgetBias: 0.5).c
         }
-        try checkGradients("lstmCell two steps", inputs: [x, h, c, kernel, bias], tolerance: 5e-3) {
+        try checkGradients("lstmCell two steps", inputs: [x, h, c, kernel, bias], tolerance: 1e-3) {
             let s1 = try lstmCell(x: $0[0], h: $0[1], c: $0[2], kernel: $0[3], bias: $0[4])
             let s2 = try lstmCell(x: $0[0] * 0.5, h: s1.h, c: s1.c, kernel: $0[3], bias: $0[4])
             return try concat([s2.h, s2.c], axis: 1)

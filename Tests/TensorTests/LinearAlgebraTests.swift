@@ -48,18 +48,18 @@ import Testing
         var rng = SplitMix64(seed: 52)
         let a2 = Tensor.uniform(shape: ta ? [4, 3] : [3, 4], using: &rng)
         let b2 = Tensor.uniform(shape: tb ? [5, 4] : [4, 5], using: &rng)
-        try checkGradients("matmul \(ta) \(tb)", inputs: [a2, b2], tolerance: 5e-3) {
+        try checkGradients("matmul \(ta) \(tb)", inputs: [a2, b2], tolerance: 1e-3) {
             try matmul($0[0], $0[1], transposeA: ta, transposeB: tb)
         }
         let a3 = Tensor.uniform(shape: ta ? [2, 4, 3] : [2, 3, 4], using: &rng)
         let b3 = Tensor.uniform(shape: tb ? [2, 5, 4] : [2, 4, 5], using: &rng)
-        try checkGradients("batched matmul \(ta) \(tb)", inputs: [a3, b3], tolerance: 5e-3) {
+        try checkGradients("batched matmul \(ta) \(tb)", inputs: [a3, b3], tolerance: 1e-3) {
             try matmul($0[0], $0[1], transposeA: ta, transposeB: tb)
         }
-        try checkGradients("matmul batched·shared \(ta) \(tb)", inputs: [a3, b2], tolerance: 5e-3) {
+        try checkGradients("matmul batched·shared \(ta) \(tb)", inputs: [a3, b2], tolerance: 1e-3) {
             try matmul($0[0], $0[1], transposeA: ta, transposeB: tb)
         }
-        try checkGradients("matmul shared·batched \(ta) \(tb)", inputs: [a2, b3], tolerance: 5e-3) {
+        try checkGradients("matmul shared·batched \(ta) \(tb)", inputs: [a2, b3], tolerance: 1e-3) {
             try matmul($0[0], $0[1], transposeA: ta, transposeB: tb)
         }
     }

@@ -62,20 +62,20 @@ import Testing
         var rng = SplitMix64(seed: 42)
         let a = Tensor.uniform(shape: [2, 3, 4], using: &rng)
         let b = Tensor.uniform(shape: [2, 2, 4], using: &rng)
-        try checkGradients("reshape", inputs: [a], tolerance: 5e-3) { try $0[0].reshaped(to: [4, -1]) }
-        try checkGradients("transpose", inputs: [a], tolerance: 5e-3) { try $0[0].transposed([2, 0, 1]) }
-        try checkGradients("expand+squeeze", inputs: [a], tolerance: 5e-3) {
+        try checkGradients("reshape", inputs: [a], tolerance: 1e-3) { try $0[0].reshaped(to: [4, -1]) }
+        try checkGradients("transpose", inputs: [a], tolerance: 1e-3) { try $0[0].transposed([2, 0, 1]) }
+        try checkGradients("expand+squeeze", inputs: [a], tolerance: 1e-3) {
             try $0[0].expandingDims(at: 1).squeezing(axes: [1]).expandingDims(at: -1)
         }
-        try checkGradients("slice", inputs: [a], tolerance: 5e-3) { try $0[0].slice(begin: [1, 1, 0], size: [1, -1, 3]) }
-        try checkGradients("tile", inputs: [a], tolerance: 5e-3) { try $0[0].tiled([2, 1, 3]) }
-        try checkGradients("broadcasted", inputs: [b], tolerance: 5e-3) { try $0[0].expandingDims(at: 1).broadcasted(to: [2, 3, 2, 4]) }
-        try checkGradients("concat", inputs: [a, b], tolerance: 5e-3) { try concat([$0[0], $0[1]], axis: -2) }
-        try checkGradients("split", inputs: [a], tolerance: 5e-3) {
+        try checkGradients("slice", inputs: [a], tolerance: 1e-3) { try $0[0].slice(begin: [1, 1, 0], size: [1, -1, 3]) }
+        try checkGradients("tile", inputs: [a], tolerance: 1e-3) { try $0[0].tiled([2, 1, 3]) }
+        try checkGradients("broadcasted", inputs: [b], tolerance: 1e-3) { try $0[0].expandingDims(at: 1).broadcasted(to: [2, 3, 2, 4]) }
+        try checkGradients("concat", inputs: [a, b], tolerance: 1e-3) { try concat([$0[0], $0[1]], axis: -2) }
+        try checkGradients("split", inputs: [a], tolerance: 1e-3) {
             let p = try split($0[0], sizes: [1, 2, 1], axis: 2)
             return try p[0] * p[2] + p[1].sum(axes: [2], keepDims: true)
         }
-        try checkGradients("stack", inputs: [a, a * 2], tolerance: 5e-3) { try stack([$0[0], $0[1]], axis: 3) }
+        try checkGradients("stack", inputs: [a, a * 2], tolerance: 1e-3) { try stack([$0[0], $0[1]], axis: 3) }
     }
 
     @Test func embeddingLookupGathersRowsAndScattersGradients() throws {
@@ -90,7 +90,7 @@ import Testing
         #expect(throws: TensorError.self) { try embeddingLookup(table, ids: [-1]) }
         var rng = SplitMix64(seed: 43)
         let t = Tensor.uniform(shape: [5, 3], using: &rng)
-        try checkGradients("embeddingLookup", inputs: [t], tolerance: 5e-3) {
+        try checkGradients("embeddingLookup", inputs: [t], tolerance: 1e-3) {
             try embeddingLookup($0[0], ids: [4, 0, 4, 2])
         }
     }
