@@ -193,8 +193,8 @@ func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tens
 }
 
 extension Tensor {
-    /// Sums this (broadcast) gradient over the axes that broadcasting added or stretched, so it
-    /// has `target`'s shape. Used by the pullbacks of broadcasting ops.
+    /// Sums over the axes that broadcasting from `target` added or stretched, so the result has
+    /// `target`'s shape (the pullbacks of broadcasting ops use it on gradients).
     public func sumReduced(toShape target: [Int]) throws -> Tensor {
         if shape == target { return self }
         let r = rank
@@ -214,7 +214,8 @@ extension Tensor {
         }
         var s = reduceSumRaw(self.detached, axes: axes)
         s.setShape(target)
-        return s
+        let xShape = shape
+        return Tensor.recorded(s, op: "sumReduced", inputs: [self]) { g in [broadcastRaw(g, to: xShape)] }
     }
 }
 

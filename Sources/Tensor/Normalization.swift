@@ -6,6 +6,7 @@
 /// x · rsqrt(max(Σx², ε)) with Σ over `axes` (nil: the whole tensor), as tf.math.l2_normalize; shape unchanged.
 public func l2Normalize(_ x: Tensor, axes: [Int]?, epsilon: Float = 1e-12) throws -> Tensor {
     let ax = try canonicalAxes(axes, rank: x.rank, op: "l2Normalize")
+    if ax == [x.rank - 1], x.count > 0 { return l2NormalizeLastAxis(x, epsilon: epsilon) }
     let sumSq = reduceSumRaw(mapElements(x) { $0 * $0 }, axes: ax)            // reduced axes kept as 1
     let scale = mapElements(sumSq) { 1 / Swift.max($0, epsilon).squareRoot() }
     let y = try broadcastBinary(x, scale, op: "l2Normalize") { $0 * $1 }
@@ -16,6 +17,51 @@ public func l2Normalize(_ x: Tensor, axes: [Int]?, epsilon: Float = 1e-12) throw
         let yDot = try broadcastBinary(y, maskedDot, op: "l2Normalize backward") { $0 * $1 }
         let inner = zipElements(g, yDot) { $0 - $1 }
         return [try broadcastBinary(inner, scale, op: "l2Normalize backward") { $0 * $1 }]
+    }
+}
+
+/// l2Normalize over the last axis (channels), fused: one pass per row of C forward and backward.
+private func l2NormalizeLastAxis(_ x: Tensor, epsilon: Float) -> Tensor {
+    let c = x.shape[x.rank - 1], rows = x.count / x.shape[x.rank - 1]
+    var scale = [Float](repeating: 0, count: rows)
+    var clamped = [Bool](repeating: false, count: rows)       // Σx² ≤ ε: the scale is a constant
+    let y = x.scalars.withUnsafeBufferPointer { p0 in
+        scale.withUnsafeMutableBufferPointer { sc in
+            clamped.withUnsafeMutableBufferPointer { cl in
+                Tensor(shape: x.shape) { o in
+                    let p = p0.baseAddress!, q = o.baseAddress!
+                    parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
+                        for r in range {
+                            let row = p + r * c
+                            var s: Float = 0
+                            for j in 0..<c { s += row[j] * row[j] }
+                            cl[r] = !(s > epsilon)
+                            let k = 1 / Swift.max(s, epsilon).squareRoot()
+                            sc[r] = k
+                            for j in 0..<c { q[r * c + j] = row[j] * k }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Tensor.recorded(y, op: "l2Normalize", inputs: [x]) { g in
+        // dx = r·(g − y·Σ(g·y)) per row, or r·g where the scale is clamped.
+        g.scalars.withUnsafeBufferPointer { pg0 in
+            y.scalars.withUnsafeBufferPointer { py0 in
+                [Tensor(shape: x.shape) { o in
+                    let pg = pg0.baseAddress!, py = py0.baseAddress!, q = o.baseAddress!
+                    parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
+                        for r in range {
+                            let gr = pg + r * c, yr = py + r * c, k = scale[r]
+                            var dot: Float = 0
+                            if !clamped[r] { for j in 0..<c { dot += gr[j] * yr[j] } }
+                            for j in 0..<c { q[r * c + j] = k * (gr[j] - yr[j] * dot) }
+                        }
+                    }
+                }]
+            }
+        }
     }
 }
 

@@ -55,6 +55,16 @@ import Testing
         #expect(g[1].scalars == [2, 2, 2])
     }
 
+    @Test func sumReducedUndoesBroadcasting() throws {
+        let g = try Tensor(shape: [2, 2, 3], scalars: (1...12).map(Float.init))
+        #expect(try g.sumReduced(toShape: [3]).scalars == [22, 26, 30])
+        #expect(try g.sumReduced(toShape: [2, 1]).scalars == [30, 48])   // aligned as [1, 2, 1]
+        #expect(try g.sumReduced(toShape: [2, 1, 3]).scalars == [5, 7, 9, 17, 19, 21])
+        #expect(throws: TensorError.self) { try g.sumReduced(toShape: [2, 3, 3]) }
+        #expect(throws: TensorError.self) { try g.sumReduced(toShape: [1, 2, 2, 3]) }
+        try checkGradients("sumReduced", inputs: [g * 0.1], tolerance: 1e-3) { try $0[0].sumReduced(toShape: [2, 1]) }
+    }
+
     @Test(arguments: [
         ([2, 3, 4], [4]), ([2, 3, 4], [2, 3, 4]), ([2, 1, 4], [3, 1]), ([3, 1], [1, 4]), ([2, 3], []),
         ([1], [2, 3]), ([2, 3, 1, 2], [3, 5, 1]),
