@@ -41,6 +41,21 @@ public func softmax(_ x: Tensor, axis: Int = -1) throws -> Tensor {
         Tensor(shape: x.shape) { o0 in
             guard o0.count > 0 else { return }
             let p = px.baseAddress!, o = o0.baseAddress!
+            if inner == 1 {
+                // Softmax over the last axis: contiguous rows.
+                parallelFor(outer, grain: Swift.max(1, 8_192 / n)) { range in
+                    for line in range {
+                        let row = p + line * n, out = o + line * n
+                        var m = -Float.infinity
+                        for j in 0..<n { m = Swift.max(m, row[j]) }
+                        var s: Float = 0
+                        for j in 0..<n { let e = expf(row[j] - m); out[j] = e; s += e }
+                        let inv = 1 / s
+                        for j in 0..<n { out[j] *= inv }
+                    }
+                }
+                return
+            }
             parallelFor(outer * inner, grain: Swift.max(1, 8_192 / n)) { range in
                 for line in range {
                     let base = (line / inner) * n * inner + line % inner
