@@ -7,5 +7,9 @@ struct CMPCVideo: AsyncParsableCommand {
         commandName: "cmpc-video",
         abstract: "Segment the actor a sentence describes, in videos and still images (CMPC).",
         version: "0.1.0",
-        subcommands: [Forward.self, Bench.self])
+        subcommands: [
+            Forward.self,
+            DatasetsCommand.self,
+            Bench.self,
+        ])
 }
