@@ -1,0 +1,202 @@
+// Convolution: TensorFlow 1.x `conv2d` on NHWC images with HWIO filters, by GEMM.
+//
+// Legend: N images, H×W input, Ho×Wo output, Cin/Cout channels, kh×kw kernel,
+// M = N·Ho·Wo output pixels, K = kh·kw·Cin.
+//
+// Forward: a 1×1 stride-1 convolution is one GEMM [M, Cin]·[Cin, Cout] on the input as it lies;
+// a strided 1×1 subsamples first. A k×k convolution is im2col in tiles of output pixels (at most
+// `convTileBudget` floats of column buffer) and one GEMM per tile; the HWIO filter already is the
+// [K, Cout] matrix. Backward: dW = colsᵀ·dY accumulated over tiles, dX = col2im(dY·Wᵀ) per tile.
+
+/// Floats of im2col buffer per tile (8 MB): keeps the columns in the last-level cache.
+let convTileBudget = 2 * 1024 * 1024
+
+/// Rows per im2col tile for row length `k`.
+func convTileRows(m: Int, k: Int, budget: Int) -> Int { max(1, min(m, budget / max(k, 1))) }
+
+/// Geometry of a convolution, checked against the filter.
+func convGeometry(op: String, x: [Int], filter: [Int], strides: (Int, Int), dilations: (Int, Int),
+                  padding: Padding) throws -> (WindowGeometry, cout: Int) {
+    guard filter.count == 4 else {
+        throw TensorError.shapeMismatch(op: op, shapes: [filter], reason: "the filter must be [kh, kw, Cin, Cout]")
+    }
+    guard x.count == 4, x[3] == filter[2] else {
+        throw TensorError.shapeMismatch(
+            op: op, shapes: [x, filter], reason: "the input must be [N, H, W, Cin] with the filter's Cin")
+    }
+    let g = try WindowGeometry(op: op, input: x, window: (filter[0], filter[1]), strides: strides,
+                               dilations: dilations, padding: padding)
+    return (g, filter[3])
+}
+
+/// What the fused convolution applies to each output row after its GEMM:
+/// y = relu?(y·scale + shift + residual), per output channel.
+struct ConvEpilogue {
+    var scale: [Float]?
+    var shift: [Float]?
+    var residual: [Float]?
+    var relu: Bool
+
+    var isIdentity: Bool { scale == nil && shift == nil && residual == nil && !relu }
+
+    /// Applies the epilogue to rows `rows` of `out` ([M, Cout]).
+    func apply(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, cout: Int) {
+        if isIdentity { return }
+        let empty: [Float] = []
+        (scale ?? empty).withUnsafeBufferPointer { sc in
+            (shift ?? empty).withUnsafeBufferPointer { sh in
+                (residual ?? empty).withUnsafeBufferPointer { rs in
+                    let s = scale == nil ? nil : sc.baseAddress
+                    let t = shift == nil ? nil : sh.baseAddress
+                    let r = residual == nil ? nil : rs.baseAddress
+                    let relu = self.relu
+                    let base = rows.lowerBound
+                    parallelFor(rows.count, grain: max(1, 16_384 / max(cout, 1))) { part in
+                        for i in part {
+                            let row = out + (base + i) * cout
+                            if let s { for c in 0..<cout { row[c] *= s[c] } }
+                            if let t { for c in 0..<cout { row[c] += t[c] } }
+                            if let r {
+                                let rr = r + (base + i) * cout
+                                for c in 0..<cout { row[c] += rr[c] }
+                            }
+                            if relu { for c in 0..<cout { row[c] = max(row[c], 0) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Forward convolution into a new [N, Ho, Wo, Cout] buffer, epilogue applied per tile.
+func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], epilogue: ConvEpilogue,
+                 tileBudget: Int = convTileBudget) throws -> [Float] {
+    let m = g.m, k = g.k
+    var out = [Float](unsafeUninitializedCapacity: m * cout) { _, n in n = m * cout }
+    try x.withUnsafeBufferPointer { xb in
+        try filter.withUnsafeBufferPointer { wb in
+            try out.withUnsafeMutableBufferPointer { ob in
+                let xp = xb.baseAddress!, wp = wb.baseAddress!, op = ob.baseAddress!
+                if g.isPointwise && g.strideY == 1 && g.strideX == 1 {
+                    try BLAS.sgemm(m: m, n: cout, k: k, a: xp, lda: k, b: wp, ldb: cout, c: op, ldc: cout)
+                    epilogue.apply(op, rows: 0..<m, cout: cout)
+                    return
+                }
+                let tile = g.isPointwise ? m : convTileRows(m: m, k: k, budget: tileBudget)
+                let cols = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
+                defer { cols.deallocate() }
+                var m0 = 0
+                while m0 < m {
+                    let rows = m0..<min(m, m0 + tile)
+                    im2col(g, x: xp, cols: cols, rows: rows)
+                    try BLAS.sgemm(m: rows.count, n: cout, k: k, a: cols, lda: k, b: wp, ldb: cout,
+                                   c: op + m0 * cout, ldc: cout)
+                    epilogue.apply(op, rows: rows, cout: cout)
+                    m0 = rows.upperBound
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Gradients of a convolution: dX ([N, H, W, Cin]) when `wantInput`, dW ([kh, kw, Cin, Cout])
+/// when `wantFilter`, from the output gradient dY ([M, Cout]).
+func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], dy: [Float],
+                  wantInput: Bool, wantFilter: Bool, tileBudget: Int = convTileBudget) throws -> (dx: [Float]?, dw: [Float]?) {
+    let m = g.m, k = g.k
+    var dxBuf = wantInput ? [Float](repeating: 0, count: g.n * g.h * g.w * g.c) : []
+    var dwBuf = wantFilter ? [Float](repeating: 0, count: k * cout) : []
+    try x.withUnsafeBufferPointer { xb in
+        try filter.withUnsafeBufferPointer { wb in
+            try dy.withUnsafeBufferPointer { gb in
+                try dxBuf.withUnsafeMutableBufferPointer { dxb in
+                    try dwBuf.withUnsafeMutableBufferPointer { dwb in
+                        let xp = xb.baseAddress!, wp = wb.baseAddress!, gp = gb.baseAddress!
+                        if g.isPointwise && g.strideY == 1 && g.strideX == 1 {
+                            if wantFilter {
+                                try BLAS.sgemm(transA: true, m: k, n: cout, k: m, a: xp, lda: k, b: gp, ldb: cout,
+                                               c: dwb.baseAddress!, ldc: cout)
+                            }
+                            if wantInput {
+                                try BLAS.sgemm(transB: true, m: m, n: k, k: cout, a: gp, lda: cout, b: wp, ldb: cout,
+                                               c: dxb.baseAddress!, ldc: k)
+                            }
+                            return
+                        }
+                        let tile = g.isPointwise ? m : convTileRows(m: m, k: k, budget: tileBudget)
+                        let cols = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
+                        defer { cols.deallocate() }
+                        var m0 = 0
+                        while m0 < m {
+                            let rows = m0..<min(m, m0 + tile)
+                            let gTile = gp + m0 * cout
+                            if wantFilter {
+                                im2col(g, x: xp, cols: cols, rows: rows)
+                                try BLAS.sgemm(transA: true, m: k, n: cout, k: rows.count, a: cols, lda: k,
+                                               b: gTile, ldb: cout, beta: m0 == 0 ? 0 : 1,
+                                               c: dwb.baseAddress!, ldc: cout)
+                            }
+                            if wantInput {
+                                try BLAS.sgemm(transB: true, m: rows.count, n: k, k: cout, a: gTile, lda: cout,
+                                               b: wp, ldb: cout, c: cols, ldc: k)
+                                col2im(g, dcols: cols, dx: dxb.baseAddress!, rows: rows)
+                            }
+                            m0 = rows.upperBound
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (wantInput ? dxBuf : nil, wantFilter ? dwBuf : nil)
+}
+
+/// 2-D convolution with TensorFlow semantics: x [N, H, W, Cin], filter [kh, kw, Cin, Cout] (HWIO)
+/// → [N, Ho, Wo, Cout]; 'SAME' pads the extra row/column at the bottom/right.
+///
+///     let y = try conv2d(x, w, strides: (2, 2), padding: .same)   // [1,320,320,3] * [7,7,3,64] → [1,160,160,64]
+public func conv2d(_ x: Tensor, _ filter: Tensor, strides: (Int, Int) = (1, 1), dilations: (Int, Int) = (1, 1),
+                   padding: Padding = .same) throws -> Tensor {
+    let (g, cout) = try convGeometry(op: "conv2d", x: x.shape, filter: filter.shape, strides: strides,
+                                     dilations: dilations, padding: padding)
+    let y = try Tensor(shape: [g.n, g.ho, g.wo, cout],
+                       scalars: convForward(g, cout: cout, x: x.scalars, filter: filter.scalars,
+                                            epilogue: ConvEpilogue(relu: false)))
+    let wantInput = x.isTracked, wantFilter = filter.isTracked
+    let xs = x.scalars, ws = filter.scalars, xShape = x.shape, wShape = filter.shape
+    return Tensor.recorded(y, op: "conv2d", inputs: [x, filter]) { dy in
+        let (dx, dw) = try convBackward(g, cout: cout, x: xs, filter: ws, dy: dy.scalars,
+                                        wantInput: wantInput, wantFilter: wantFilter)
+        return [try dx.map { try Tensor(shape: xShape, scalars: $0) },
+                try dw.map { try Tensor(shape: wShape, scalars: $0) }]
+    }
+}
+
+/// Inference-only fused convolution: relu?(conv2d(x, filter)·scale + shift + residual), the
+/// per-channel scale/shift ([Cout]) being a folded batch norm and residual [N, Ho, Wo, Cout].
+///
+/// The epilogue runs on each GEMM tile while it is in cache. It records nothing on the tape, so it
+/// throws when recording is on and any input tracks gradients: use `conv2d`, `batchNormInference`
+/// and the elementwise ops for a differentiable path.
+public func conv2dFused(_ x: Tensor, _ filter: Tensor, strides: (Int, Int) = (1, 1), dilations: (Int, Int) = (1, 1),
+                        padding: Padding = .same, scale: Tensor? = nil, shift: Tensor? = nil,
+                        residual: Tensor? = nil, relu: Bool = false) throws -> Tensor {
+    let op = "conv2dFused"
+    let (g, cout) = try convGeometry(op: op, x: x.shape, filter: filter.shape, strides: strides,
+                                     dilations: dilations, padding: padding)
+    if Tape.isRecording, ([x, filter] + [scale, shift, residual].compactMap { $0 }).contains(where: \.isTracked) {
+        throw TensorError.invalidArgument(
+            op: op, reason: "inference only: an input tracks gradients (use conv2d and batchNormInference to train)")
+    }
+    try scale?.expectVector(cout, op: op, name: "scale")
+    try shift?.expectVector(cout, op: op, name: "shift")
+    if let residual, residual.shape != [g.n, g.ho, g.wo, cout] {
+        throw TensorError.shapeMismatch(op: op, shapes: [residual.shape, [g.n, g.ho, g.wo, cout]],
+                                        reason: "the residual must have the output's shape")
+    }
+    let epilogue = ConvEpilogue(scale: scale?.scalars, shift: shift?.scalars, residual: residual?.scalars, relu: relu)
+    return try Tensor(shape: [g.n, g.ho, g.wo, cout],
+                      scalars: convForward(g, cout: cout, x: x.scalars, filter: filter.scalars, epilogue: epilogue))
+}

@@ -1,0 +1,181 @@
+// Shared pieces of the image kernels (Conv, Pool, Resize, BatchNorm): TensorFlow 1.x window
+// geometry, im2col / col2im on raw buffers, and per-channel column sums.
+//
+// Legend: N images, H×W input, Ho×Wo output, C (Cin, Cout) channels, kh×kw window,
+// M = N·Ho·Wo output pixels, K = kh·kw·Cin the length of one im2col row.
+
+/// How a window op treats the border, as TensorFlow's `padding` argument.
+public enum Padding: Sendable {
+    /// Output ceil(in/stride); zeros (−∞ for max pooling) added, the extra one at the bottom/right.
+    case same
+    /// Only windows that fit inside the input.
+    case valid
+}
+
+/// Output extent and leading padding of one spatial axis, with TensorFlow's rules.
+///
+/// 'SAME': out = ceil(in/stride), pad_total = max((out−1)·stride + (k−1)·dilation + 1 − in, 0),
+/// pad_before = ⌊pad_total/2⌋. 'VALID': out = ceil((in − (k−1)·dilation)/stride), no padding.
+func windowAxis(op: String, input: Int, window: Int, stride: Int, dilation: Int, padding: Padding)
+    throws -> (out: Int, padBefore: Int)
+{
+    guard window >= 1, stride >= 1, dilation >= 1 else {
+        throw TensorError.invalidArgument(
+            op: op, reason: "window \(window), stride \(stride) and dilation \(dilation) must be at least 1")
+    }
+    guard input >= 1 else {
+        throw TensorError.invalidArgument(op: op, reason: "empty spatial extent \(input)")
+    }
+    let effective = (window - 1) * dilation + 1
+    switch padding {
+    case .same:
+        let out = (input + stride - 1) / stride
+        let total = max((out - 1) * stride + effective - input, 0)
+        return (out, total / 2)
+    case .valid:
+        guard input >= effective else {
+            throw TensorError.invalidArgument(
+                op: op, reason: "'VALID' window of effective extent \(effective) does not fit input extent \(input)")
+        }
+        return ((input - effective + stride) / stride, 0)
+    }
+}
+
+/// The geometry of one 2-D window op on NHWC input (convolution or pooling).
+struct WindowGeometry {
+    var n, h, w, c: Int
+    var kh, kw: Int
+    var strideY, strideX, dilationY, dilationX: Int
+    var ho, wo, padTop, padLeft: Int
+
+    init(op: String, input shape: [Int], window: (Int, Int), strides: (Int, Int), dilations: (Int, Int),
+         padding: Padding) throws {
+        guard shape.count == 4 else {
+            throw TensorError.shapeMismatch(op: op, shapes: [shape], reason: "the input must be [N, H, W, C]")
+        }
+        (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        (kh, kw) = window
+        (strideY, strideX) = strides
+        (dilationY, dilationX) = dilations
+        (ho, padTop) = try windowAxis(op: op, input: h, window: kh, stride: strideY, dilation: dilationY,
+                                      padding: padding)
+        (wo, padLeft) = try windowAxis(op: op, input: w, window: kw, stride: strideX, dilation: dilationX,
+                                       padding: padding)
+    }
+
+    /// Output pixels N·Ho·Wo.
+    var m: Int { n * ho * wo }
+    /// Length of one im2col row, kh·kw·C.
+    var k: Int { kh * kw * c }
+    /// A 1×1 window never pads ('SAME' or 'VALID'): the op is a (strided) per-pixel GEMM.
+    var isPointwise: Bool { kh == 1 && kw == 1 && padTop == 0 && padLeft == 0 }
+}
+
+/// Writes the im2col rows of output pixels `rows` into `cols` ([rows.count, K], row-major):
+/// row m holds x[n, oy·sy − padTop + ky·dy, ox·sx − padLeft + kx·dx, :] for ky, kx in order,
+/// zeros where the tap falls in the padding. Split across cores.
+func im2col(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    let k = g.k, cin = g.c, hw = g.ho * g.wo
+    let base = rows.lowerBound
+    parallelFor(rows.count, grain: max(1, 8192 / max(k, 1))) { part in
+        for r in part {
+            let m = base + r
+            let img = m / hw, rem = m - img * hw
+            let oy = rem / g.wo, ox = rem - oy * g.wo
+            let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
+            let dst = cols + r * k
+            for ky in 0..<g.kh {
+                let iy = iy0 + ky * g.dilationY
+                let rowDst = dst + ky * g.kw * cin
+                if iy < 0 || iy >= g.h {
+                    rowDst.update(repeating: 0, count: g.kw * cin)
+                    continue
+                }
+                let src = x + (img * g.h + iy) * g.w * cin
+                if g.dilationX == 1 {
+                    // The valid taps of this kernel row are one contiguous run of the input row.
+                    let kx0 = max(0, -ix0), kx1 = min(g.kw, g.w - ix0)
+                    if kx1 <= kx0 {
+                        rowDst.update(repeating: 0, count: g.kw * cin)
+                        continue
+                    }
+                    if kx0 > 0 { rowDst.update(repeating: 0, count: kx0 * cin) }
+                    (rowDst + kx0 * cin).update(from: src + (ix0 + kx0) * cin, count: (kx1 - kx0) * cin)
+                    if kx1 < g.kw { (rowDst + kx1 * cin).update(repeating: 0, count: (g.kw - kx1) * cin) }
+                } else {
+                    for kx in 0..<g.kw {
+                        let ix = ix0 + kx * g.dilationX
+                        if ix < 0 || ix >= g.w {
+                            (rowDst + kx * cin).update(repeating: 0, count: cin)
+                        } else {
+                            (rowDst + kx * cin).update(from: src + ix * cin, count: cin)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the im2col-shaped gradient `dcols` ([rows.count, K]) of output pixels `rows` back onto
+/// the input gradient `dx` ([N, H, W, C]); taps in the padding are dropped. Split across cores by
+/// channel ranges, so no two workers write the same element.
+func col2im(_ g: WindowGeometry, dcols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    let k = g.k, cin = g.c, hw = g.ho * g.wo
+    let base = rows.lowerBound
+    let grain = max(8, 65_536 / max(1, rows.count * g.kh * g.kw))
+    parallelFor(cin, grain: grain) { cr in
+        let c0 = cr.lowerBound, cn = cr.count
+        for r in 0..<rows.count {
+            let m = base + r
+            let img = m / hw, rem = m - img * hw
+            let oy = rem / g.wo, ox = rem - oy * g.wo
+            let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
+            let src = dcols + r * k + c0
+            for ky in 0..<g.kh {
+                let iy = iy0 + ky * g.dilationY
+                if iy < 0 || iy >= g.h { continue }
+                let rowDst = dx + (img * g.h + iy) * g.w * cin + c0
+                for kx in 0..<g.kw {
+                    let ix = ix0 + kx * g.dilationX
+                    if ix < 0 || ix >= g.w { continue }
+                    let d = rowDst + ix * cin
+                    let s = src + (ky * g.kw + kx) * cin
+                    for c in 0..<cn { d[c] += s[c] }
+                }
+            }
+        }
+    }
+}
+
+/// Per-channel sums over the rows of a [rows, C] layout: `body(rowRange, acc)` adds its rows'
+/// terms into `acc` ([C]); each worker has its own partial sums, added up at the end.
+func columnSums(rows: Int, channels: Int, _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    let workers = max(1, min(engineThreads, rows * channels / 65_536))
+    var partial = [Float](repeating: 0, count: workers * channels)
+    partial.withUnsafeMutableBufferPointer { p in
+        let base = p.baseAddress!
+        let chunk = (rows + workers - 1) / workers
+        parallelFor(workers, grain: 1) { ws in
+            for wkr in ws {
+                let lo = wkr * chunk, hi = min(rows, lo + chunk)
+                if lo < hi { body(lo..<hi, base + wkr * channels) }
+            }
+        }
+    }
+    var total = [Float](repeating: 0, count: channels)
+    for wkr in 0..<workers {
+        for c in 0..<channels { total[c] += partial[wkr * channels + c] }
+    }
+    return total
+}
+
+extension Tensor {
+    /// Throws unless this tensor is a vector of `count` elements (per-channel parameters).
+    func expectVector(_ count: Int, op: String, name: String) throws {
+        guard shape == [count] else {
+            throw TensorError.shapeMismatch(
+                op: op, shapes: [shape, [count]], reason: "\(name) must be a vector of \(count) channels")
+        }
+    }
+}

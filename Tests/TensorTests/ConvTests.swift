@@ -1,0 +1,160 @@
+import Testing
+@testable import Tensor
+
+/// A convolution case of the TensorFlow fixtures (Tools/reference/make_kernel_fixtures.py).
+struct ConvCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    let strides: (Int, Int)
+    let dilations: (Int, Int)
+    let padding: Padding
+    var testDescription: String { name }
+}
+
+let convFixtureCases: [ConvCase] = [
+    ConvCase(name: "conv_same_s1", strides: (1, 1), dilations: (1, 1), padding: .same),
+    ConvCase(name: "conv_valid_s1", strides: (1, 1), dilations: (1, 1), padding: .valid),
+    ConvCase(name: "conv_same_s2", strides: (2, 2), dilations: (1, 1), padding: .same),
+    ConvCase(name: "conv_valid_s2", strides: (2, 2), dilations: (1, 1), padding: .valid),
+    ConvCase(name: "conv_asym_k7s2", strides: (2, 2), dilations: (1, 1), padding: .same),
+    ConvCase(name: "conv_same_d2", strides: (1, 1), dilations: (2, 2), padding: .same),
+    ConvCase(name: "conv_valid_d2", strides: (1, 1), dilations: (2, 2), padding: .valid),
+    ConvCase(name: "conv_1x1_s1", strides: (1, 1), dilations: (1, 1), padding: .same),
+    ConvCase(name: "conv_1x1_s2", strides: (2, 2), dilations: (1, 1), padding: .same),
+]
+
+/// Direct-loop convolution in Double, the test's own reference for large tiled cases.
+func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int, Int), padding: Padding) throws -> Tensor {
+    let g = try WindowGeometry(op: "naive", input: x.shape, window: (w.shape[0], w.shape[1]), strides: strides,
+                               dilations: dilations, padding: padding)
+    let cout = w.shape[3]
+    var y = Tensor(shape: [g.n, g.ho, g.wo, cout])
+    for n in 0..<g.n { for oy in 0..<g.ho { for ox in 0..<g.wo { for co in 0..<cout {
+        var s = 0.0
+        for ky in 0..<g.kh { for kx in 0..<g.kw {
+            let iy = oy * g.strideY - g.padTop + ky * g.dilationY, ix = ox * g.strideX - g.padLeft + kx * g.dilationX
+            guard iy >= 0, iy < g.h, ix >= 0, ix < g.w else { continue }
+            for ci in 0..<g.c {
+                s += Double(x.scalars[((n * g.h + iy) * g.w + ix) * g.c + ci])
+                    * Double(w.scalars[((ky * g.kw + kx) * g.c + ci) * cout + co])
+            }
+        } }
+        y.scalars[((n * g.ho + oy) * g.wo + ox) * cout + co] = Float(s)
+    } } } }
+    return y
+}
+
+@Suite struct ConvTests {
+    @Test(arguments: convFixtureCases)
+    func matchesTensorFlow(_ c: ConvCase) throws {
+        let x = try NPYFixture.load("\(c.name)_x"), w = try NPYFixture.load("\(c.name)_w")
+        let tx = x.trackingGradients(), tw = w.trackingGradients()
+        let y = try conv2d(tx, tw, strides: c.strides, dilations: c.dilations, padding: c.padding)
+        let dy = try NPYFixture.load("\(c.name)_dy")
+        let grads = try Tape.gradients(of: y, wrt: [tx, tw], seed: dy)
+        let dy0 = expectClose(y, try NPYFixture.load("\(c.name)_y"), "\(c.name) y")
+        let dx0 = expectClose(grads[0], try NPYFixture.load("\(c.name)_dx"), "\(c.name) dx")
+        let dw0 = expectClose(grads[1], try NPYFixture.load("\(c.name)_dw"), "\(c.name) dw")
+        print("fixture \(c.name): max diff y \(dy0), dx \(dx0), dw \(dw0)")
+    }
+
+    @Test func tensorFlowSamePaddingGeometry() throws {
+        // conv1 7×7 stride 2 at 320: 160 out, 2 top/left, 3 bottom/right; pool1 3×3 stride 2 at 160: 0/1.
+        #expect(try windowAxis(op: "t", input: 320, window: 7, stride: 2, dilation: 1, padding: .same) == (160, 2))
+        #expect(try windowAxis(op: "t", input: 160, window: 3, stride: 2, dilation: 1, padding: .same) == (80, 0))
+        #expect(try windowAxis(op: "t", input: 40, window: 3, stride: 1, dilation: 4, padding: .same) == (40, 4))
+        #expect(try windowAxis(op: "t", input: 9, window: 3, stride: 2, dilation: 1, padding: .valid) == (4, 0))
+        #expect(try windowAxis(op: "t", input: 10, window: 3, stride: 1, dilation: 2, padding: .valid) == (6, 0))
+    }
+
+    struct GradCase: CustomTestStringConvertible, Sendable {
+        let x: [Int], w: [Int]
+        let strides: (Int, Int), dilations: (Int, Int), padding: Padding
+        var testDescription: String { "x\(x) w\(w) s\(strides) d\(dilations) \(padding)" }
+    }
+
+    static let gradCases: [GradCase] = [
+        GradCase(x: [1, 5, 6, 2], w: [3, 3, 2, 3], strides: (1, 1), dilations: (1, 1), padding: .same),
+        GradCase(x: [2, 6, 5, 2], w: [3, 3, 2, 2], strides: (1, 1), dilations: (1, 1), padding: .valid),
+        GradCase(x: [1, 8, 8, 2], w: [3, 3, 2, 2], strides: (2, 2), dilations: (1, 1), padding: .same),
+        GradCase(x: [1, 7, 9, 2], w: [3, 3, 2, 2], strides: (2, 2), dilations: (1, 1), padding: .valid),
+        GradCase(x: [1, 7, 7, 2], w: [3, 3, 2, 2], strides: (1, 1), dilations: (2, 2), padding: .same),
+        GradCase(x: [1, 10, 10, 1], w: [7, 7, 1, 2], strides: (2, 2), dilations: (1, 1), padding: .same),
+        GradCase(x: [2, 3, 4, 3], w: [1, 1, 3, 2], strides: (1, 1), dilations: (1, 1), padding: .same),
+        GradCase(x: [1, 5, 6, 3], w: [1, 1, 3, 2], strides: (2, 2), dilations: (1, 1), padding: .same),
+    ]
+
+    @Test(arguments: gradCases)
+    func gradientsMatchFiniteDifferences(_ c: GradCase) throws {
+        var rng = SplitMix64(seed: 11)
+        let x = Tensor.uniform(shape: c.x, using: &rng), w = Tensor.uniform(shape: c.w, using: &rng)
+        try checkGradients("conv2d \(c.testDescription)", inputs: [x, w], tolerance: 1e-2) { xs in
+            try conv2d(xs[0], xs[1], strides: c.strides, dilations: c.dilations, padding: c.padding)
+        }
+    }
+
+    @Test func tiledIm2colMatchesDirectLoops() throws {
+        // Several small tiles, atrous, odd sizes: forward against direct loops, backward against one tile.
+        var rng = SplitMix64(seed: 3)
+        let x = Tensor.uniform(shape: [2, 13, 11, 5], using: &rng), w = Tensor.uniform(shape: [3, 3, 5, 4], using: &rng)
+        let (g, cout) = try convGeometry(op: "t", x: x.shape, filter: w.shape, strides: (1, 1), dilations: (2, 2),
+                                         padding: .same)
+        let tiled = try convForward(g, cout: cout, x: x.scalars, filter: w.scalars, epilogue: ConvEpilogue(relu: false),
+                                    tileBudget: 7 * g.k)
+        let reference = try naiveConv2d(x, w, strides: (1, 1), dilations: (2, 2), padding: .same)
+        expectClose(try Tensor(shape: reference.shape, scalars: tiled), reference, "tiled forward", tolerance: 1e-5)
+        let dy = Tensor.uniform(shape: reference.shape, using: &rng)
+        let small = try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
+                                     wantInput: true, wantFilter: true, tileBudget: 7 * g.k)
+        let whole = try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
+                                     wantInput: true, wantFilter: true, tileBudget: g.m * g.k)
+        expectClose(try Tensor(shape: x.shape, scalars: #require(small.dx)),
+                    try Tensor(shape: x.shape, scalars: #require(whole.dx)), "tiled dx", tolerance: 1e-5)
+        expectClose(try Tensor(shape: w.shape, scalars: #require(small.dw)),
+                    try Tensor(shape: w.shape, scalars: #require(whole.dw)), "tiled dw", tolerance: 1e-5)
+    }
+
+    @Test func fusedEpilogueMatchesUnfusedArithmetic() throws {
+        var rng = SplitMix64(seed: 5)
+        for (k, s, d) in [(1, 1, 1), (1, 2, 1), (3, 1, 2), (7, 2, 1)] {
+            let x = Tensor.uniform(shape: [1, 9, 10, 3], using: &rng)
+            let w = Tensor.uniform(shape: [k, k, 3, 6], using: &rng)
+            let scale = Tensor.uniform(shape: [6], using: &rng), shift = Tensor.uniform(shape: [6], using: &rng)
+            let plain = try conv2d(x, w, strides: (s, s), dilations: (d, d))
+            let residual = Tensor.uniform(shape: plain.shape, using: &rng)
+            let fused = try conv2dFused(x, w, strides: (s, s), dilations: (d, d), scale: scale, shift: shift,
+                                        residual: residual, relu: true)
+            var expected = plain
+            for i in 0..<expected.count {
+                let c = i % 6
+                expected.scalars[i] = max(plain.scalars[i] * scale.scalars[c] + shift.scalars[c] + residual.scalars[i], 0)
+            }
+            expectClose(fused, expected, "fused k\(k) s\(s) d\(d)", tolerance: 1e-5)
+            #expect(fused.scalars.contains(0) && fused.scalars.contains { $0 > 0 })
+            let bare = try conv2dFused(x, w, strides: (s, s), dilations: (d, d))
+            expectClose(bare, plain, "fused without epilogue", tolerance: 0)
+        }
+    }
+
+    @Test func fusedRefusesTrackedInputs() throws {
+        let x = Tensor(shape: [1, 4, 4, 2], repeating: 1).trackingGradients()
+        let w = Tensor(shape: [3, 3, 2, 2], repeating: 1)
+        #expect(throws: TensorError.self) { try conv2dFused(x, w) }
+        let y = try Tape.withoutRecording { try conv2dFused(x, w, relu: true) }
+        #expect(y.shape == [1, 4, 4, 2] && !y.isTracked)
+    }
+
+    @Test func badShapesThrow() throws {
+        let x = Tensor(shape: [1, 5, 5, 3])
+        #expect(throws: TensorError.self) { try conv2d(x, Tensor(shape: [3, 3, 4, 2])) }        // Cin mismatch
+        #expect(throws: TensorError.self) { try conv2d(x, Tensor(shape: [3, 3, 3])) }           // filter rank
+        #expect(throws: TensorError.self) { try conv2d(Tensor(shape: [5, 5, 3]), Tensor(shape: [3, 3, 3, 2])) }
+        #expect(throws: TensorError.self) { try conv2d(x, Tensor(shape: [7, 7, 3, 2]), padding: .valid) }
+        #expect(throws: TensorError.self) { try conv2d(x, Tensor(shape: [3, 3, 3, 2]), strides: (0, 1)) }
+        #expect(throws: TensorError.self) {
+            try conv2dFused(x, Tensor(shape: [3, 3, 3, 2]), scale: Tensor(shape: [3]))
+        }
+        #expect(throws: TensorError.self) {
+            try conv2dFused(x, Tensor(shape: [3, 3, 3, 2]), residual: Tensor(shape: [1, 5, 5, 3]))
+        }
+    }
+}
