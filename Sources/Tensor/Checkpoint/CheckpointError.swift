@@ -228,7 +228,12 @@ extension Array where Element == UInt8 {
 ///     try writeAtomically(bytes, to: URL(fileURLWithPath: "out/model.safetensors"))
 public func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
     try writeAtomically(to: url) { handle in
-        try bytes.withUnsafeBytes { handle.write(Data($0)) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, 64 << 20)
+            try handle.write(contentsOf: bytes[offset ..< offset + n])
+            offset += n
+        }
     }
 }
 
