@@ -58,4 +58,40 @@ public enum CheckpointFile {
         case .npz, .npy: return try readAll(path).map { ($0.name, $0.array.dtype, $0.array.shape) }
         }
     }
+
+    /// True for names that only training needs: Adam slots (`…/Adam`, `…/Adam_1`), `beta1_power`,
+    /// `beta2_power`, `global_step`, and CMPC's step counter `text_objseg/Variable_1`.
+    public static func isOptimizerState(_ name: String) -> Bool {
+        if name.hasSuffix("/Adam") || name.hasSuffix("/Adam_1") { return true }
+        if name == "text_objseg/Variable_1" { return true }
+        let last = name.split(separator: "/").last.map(String.init) ?? name
+        return last == "beta1_power" || last == "beta2_power" || last == "global_step"
+    }
+
+    /// Opens `path` for reading tensor by tensor: its listing and a reader by name. TF and
+    /// safetensors files are read on demand; npz and npy are decoded up front.
+    public static func open(_ path: String) throws -> (entries: [(name: String, dtype: DType, shape: [Int])], read: (String) throws -> TypedArray) {
+        switch try kind(of: path) {
+        case .tensorflow:
+            let ckpt = try TFCheckpoint(prefix: path)
+            return (ckpt.entries, ckpt.read)
+        case .safetensors:
+            let source = try FileSource(URL(fileURLWithPath: path))
+            let (entries, _, start) = try Safetensors.readHeader(source)
+            var byName: [String: Safetensors.Entry] = [:]
+            for e in entries { byName[e.name] = e }
+            return (entries.map { ($0.name, $0.dtype, $0.shape) }, { name in
+                guard let e = byName[name] else { throw CheckpointError(file: path, problem: "no tensor named '\(name)'") }
+                return TypedArray(unchecked: e.dtype, shape: e.shape, bytes: try source.read(at: start + e.begin, count: e.end - e.begin))
+            })
+        case .npz, .npy:
+            let all = try readAll(path)
+            var byName: [String: TypedArray] = [:]
+            for (n, a) in all { byName[n] = a }
+            return (all.map { ($0.name, $0.array.dtype, $0.array.shape) }, { name in
+                guard let a = byName[name] else { throw CheckpointError(file: path, problem: "no tensor named '\(name)'") }
+                return a
+            })
+        }
+    }
 }

@@ -163,4 +163,41 @@ public enum Safetensors {
     public static func write(_ tensors: [(String, TypedArray)], metadata: [String: String], to url: URL) throws {
         try writeAtomically(encode(tensors, metadata: metadata, file: url.path), to: url)
     }
+
+    /// Writes a safetensors file atomically, fetching one tensor at a time with `array(i)`
+    /// (so a 700 MB checkpoint is never held whole); `entries[i]` must describe `array(i)`.
+    public static func write(entries: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String], to url: URL,
+                             array: (Int) throws -> TypedArray) throws {
+        // The header is the one `encode` makes for zero-filled stand-ins of the same shapes.
+        var offset = 0
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let kv = metadata.keys.sorted().map { "\(jsonQuote($0)):\(jsonQuote(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(kv.joined(separator: ","))}")
+        }
+        var names = Set<String>()
+        for e in entries {
+            guard e.name != "__metadata__", names.insert(e.name).inserted else {
+                throw CheckpointError(file: url.path, problem: "tensor name '\(e.name)' is reserved or given twice")
+            }
+            let size = try elementCount(e.shape, file: url.path, name: e.name) * e.dtype.size
+            let shape = e.shape.map(String.init).joined(separator: ",")
+            parts.append("\(jsonQuote(e.name)):{\"dtype\":\"\(code(e.dtype))\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
+            offset += size
+        }
+        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
+        while (8 + header.count) % 8 != 0 { header.append(0x20) }
+        var prefix: [UInt8] = []
+        prefix.appendLE64(UInt64(header.count))
+        try writeAtomically(to: url) { handle in
+            try handle.write(contentsOf: prefix + header)
+            for (i, e) in entries.enumerated() {
+                let a = try array(i)
+                guard a.dtype == e.dtype, a.shape == e.shape, a.bytes.count == a.count * a.dtype.size else {
+                    throw CheckpointError(file: url.path, problem: "'\(e.name)' is \(a), but the header says \(e.dtype.rawValue)\(e.shape)")
+                }
+                try handle.write(contentsOf: a.bytes)
+            }
+        }
+    }
 }
