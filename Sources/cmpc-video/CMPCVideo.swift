@@ -9,6 +9,8 @@ struct CMPCVideo: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Forward.self,
+            Inspect.self,
+            Convert.self,
             DatasetsCommand.self,
             Bench.self,
         ])
