@@ -128,6 +128,15 @@ public struct CMPCFusionStage: Sendable {
     public let score: ScoreHead
     public let config: ModelConfig
 
+    public init(levels: (ScoreHead, ScoreHead, ScoreHead), exchange: GatedExchange, convLSTM: ConvLSTMFusion,
+                score: ScoreHead, config: ModelConfig) {
+        self.levels = levels
+        self.exchange = exchange
+        self.convLSTM = convLSTM
+        self.score = score
+        self.config = config
+    }
+
     /// Fused level features [1,h,w,D] → every output.
     public func callAsFunction(f3: Tensor, f4: Tensor, f5: Tensor, words: Tensor, parse: Tensor, _ p: Parameters) throws -> CMPCOutputs {
         let (H, W) = (config.H, config.W)

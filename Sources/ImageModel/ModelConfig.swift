@@ -23,6 +23,7 @@ public enum ModelKind: String, Codable, Sendable {
 /// Why a configuration cannot describe a network.
 public struct ModelConfigError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Sizes of a CMPC network, under the original's argument names.

@@ -87,7 +87,8 @@ public final class Parameters: @unchecked Sendable {
                 unexpected.append(name)
             }
         }
-        let missing = specs.filter { values[$0.name] == nil && !wrongShape.contains(where: { w in w.hasPrefix($0.name + ":") }) }
+        let wrongNames = Set(wrongShape.map { String($0.prefix(while: { $0 != ":" })) })
+        let missing = specs.filter { values[$0.name] == nil && !wrongNames.contains($0.name) }
             .map { "\($0.name) \($0.shape)" }
         var problems: [String] = []
         if !wrongShape.isEmpty { problems.append("\(wrongShape.count) with the wrong shape:\n  " + wrongShape.prefix(20).joined(separator: "\n  ")) }

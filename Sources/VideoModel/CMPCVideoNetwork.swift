@@ -102,11 +102,21 @@ public struct CMPCVideoNetwork: Sendable {
     }
 
     public var specs: [ParameterSpec] {
-        backbone.specs + language.specs + levels.reversed().flatMap(\.lateral.specs) + parser.specs
-            + levels.reversed().flatMap { l in
-                l.mutan.specs + l.temporalGraph.specs + l.temporalContext.specs + l.spatialGraph.specs
-                    + l.fusion.specs + l.score.specs }
-            + tail.exchange.specs + tail.convLSTM.specs + tail.score.specs
+        var specs = backbone.specs + language.specs
+        for l in levels.reversed() { specs += l.lateral.specs }
+        specs += parser.specs
+        for l in levels.reversed() {
+            specs += l.mutan.specs
+            specs += l.temporalGraph.specs
+            specs += l.temporalContext.specs
+            specs += l.spatialGraph.specs
+            specs += l.fusion.specs
+            specs += l.score.specs
+        }
+        specs += tail.exchange.specs
+        specs += tail.convLSTM.specs
+        specs += tail.score.specs
+        return specs
     }
 
     /// The spatial grid at the feature size.
