@@ -144,12 +144,15 @@ final class Packet {
 /// A swscale context reused while the geometry stays the same, freed on deinit.
 final class Scaler {
     private(set) var ctx: OpaquePointer?
+    private var colour: (space: Int32, fullRange: Bool)?
 
     /// Makes the context convert srcW×srcH `src` to dstW×dstH `dst` (bilinear when resizing).
     func configure(srcW: Int, srcH: Int, src: AVPixelFormat, dstW: Int, dstH: Int, dst: AVPixelFormat,
                    path: String) throws {
+        let previous = ctx
         ctx = sws_getCachedContext(ctx, Int32(srcW), Int32(srcH), src, Int32(dstW), Int32(dstH), dst,
                                    SWS_BILINEAR, nil, nil, nil)
+        if ctx != previous { colour = nil }
         if ctx == nil {
             let name = av_get_pix_fmt_name(src).map { String(cString: $0) } ?? "\(src.rawValue)"
             throw VideoError(.unsupported, path: path,
@@ -157,7 +160,40 @@ final class Scaler {
         }
     }
 
+    /// Sets the YUV matrix (an SWS_CS_* value) and whether the source uses the full 0…255 range.
+    func setSourceColour(space: Int32, fullRange: Bool) {
+        guard let c = ctx else { return }
+        if let current = colour, current.space == space, current.fullRange == fullRange { return }
+        colour = (space, fullRange)
+        var invTable: UnsafeMutablePointer<Int32>? = nil, table: UnsafeMutablePointer<Int32>? = nil
+        var srcRange: Int32 = 0, dstRange: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
+        guard sws_getColorspaceDetails(c, &invTable, &srcRange, &table, &dstRange, &brightness, &contrast,
+                                       &saturation) >= 0 else { return }
+        _ = sws_setColorspaceDetails(c, sws_getCoefficients(space), fullRange ? 1 : 0, table, dstRange,
+                                     brightness, contrast, saturation)
+    }
+
     deinit { sws_freeContext(ctx) }
+}
+
+/// The swscale matrix and range of a decoded frame: its colour space when tagged (BT.601 otherwise), full range
+/// for JPEG-range frames and for grey pictures (which carry no range and are stored 0…255).
+func sourceColour(of frame: UnsafeMutablePointer<AVFrame>) -> (space: Int32, fullRange: Bool) {
+    let space: Int32
+    switch frame.pointee.colorspace {
+    case AVCOL_SPC_BT709: space = SWS_CS_ITU709
+    case AVCOL_SPC_BT2020_NCL, AVCOL_SPC_BT2020_CL: space = SWS_CS_BT2020
+    case AVCOL_SPC_FCC: space = SWS_CS_FCC
+    case AVCOL_SPC_SMPTE240M: space = SWS_CS_SMPTE240M
+    default: space = SWS_CS_DEFAULT
+    }
+    var full = frame.pointee.color_range == AVCOL_RANGE_JPEG
+    if let desc = av_pix_fmt_desc_get(AVPixelFormat(rawValue: frame.pointee.format)),
+       desc.pointee.nb_components <= 2, desc.pointee.flags & UInt64(AV_PIX_FMT_FLAG_PAL) == 0,
+       frame.pointee.color_range != AVCOL_RANGE_MPEG {
+        full = true
+    }
+    return (space, full)
 }
 
 /// Converts the decoded `frame` to packed RGB24 of size w×h.
@@ -169,6 +205,8 @@ func convertToRGB(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h
     }
     try scaler.configure(srcW: fw, srcH: fh, src: AVPixelFormat(rawValue: frame.pointee.format), dstW: w, dstH: h,
                          dst: AV_PIX_FMT_RGB24, path: path)
+    let colour = sourceColour(of: frame)
+    scaler.setSourceColour(space: colour.space, fullRange: colour.fullRange)
     var rc: Int32 = 0
     let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { buffer, count in
         rc = swift_sws_frame_to_packed(scaler.ctx, frame, buffer.baseAddress, Int32(w * 3))

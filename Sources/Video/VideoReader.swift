@@ -90,6 +90,9 @@ public final class VideoReader {
     public private(set) var position = 0
 
     private let options: Options
+    /// How random access got its frames (for tests): keyframe seeks, and reopenings to decode from the start.
+    private(set) var seeks = 0
+    private(set) var restarts = 0
     private var backend: Backend
     private var lastFrame: (index: Int, image: RGBImage)?
 
@@ -224,6 +227,12 @@ public final class VideoReader {
         }
     }
 
+    /// Whether `frame(at:)` may seek (every frame has its own presentation time and decoding agreed so far).
+    var seeksByTimestamp: Bool {
+        if case .stream(let s) = backend { return s.indexTrusted }
+        return false
+    }
+
     /// Goes back to the first frame.
     public func rewind() throws {
         lastFrame = nil
@@ -277,6 +286,7 @@ public final class VideoReader {
         guard var k = s.index.keyframeIndex(before: target) else { return nil }
         for _ in 0..<3 {
             let key = s.index.keyframes[k]
+            seeks += 1
             guard s.decoder.seek(toDts: key.dts) else { return nil }
             position = -1_000_000  // unknown until the target's time comes out
             var overshot = false
@@ -300,6 +310,7 @@ public final class VideoReader {
         for p in s.decoder.problems where !s.pastProblems.contains(p) { s.pastProblems.append(p) }
         s.decoder = try StreamDecoder(path: path, threads: options.threads)
         position = 0
+        restarts += 1
     }
 
     private func shortStream(_ s: StreamState, wanted: Int?) -> VideoError {
@@ -347,9 +358,11 @@ enum ImageSequence {
         let prefix = String(path[..<range.lowerBound]), suffix = String(path[range.upperBound...])
         let spec = String(path[range])
         let width = Int(spec.dropFirst().dropLast()) ?? 0
-        let folder = (prefix as NSString).deletingLastPathComponent
-        let namePrefix = (prefix as NSString).lastPathComponent
-        guard let names = try? fm.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder) else {
+        let slash = prefix.lastIndex(of: "/")
+        var folder = slash.map { String(prefix[..<$0]) } ?? "."
+        if folder.isEmpty { folder = "/" }
+        let namePrefix = slash.map { String(prefix[prefix.index(after: $0)...]) } ?? prefix
+        guard let names = try? fm.contentsOfDirectory(atPath: folder) else {
             throw VideoError(.missingFile, path: path, "the pattern's folder does not exist")
         }
         var numbered: [(Int, String)] = []
@@ -362,6 +375,6 @@ enum ImageSequence {
         }
         guard !numbered.isEmpty else { throw VideoError(.missingFile, path: path, "no files match the pattern") }
         numbered.sort { $0.0 < $1.0 }
-        return numbered.map { folder.isEmpty ? $0.1 : (folder as NSString).appendingPathComponent($0.1) }
+        return numbered.map { slash == nil ? $0.1 : (folder as NSString).appendingPathComponent($0.1) }
     }
 }
