@@ -279,7 +279,8 @@ public final class VideoReader {
         return image
     }
 
-    /// Seeks to the keyframe before frame `index` and decodes to it; nil when the seek cannot be trusted.
+    /// Seeks to the keyframe before frame `index` and decodes to it; nil when the seek cannot be trusted (the caller
+    /// then decodes from the start, which also resets `position`).
     private func seekExact(_ s: StreamState, to index: Int) throws -> RGBImage? {
         guard let pts = s.index.framePts, index <= pts.count else { return nil }
         let target = pts[index - 1]
@@ -288,7 +289,6 @@ public final class VideoReader {
             let key = s.index.keyframes[k]
             seeks += 1
             guard s.decoder.seek(toDts: key.dts) else { return nil }
-            position = -1_000_000  // unknown until the target's time comes out
             var overshot = false
             while try s.decoder.receive() {
                 if let landed = s.decoder.firstPacketDts, landed > key.dts { overshot = true; break }

@@ -7,10 +7,12 @@ import Testing
 @testable import Video
 
 enum MediaFiles {
+    /// Removed when the test process exits.
     static let folder: String = {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("cmpc-video-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: MediaFiles.folder) }
         return dir
     }()
     private static let lock = NSLock()
@@ -196,10 +198,15 @@ enum MediaFiles {
         }
     }
 
+    /// The B-frame file copied into Matroska (seeking goes through its cues, by presentation time).
+    static func h264Matroska() throws -> String {
+        let source = try h264BFrames()
+        return try file("bframes.mkv") { path in try ffmpeg(["-i", source, "-c", "copy", path]) }
+    }
+
     /// The B-frame file as Matroska, cut at 60 %.
     static func truncatedMatroska() throws -> String {
-        let source = try h264BFrames()
-        let whole = try file("bframes.mkv") { path in try ffmpeg(["-i", source, "-c", "copy", path]) }
+        let whole = try h264Matroska()
         return try file("truncated.mkv") { path in
             let data = try Data(contentsOf: URL(fileURLWithPath: whole))
             try data.prefix(data.count * 6 / 10).write(to: URL(fileURLWithPath: path))

@@ -13,6 +13,7 @@ struct MediaCase: CustomTestStringConvertible, Sendable {
 
     static let all: [MediaCase] = [
         MediaCase(name: "H.264 mp4 with B-frames", make: MediaFiles.h264BFrames, count: 60, width: 160, height: 120),
+        MediaCase(name: "H.264 mkv with B-frames", make: MediaFiles.h264Matroska, count: 60, width: 160, height: 120),
         MediaCase(name: "VP9 webm with alt-ref frames", make: MediaFiles.vp9, count: 48, width: 160, height: 120),
         MediaCase(name: "MPEG-4 part 2 avi with B-frames", make: MediaFiles.mpeg4Avi, count: 48, width: 160, height: 120),
         MediaCase(name: "odd size 321×241", make: MediaFiles.oddSize, count: 30, width: 321, height: 241),
