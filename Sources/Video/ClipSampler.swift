@@ -14,6 +14,7 @@ public struct ClipSampler: Sendable {
     /// N, the number of frames of the video.
     public let frameCount: Int
 
+    /// A sampler for a video of `frameCount` frames (at least 1).
     public init(frameCount: Int) throws {
         guard frameCount > 0 else {
             throw VideoError(.noFrames, path: "ClipSampler", "a video of \(frameCount) frames has no windows")

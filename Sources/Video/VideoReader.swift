@@ -25,6 +25,7 @@ public struct FrameRate: Equatable, Sendable, CustomStringConvertible {
     public var numerator: Int
     public var denominator: Int
 
+    /// numerator/denominator frames per second (`FrameRate(30000, 1001)` is NTSC's 29.97).
     public init(_ numerator: Int, _ denominator: Int = 1) {
         self.numerator = numerator
         self.denominator = denominator
@@ -82,6 +83,7 @@ public final class VideoReader {
 
     /// The file, folder or pattern this reader was opened on.
     public let path: String
+    /// Frame count, rate, stored size, duration, rotation and codec.
     public let info: VideoInfo
     /// Size of the frames this reader returns.
     public let outputWidth: Int

@@ -45,6 +45,7 @@ public final class VideoWriter {
         case mpeg4
     }
 
+    /// The destination; the file appears there when `finish()` succeeds.
     public let path: String
     public let width: Int
     public let height: Int
@@ -63,7 +64,8 @@ public final class VideoWriter {
     private let scaler = Scaler()
     private var finished = false
 
-    /// Opens `path` for writing at `frameRate` (use the source video's rate) and width×height.
+    /// Opens `path` for writing at `frameRate` (use the source video's rate) and width×height; `quality` is x264's
+    /// CRF (lower is better, 20 by default) or, for MPEG-4, five times its quantiser.
     public init(path: String, width: Int, height: Int, frameRate: FrameRate, codec choice: Codec = .automatic,
                 quality: Int = 20) throws {
         guard (1...maximumSide).contains(width), (1...maximumSide).contains(height) else {
