@@ -145,6 +145,14 @@ public final class VideoWriter {
         }
     }
 
+    /// Opens `path` for frames like `reader`'s: its output size and its frame rate (25 when the source has none).
+    public convenience init(path: String, matching reader: VideoReader, codec: Codec = .automatic,
+                            quality: Int = 20) throws {
+        let rate = reader.info.frameRate.value > 0 ? reader.info.frameRate : FrameRate(25)
+        try self.init(path: path, width: reader.outputWidth, height: reader.outputHeight, frameRate: rate,
+                      codec: codec, quality: quality)
+    }
+
     deinit {
         if !finished {
             output?.close()

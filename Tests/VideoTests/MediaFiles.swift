@@ -43,8 +43,8 @@ enum MediaFiles {
         process.arguments = [tool] + arguments
         let out = (folder as NSString).appendingPathComponent("tool-\(UInt32.random(in: 0...UInt32.max)).out")
         let err = out + ".err"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         defer { unlink(out); unlink(err) }
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: err)

@@ -12,13 +12,13 @@ struct MediaCase: CustomTestStringConvertible, Sendable {
     var testDescription: String { name }
 
     static let all: [MediaCase] = [
-        MediaCase(name: "H.264 mp4 with B-frames", make: MediaFiles.h264BFrames, count: 60, width: 160, height: 120),
-        MediaCase(name: "H.264 mkv with B-frames", make: MediaFiles.h264Matroska, count: 60, width: 160, height: 120),
-        MediaCase(name: "VP9 webm with alt-ref frames", make: MediaFiles.vp9, count: 48, width: 160, height: 120),
-        MediaCase(name: "MPEG-4 part 2 avi with B-frames", make: MediaFiles.mpeg4Avi, count: 48, width: 160, height: 120),
-        MediaCase(name: "odd size 321×241", make: MediaFiles.oddSize, count: 30, width: 321, height: 241),
-        MediaCase(name: "variable frame rate", make: MediaFiles.variableRate, count: 40, width: 160, height: 120),
-        MediaCase(name: "PNG frame folder", make: MediaFiles.pngFolder, count: 20, width: 160, height: 120),
+        MediaCase(name: "H.264 mp4 with B-frames", make: { try MediaFiles.h264BFrames() }, count: 60, width: 160, height: 120),
+        MediaCase(name: "H.264 mkv with B-frames", make: { try MediaFiles.h264Matroska() }, count: 60, width: 160, height: 120),
+        MediaCase(name: "VP9 webm with alt-ref frames", make: { try MediaFiles.vp9() }, count: 48, width: 160, height: 120),
+        MediaCase(name: "MPEG-4 part 2 avi with B-frames", make: { try MediaFiles.mpeg4Avi() }, count: 48, width: 160, height: 120),
+        MediaCase(name: "odd size 321×241", make: { try MediaFiles.oddSize() }, count: 30, width: 321, height: 241),
+        MediaCase(name: "variable frame rate", make: { try MediaFiles.variableRate() }, count: 40, width: 160, height: 120),
+        MediaCase(name: "PNG frame folder", make: { try MediaFiles.pngFolder() }, count: 20, width: 160, height: 120),
         MediaCase(name: "JPEG frame pattern", make: { try MediaFiles.jpegFolder() + "/%05d.jpg" }, count: 20,
                   width: 160, height: 120),
     ]

@@ -84,8 +84,7 @@ import Testing
         let source = try MediaFiles.variableRate()
         let reader = try VideoReader(path: source)
         let folder = try MediaFiles.scratchFolder("overlay-video")
-        let writer = try VideoWriter(path: folder + "/overlay.mp4", width: reader.outputWidth,
-                                     height: reader.outputHeight, frameRate: reader.info.frameRate)
+        let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader)
         let mask = GrayImage.mask(width: reader.outputWidth, height: reader.outputHeight) { x, _ in x < 10 }
         while let frame = try reader.nextFrame() { try writer.append(try Overlay.blend(frame, mask: mask)) }
         try writer.finish()
