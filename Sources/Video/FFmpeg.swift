@@ -26,6 +26,11 @@ final class InputFile {
             throw VideoError(.missingFile, path: path, "no such file")
         }
         if isDirectory.boolValue { throw VideoError(.notMedia, path: path, "is a folder, not a media file") }
+        // Devices and pipes can be endless (/dev/urandom would be demuxed forever): only regular files are read.
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw VideoError(.notMedia, path: path, "is not a regular file")
+        }
         var c: UnsafeMutablePointer<AVFormatContext>? = nil
         let rc = avformat_open_input(&c, path, nil, nil)
         if rc < 0 {

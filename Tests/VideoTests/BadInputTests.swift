@@ -145,6 +145,26 @@ import Testing
         #expect(count > 0 && count <= 60)
     }
 
+    @Test func devicesAreRefusedNotReadForever() {
+        expectOpenError("/dev/urandom", [.notMedia])
+        expectOpenError("/dev/zero", [.notMedia])
+    }
+
+    @Test func truncatedPNGIsAnError() throws {
+        let raw = try MediaFiles.rawPattern(count: 1, width: 160, height: 120)
+        let whole = try MediaFiles.file("uncompressed.png") { p in
+            try MediaFiles.ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "160x120", "-i", raw,
+                                   "-compression_level", "0", "-frames:v", "1", "-update", "1", p])
+        }
+        let path = try MediaFiles.file("truncated.png") { p in
+            let data = try Data(contentsOf: URL(fileURLWithPath: whole))
+            try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: p))
+        }
+        #expect { try ImageIO.read(path: path) } throws: {
+            ($0 as? VideoError)?.kind == .damaged && "\($0)".contains(path)
+        }
+    }
+
     @Test func imageErrorsNameTheFile() throws {
         let missing = MediaFiles.folder + "/missing.png"
         #expect { try ImageIO.read(path: missing) } throws: {
