@@ -51,6 +51,11 @@ import Testing
                                    "-c:v", "libx264", p])
         }
         expectOpenError(path, [.noFrames, .notMedia])
+        // A YUV4MPEG header (64×48) and no frame after it: the stream exists, it has no frames.
+        let header = try MediaFiles.file("header-only.y4m") { p in
+            try "YUV4MPEG2 W64 H48 F25:1 Ip A1:1 C420jpeg\n".write(toFile: p, atomically: true, encoding: .utf8)
+        }
+        expectOpenError(header, [.noFrames])
     }
 
     @Test func emptyFolderHasNoFrames() throws {
