@@ -9,18 +9,7 @@
 
 import ImageModel
 import Tensor
-
-/// One decoded frame: 8-bit RGB, height×width×3.
-public struct RGBFrame: Sendable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
-    public init(width: Int, height: Int, pixels: [UInt8]) {
-        self.width = width
-        self.height = height
-        self.pixels = pixels
-    }
-}
+import Video
 
 /// The result for one (sentence, frame).
 public struct FrameMask: Sendable {
@@ -71,7 +60,7 @@ public final class VideoSegmenter {
     /// Segments `targets` (1-based) of a video of `frameCount` frames. `frame(i)` is called once for
     /// every i from 1 to the last frame needed, in increasing order (a sequential decoder fits);
     /// frames no target needs are decoded and dropped. `emit` receives each result when ready.
-    public func run(frameCount: Int, targets: [Int], frame: (Int) throws -> RGBFrame,
+    public func run(frameCount: Int, targets: [Int], frame: (Int) throws -> RGBImage,
                     emit: (FrameMask) throws -> Void) throws {
         guard frameCount > 0 else { throw TensorError.invalidArgument(op: "VideoSegmenter", reason: "the video has no frames") }
         let targets = Array(Set(targets)).sorted()

@@ -3,6 +3,7 @@ import Testing
 @testable import ImageModel
 @testable import Tensor
 @testable import VideoModel
+import Video
 
 func tinyVideoConfig(numSteps: Int = 6) -> ModelConfig {
     var c = ModelConfig()
@@ -22,7 +23,7 @@ func tinyVideoConfig(numSteps: Int = 6) -> ModelConfig {
 }
 
 /// A deterministic little "video": frame i is a gradient shifted by i.
-func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBFrame {
+func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
     var px = [UInt8](repeating: 0, count: width * height * 3)
     for y in 0..<height {
         for x in 0..<width {
@@ -31,7 +32,7 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBFrame {
             px[(y * width + x) * 3 + 2] = UInt8((x * y + i * 31) % 256)
         }
     }
-    return RGBFrame(width: width, height: height, pixels: px)
+    return try! RGBImage(width: width, height: height, pixels: px)
 }
 
 @Suite struct VideoNetworkTests {
