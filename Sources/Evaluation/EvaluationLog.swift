@@ -393,14 +393,27 @@ func writeAtomically(_ data: Data, to url: URL) throws {
 public struct EvaluationLog: Sendable {
     private var byID: [String: (record: LogRecord, place: String)] = [:]
     private var idAtIndex: [Int: String] = [:]
+    /// Notes on the files read: an unterminated last line (an interrupted run), indices without a line.
+    public private(set) var warnings: [String] = []
 
     public init() {}
 
     /// Reads and combines log files in order (shards, or one file being resumed).
     public init(files: [URL]) throws {
         for url in files {
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw EvaluationLogError.io(file: url.path, reason: "file not found")
+            }
             let contents = try readLog(url)
             for (line, record) in contents.records { try add(record, place: "\(url.path):\(line)") }
+            if contents.incompleteBytes > 0 {
+                warnings.append("\(url.path): ignored an unterminated last line (\(contents.incompleteBytes) bytes): "
+                                + "an interrupted run; rerun it to finish the shard")
+            }
+        }
+        if let last = idAtIndex.keys.max(), idAtIndex.count < last + 1 {
+            warnings.append("\(last + 1 - idAtIndex.count) of the indices 0…\(last) have no line "
+                            + "(a shard missing or unfinished, or runs with --limit)")
         }
     }
 

@@ -54,8 +54,15 @@ public struct Prediction: Sendable {
 /// Produces the predicted mask of one sample; thrown errors are reported per sample.
 public protocol SamplePredictor {
     associatedtype Sample
+    /// Called once before the first prediction with the samples this run may predict, in the order it will ask
+    /// (a video predictor can plan which decoded frames and features to keep); a thrown error ends the run.
+    func prepare(for samples: [Sample]) throws
     /// The 0/1 mask (row-major, `width`×`height`, the ground truth's size) the model predicts for `sample`.
     func predict(_ sample: Sample, width: Int, height: Int) throws -> Prediction
+}
+
+extension SamplePredictor {
+    public func prepare(for samples: [Sample]) throws {}
 }
 
 /// One sample to evaluate: its log fields, what the predictor needs, and its ground-truth loader.
@@ -195,8 +202,10 @@ public struct EvaluationRunner {
         let resumed = items.filter { done.contains($0.info.id) }.count
         let reporter = ProgressReporter(total: items.count, initial: resumed, style: progress, output: progressOutput)
         var processed = 0, failed = 0, stopped = false
+        let pending = items.filter { !done.contains($0.info.id) }
         do {
-            for item in items where !done.contains(item.info.id) {
+            try predictor.prepare(for: pending.map(\.sample))
+            for item in pending {
                 if stop?.isRequested == true { stopped = true; break }
                 let record: LogRecord
                 do {

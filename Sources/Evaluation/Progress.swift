@@ -1,4 +1,4 @@
-// Progress of a long run on stderr, and a Ctrl-C that stops it between two samples.
+// Progress of a long run on stderr, and a Ctrl-C (or SIGTERM) that stops it between two samples.
 //
 // On a terminal: one redrawn line, `  37% [#########----------------] 1234/3337  1.52/s  ETA 23:04  errors 1`;
 // otherwise (a batch job's log): a plain line every `interval` seconds and one at the end; `quiet`: nothing.
@@ -118,11 +118,11 @@ public final class ProgressReporter {
     public static let monotonicSeconds: () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }
 
-/// A request to stop between two samples, set from a signal handler or directly.
+/// A request to stop between two samples, set from a signal or directly.
 public final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var requested = false
-    private var source: DispatchSourceSignal?
+    private var signals: [Int32] = []
 
     public init() {}
 
@@ -130,28 +130,88 @@ public final class StopRequest: @unchecked Sendable {
 
     public func request() { lock.lock(); requested = true; lock.unlock() }
 
-    /// A request set by SIGINT (Ctrl-C): the first one asks to stop after the current sample (`onFirst` is called,
-    /// e.g. to print a note); a second one exits at once with status 130 (the log then holds complete lines plus
-    /// at most one partial line, which the next run drops).
-    public static func onInterrupt(onFirst: @escaping @Sendable () -> Void = {}) -> StopRequest {
+    /// A request set by SIGINT (Ctrl-C) or SIGTERM (Slurm at the time limit, Kubernetes evicting a pod): the first
+    /// signal asks to stop after the current sample (`onFirst` gets its number, e.g. to print a note); a second one
+    /// exits at once with status 128 + signal (the log then holds complete lines plus at most one partial line,
+    /// which the next run drops).
+    public static func onSignals(_ signals: [Int32] = [SIGINT, SIGTERM],
+                                 onFirst: @escaping @Sendable (Int32) -> Void = { _ in }) -> StopRequest {
         let stop = StopRequest()
-        signal(SIGINT, SIG_IGN)                  // the dispatch source sees the signal instead
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler {
-            if stop.isRequested { exit(130) }
+        stop.signals = signals
+        SignalPipe.listen(stop, signals: signals) { number in
+            if stop.isRequested { exit(128 + number) }
             stop.request()
-            onFirst()
+            onFirst(number)
         }
-        source.resume()
-        stop.source = source
         return stop
     }
 
-    /// Stops listening for SIGINT and restores its default action.
+    /// Stops listening; a signal nobody listens to gets its default action back.
     public func uninstall() {
-        guard let source else { return }
-        source.cancel()
-        self.source = nil
-        signal(SIGINT, SIG_DFL)
+        SignalPipe.stopListening(self, signals: signals)
+        signals = []
     }
+}
+
+/// Signal plumbing that is safe on Linux and macOS alike: a C handler writes the signal number to a pipe (write(2)
+/// is async-signal-safe); a dispatch read source on the other end calls the listeners on a normal thread.
+/// (A dispatch signal source alone misses process-directed signals on Linux unless every thread blocks them.)
+private enum SignalPipe {
+    static let lock = NSLock()
+    static var readSource: DispatchSourceRead?
+    static var listeners: [(owner: ObjectIdentifier, signals: [Int32], handler: (Int32) -> Void)] = []
+
+    static func listen(_ owner: AnyObject, signals: [Int32], handler: @escaping (Int32) -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        if readSource == nil {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else { return }
+            for fd in fds {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            }
+            signalPipeWriteEnd = fds[1]
+            let source = DispatchSource.makeReadSource(fileDescriptor: fds[0], queue: .global())
+            source.setEventHandler { drain(fds[0]) }
+            source.resume()
+            readSource = source
+        }
+        listeners.append((ObjectIdentifier(owner), signals, handler))
+        for number in signals { signal(number, signalPipeHandler) }
+    }
+
+    static func stopListening(_ owner: AnyObject, signals: [Int32]) {
+        lock.lock()
+        defer { lock.unlock() }
+        listeners.removeAll { $0.owner == ObjectIdentifier(owner) }
+        for number in signals where !listeners.contains(where: { $0.signals.contains(number) }) {
+            signal(number, SIG_DFL)
+        }
+    }
+
+    static func drain(_ fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return }
+            for byte in buffer[0..<n] {
+                let number = Int32(byte)
+                lock.lock()
+                let handlers = listeners.filter { $0.signals.contains(number) }.map(\.handler)
+                lock.unlock()
+                for handler in handlers { handler(number) }
+            }
+        }
+    }
+}
+
+/// The pipe's write end, read by the C handler (set before any handler is installed).
+private var signalPipeWriteEnd: Int32 = -1
+
+private let signalPipeHandler: @convention(c) (Int32) -> Void = { number in
+    let saved = errno
+    var byte = UInt8(truncatingIfNeeded: number)
+    _ = write(signalPipeWriteEnd, &byte, 1)
+    errno = saved
 }

@@ -107,8 +107,9 @@ struct Evaluate: AsyncParsableCommand {
         runner.crf = crf
         runner.strictThresholds = iouAbove
         runner.progress = .automatic(quiet: quiet)
-        let stop = StopRequest.onInterrupt {
-            ProgressReporter.standardError("\nstopping after the current sample (Ctrl-C again to quit at once)\n")
+        let stop = StopRequest.onSignals { number in
+            ProgressReporter.standardError("\n\(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping after the current "
+                                           + "sample (again to quit at once)\n")
         }
         runner.stop = stop
         defer { stop.uninstall() }
@@ -128,13 +129,14 @@ struct Evaluate: AsyncParsableCommand {
         try outcome.report.write(to: summary)
         print("log \(logURL.path), summary \(summary.path)")
         if outcome.remaining > 0 {
-            print("\(outcome.remaining) samples failed: rerun the same command to retry them")
+            print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
         }
     }
 
     func runMerge() throws {
         let urls = logs.map { URL(fileURLWithPath: $0) }
         let log = try EvaluationLog(files: urls)
+        for warning in log.warnings { ProgressReporter.standardError("note: \(warning)\n") }
         let report = log.report(strictThresholds: iouAbove)
         print(report.table(), terminator: "")
         var target = urls[0]

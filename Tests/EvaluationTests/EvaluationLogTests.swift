@@ -217,6 +217,17 @@ import Testing
         let merged = try EvaluationLog(files: files)
         let whole = try EvaluationLog(files: [single])
         #expect(merged.records == records && whole.records == records)
+        #expect(merged.warnings.isEmpty)
+        // Notes for an unfinished shard: its unterminated last line, and the indices without a line.
+        let cut = dir.appendingPathComponent("cut.jsonl")
+        try (records[0].jsonLine() + records[2].jsonLine().prefix(20)).write(to: cut, atomically: true, encoding: .utf8)
+        let partial = try EvaluationLog(files: [cut, files[0]])
+        #expect(partial.warnings.count == 2)
+        #expect(partial.warnings.first?.hasPrefix("\(cut.path): ignored an unterminated last line (20 bytes)") == true)
+        #expect(partial.warnings.last?.hasPrefix("7 of the indices 0…11 have no line") == true)
+        #expect(throws: EvaluationLogError.io(file: dir.appendingPathComponent("none.jsonl").path, reason: "file not found")) {
+            try EvaluationLog(files: [dir.appendingPathComponent("none.jsonl")])
+        }
         #expect(merged.report() == whole.report())
         #expect(merged.report().table() == whole.report().table())
         #expect(merged.report().summary.mAPCOCO != nil)

@@ -14,10 +14,15 @@ final class FakePredictor: SamplePredictor {
     var wrongSize: Set<Int> = []
     var stopAfter: (count: Int, stop: StopRequest)?
     private(set) var calls: [Int] = []
+    private(set) var prepared: [[Int]] = []
 
     init(failing: Set<Int> = [], crf: Bool = false) {
         self.failing = failing
         self.crf = crf
+    }
+
+    func prepare(for samples: [FakeSample]) throws {
+        prepared.append(samples.map(\.index))
     }
 
     func predict(_ sample: FakeSample, width: Int, height: Int) throws -> Prediction {
@@ -135,6 +140,7 @@ let fakeCount = 12
         #expect(resumed.droppedBytes == 25)
         #expect(resumed.resumed == 6 && resumed.processed == 6)
         #expect(predictor.calls == [6, 7, 8, 10, 11])
+        #expect(predictor.prepared == [[6, 7, 8, 9, 10, 11]])     // 9 has an empty ground truth: never predicted
         #expect(try Data(contentsOf: log) == bytes)
         #expect(resumed.report == full.report)
 
@@ -335,12 +341,16 @@ let fakeCount = 12
         #expect(ProgressReporter.duration(3725) == "1:02:05" && ProgressReporter.duration(65) == "1:05")
     }
 
-    @Test func interruptSignalRequestsAStop() async throws {
-        let stop = StopRequest.onInterrupt()
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalRequestsAStop(_ number: Int32) async throws {
+        let seen = StopRequest()                 // records which signal the handler saw
+        let stop = StopRequest.onSignals([number]) { got in if got == number { seen.request() } }
         defer { stop.uninstall() }
         #expect(!stop.isRequested)
-        kill(getpid(), SIGINT)
+        kill(getpid(), number)
         for _ in 0..<500 where !stop.isRequested { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(stop.isRequested)
+        for _ in 0..<500 where !seen.isRequested { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(seen.isRequested)
     }
 }
