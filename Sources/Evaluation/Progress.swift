@@ -122,13 +122,22 @@ public final class ProgressReporter {
 public final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var requested = false
+    private var signalSeen: Int32?
     private var signals: [Int32] = []
 
     public init() {}
 
     public var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
 
-    public func request() { lock.lock(); requested = true; lock.unlock() }
+    /// The signal that asked to stop, if one did.
+    public var signalNumber: Int32? { lock.lock(); defer { lock.unlock() }; return signalSeen }
+
+    public func request(signal: Int32? = nil) {
+        lock.lock()
+        requested = true
+        if signalSeen == nil { signalSeen = signal }
+        lock.unlock()
+    }
 
     /// A request set by SIGINT (Ctrl-C) or SIGTERM (Slurm at the time limit, Kubernetes evicting a pod): the first
     /// signal asks to stop after the current sample (`onFirst` gets its number, e.g. to print a note); a second one
@@ -139,8 +148,8 @@ public final class StopRequest: @unchecked Sendable {
         let stop = StopRequest()
         stop.signals = signals
         SignalPipe.listen(stop, signals: signals) { number in
-            if stop.isRequested { exit(128 + number) }
-            stop.request()
+            if stop.signalNumber != nil { exit(128 + number) }
+            stop.request(signal: number)
             onFirst(number)
         }
         return stop

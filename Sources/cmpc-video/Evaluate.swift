@@ -123,7 +123,7 @@ struct Evaluate: AsyncParsableCommand {
         print(outcome.report.table(), terminator: "")
         if outcome.stopped {
             print("stopped with \(outcome.remaining) of \(items.count) samples left: rerun the same command to resume")
-            throw ExitCode(130)
+            throw ExitCode(128 + (stop.signalNumber ?? SIGINT))
         }
         let summary = summaryURL(forLog: logURL)
         try outcome.report.write(to: summary)

@@ -346,10 +346,10 @@ let fakeCount = 12
         let seen = StopRequest()                 // records which signal the handler saw
         let stop = StopRequest.onSignals([number]) { got in if got == number { seen.request() } }
         defer { stop.uninstall() }
-        #expect(!stop.isRequested)
+        #expect(!stop.isRequested && stop.signalNumber == nil)
         kill(getpid(), number)
         for _ in 0..<500 where !stop.isRequested { try await Task.sleep(nanoseconds: 10_000_000) }
-        #expect(stop.isRequested)
+        #expect(stop.isRequested && stop.signalNumber == number)
         for _ in 0..<500 where !seen.isRequested { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(seen.isRequested)
     }
