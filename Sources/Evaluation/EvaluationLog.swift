@@ -307,23 +307,25 @@ public final class LogWriter {
     private let syncEvery: Int
     private var unsynced = 0
 
-    /// Opens `url` for appending after cutting it to `keepBytes` bytes when given (dropping an interrupted line).
-    public init(url: URL, keepBytes: Int? = nil, syncEvery: Int = 1) throws {
+    /// Opens (creating) `url` for appending and locks it.
+    public init(url: URL, syncEvery: Int = 1) throws {
         self.url = url
         self.syncEvery = max(1, syncEvery)
         fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "cannot open for appending: \(errnoText())") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
             posixClose(fd)
+            fd = -1
             throw EvaluationLogError.locked(file: url.path)
         }
         // Other flock failures (file systems without locks) are not fatal: the lock only guards against mistakes.
-        if let keepBytes {
-            guard ftruncate(fd, off_t(keepBytes)) == 0 else {
-                let reason = errnoText()
-                posixClose(fd)
-                throw EvaluationLogError.io(file: url.path, reason: "cannot drop the incomplete last line: \(reason)")
-            }
+    }
+
+    /// Cuts the file to its first `length` bytes (dropping an interrupted last line); appends follow them.
+    public func truncate(to length: Int) throws {
+        guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "truncated after close") }
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            throw EvaluationLogError.io(file: url.path, reason: "cannot drop the incomplete last line: \(errnoText())")
         }
     }
 

@@ -160,6 +160,8 @@ public struct EvaluationRunner {
     /// Where the progress text goes (stderr by default).
     public var progressOutput: (String) -> Void = ProgressReporter.standardError
     public var stop: StopRequest?
+    /// Receives notes about the log before the run starts (a dropped partial line, samples resumed).
+    public var notes: (String) -> Void = { _ in }
 
     public init(log: URL) {
         self.log = log
@@ -176,6 +178,9 @@ public struct EvaluationRunner {
                 throw EvaluationLogError.duplicateSample(id: item.info.id)
             }
         }
+        // Lock first, then read: no other run can append in between.
+        let writer = try LogWriter(url: log, syncEvery: syncEvery)
+        defer { try? writer.close() }
         let contents = try readLog(log)
         var combined = EvaluationLog()
         for (line, record) in contents.records {
@@ -196,10 +201,13 @@ public struct EvaluationRunner {
             }
             try combined.add(record, place: "\(log.path):\(line)")
         }
+        if contents.incompleteBytes > 0 {
+            try writer.truncate(to: contents.completeBytes)
+            notes("dropped an incomplete last line (\(contents.incompleteBytes) bytes) from \(log.path)")
+        }
         let done = combined.doneIDs
-        let writer = try LogWriter(url: log, keepBytes: contents.incompleteBytes > 0 ? contents.completeBytes : nil,
-                                   syncEvery: syncEvery)
         let resumed = items.filter { done.contains($0.info.id) }.count
+        if resumed > 0 { notes("resuming: \(resumed) of \(items.count) samples are already in \(log.path)") }
         let reporter = ProgressReporter(total: items.count, initial: resumed, style: progress, output: progressOutput)
         var processed = 0, failed = 0, stopped = false
         let pending = items.filter { !done.contains($0.info.id) }
@@ -225,8 +233,7 @@ public struct EvaluationRunner {
             }
             try writer.close()
         } catch {
-            try? writer.close()
-            if progress != .quiet { reporter.finish() }
+            reporter.finish()
             throw error
         }
         reporter.finish()

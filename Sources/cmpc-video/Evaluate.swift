@@ -113,13 +113,13 @@ struct Evaluate: AsyncParsableCommand {
         }
         runner.stop = stop
         defer { stop.uninstall() }
+        let quiet = self.quiet
         let note = { (text: String) in if !quiet { ProgressReporter.standardError(text + "\n") } }
         note("\(dataset) \(split): \(samples.count) samples; evaluating \(selection.count)"
              + (shard.map { " (shard \($0), indices \(selection.lowerBound)..<\(selection.upperBound))" } ?? ""))
 
+        runner.notes = note
         let outcome = try runner.run(items, predictor: predictor)
-        if outcome.droppedBytes > 0 { note("dropped an incomplete last line (\(outcome.droppedBytes) bytes) from \(logURL.path)") }
-        if outcome.resumed > 0 { note("resumed: \(outcome.resumed) samples were already in \(logURL.path)") }
         print(outcome.report.table(), terminator: "")
         if outcome.stopped {
             print("stopped with \(outcome.remaining) of \(items.count) samples left: rerun the same command to resume")

@@ -108,7 +108,8 @@ import Testing
         #expect(contents.records.map(\.record) == [try evaluated(0), try evaluated(1)])
         #expect(contents.completeBytes == complete.utf8.count && contents.incompleteBytes == 30)
 
-        let writer = try LogWriter(url: url, keepBytes: contents.completeBytes)
+        let writer = try LogWriter(url: url)
+        try writer.truncate(to: contents.completeBytes)
         try writer.append(try evaluated(2))
         try writer.close()
         #expect(try String(contentsOf: url, encoding: .utf8) == lines.joined())

@@ -136,7 +136,12 @@ let fakeCount = 12
         try bytes.prefix(cut).write(to: log)
 
         let predictor = FakePredictor()
-        let resumed = try runner(log).run(fakeItems(0..<fakeCount), predictor: predictor)
+        var resuming = runner(log)
+        var notes: [String] = []
+        resuming.notes = { notes.append($0) }
+        let resumed = try resuming.run(fakeItems(0..<fakeCount), predictor: predictor)
+        #expect(notes == ["dropped an incomplete last line (25 bytes) from \(log.path)",
+                          "resuming: 6 of 12 samples are already in \(log.path)"])
         #expect(resumed.droppedBytes == 25)
         #expect(resumed.resumed == 6 && resumed.processed == 6)
         #expect(predictor.calls == [6, 7, 8, 10, 11])
