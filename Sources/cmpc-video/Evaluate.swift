@@ -70,8 +70,13 @@ struct Evaluate: AsyncParsableCommand {
     func validate() throws {
         if merge {
             guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
-            let given = [("--dataset", dataset), ("--root", root), ("--split", split), ("--checkpoint", checkpoint),
-                         ("--shard", shard)].filter { $0.1 != nil }.map(\.0)
+            let options: [(String, Bool)] = [
+                ("--dataset", dataset != nil), ("--root", root != nil), ("--split", split != nil),
+                ("--checkpoint", checkpoint != nil), ("--shard", shard != nil), ("--vocab", vocab != nil),
+                ("--config", config != nil), ("--images", images != nil), ("--limit", limit != nil),
+                ("--crf", crf), ("--strict", strict),
+            ]
+            let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
         } else {
             guard logs.isEmpty else { throw ValidationError("unexpected arguments \(logs); did you mean --merge?") }
@@ -120,6 +125,7 @@ struct Evaluate: AsyncParsableCommand {
 
         runner.notes = note
         let outcome = try runner.run(items, predictor: predictor)
+        if outcome.stopped { print("partial results (\(items.count - outcome.remaining) of \(items.count) samples done):") }
         print(outcome.report.table(), terminator: "")
         if outcome.stopped {
             print("stopped with \(outcome.remaining) of \(items.count) samples left: rerun the same command to resume")
