@@ -30,7 +30,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "Checkpoint: a TensorFlow prefix, .safetensors or .npz.")
     var checkpoint: String?
 
-    @Option(help: "Vocabulary file (default: the one the checkpoint's dataset uses).")
+    @Option(help: "Vocabulary file for tokenising the sentences.")
     var vocab: String?
 
     @Option(help: "Model configuration JSON (sizes the checkpoint does not determine).")
