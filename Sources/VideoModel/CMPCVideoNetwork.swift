@@ -15,11 +15,6 @@
 import ImageModel
 import Tensor
 
-/// The sampled positions within a 16-frame window; position 2 is the target frame.
-public let sampledFramePositions = [0, 4, 8, 12, 15]
-/// Index of the target frame among the sampled ones.
-public let targetSample = 2
-
 /// Sentence-independent features of one frame: the three lateral-normalised levels [1,h,w,C].
 public struct FrameFeatures: Sendable {
     public var c3: Tensor

@@ -59,32 +59,25 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
         for (name, shape) in theirs { #expect(ours[name] == shape, "\(name)") }
     }
 
-    @Test func windowsSampleTheClampedFrames() {
-        #expect(sampledFrames(target: 1, frameCount: 30) == [1, 1, 1, 5, 8])
-        #expect(sampledFrames(target: 12, frameCount: 30) == [4, 8, 12, 16, 19])
-        #expect(sampledFrames(target: 30, frameCount: 30) == [22, 26, 30, 30, 30])
-        #expect(sampledFrames(target: 2, frameCount: 3) == [1, 1, 2, 3, 3])
-    }
-
     @Test func wholeVideoSegmentationEqualsOneClipPerFrameAndComputesEachFrameOnce() throws {
         let model = try CMPCModel(config: tinyVideoConfig(), seed: 11)
         let n = 20
         let sentences: [[Int32]] = [[0, 0, 4, 5, 6, 7], [0, 0, 0, 9, 3, 2]]
         let segmenter = try VideoSegmenter(model: model, sentences: sentences)
         var whole: [String: [Float]] = [:]
-        var requested: [Int] = []
-        try segmenter.run(frameCount: n, targets: Array(1...n), frame: { i in
-            requested.append(i)
-            return syntheticFrame(i)
+        var decoded = 0
+        try segmenter.run(frameCount: n, targets: Array(1...n), nextFrame: {
+            decoded += 1
+            return decoded <= n ? syntheticFrame(decoded) : nil
         }, emit: { r in whole["\(r.sentence)/\(r.frame)"] = r.probabilities })
-        #expect(requested == Array(1...n))
+        #expect(decoded == n)
         #expect(segmenter.backbonePasses == n)
         #expect(segmenter.frameSentencePasses == n * sentences.count)
         #expect(segmenter.peakCachedFrames <= 16)
 
         // The same frames one clip at a time, from scratch.
         for t in [1, 2, 9, 14, 20] {
-            let frames = sampledFrames(target: t, frameCount: n)
+            let frames = try ClipSampler(frameCount: n).sampledFrames(around: t)
             let clip = try concat(frames.map { i in
                 let f = syntheticFrame(i)
                 return try Preprocess.prepare(rgb: f.pixels, width: f.width, height: f.height, H: 32, W: 32)
@@ -104,10 +97,14 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
         let model = try CMPCModel(config: tinyVideoConfig(), seed: 12)
         let segmenter = try VideoSegmenter(model: model, sentences: [[0, 0, 4, 5, 6, 7]])
         var results: [Int] = []
-        try segmenter.run(frameCount: 40, targets: [5, 30], frame: { syntheticFrame($0) },
+        var decoded = 0
+        try segmenter.run(frameCount: 40, targets: [5, 30], nextFrame: { decoded += 1; return syntheticFrame(decoded) },
                           emit: { results.append($0.frame) })
         #expect(results == [5, 30])
-        #expect(segmenter.backbonePasses == Set(sampledFrames(target: 5, frameCount: 40) + sampledFrames(target: 30, frameCount: 40)).count)
+        let sampler = try ClipSampler(frameCount: 40)
+        let needed = Set(try sampler.sampledFrames(around: 5) + sampler.sampledFrames(around: 30))
+        #expect(segmenter.backbonePasses == needed.count)
+        #expect(decoded == needed.max()!)
     }
 
     @Test func anImageGivenToTheVideoNetworkIsItsOwnClip() throws {
