@@ -118,27 +118,14 @@ public enum DenseCRF {
         try checkParameters(parameters)
 
         let workers = max(1, min(threads, 2))
-        // Kernel features: pixel position over sxy, and for the bilateral kernel colour over srgb.
-        let specs: [(dimension: Int, compat: Float)] = [(2, parameters.gaussianCompat), (5, parameters.bilateralCompat)]
-        var built = [Result<PottsKernel, Error>?](repeating: nil, count: 2)
-        built.withUnsafeMutableBufferPointer { results in
-            let out = results.baseAddress!
-            runChunks(2, threads: workers) { k in
-                out[k] = Result {
-                    let features = k == 0
-                        ? gaussianFeatures(width: width, height: height, sxy: parameters.gaussianSXY)
-                        : bilateralFeatures(width: width, height: height, rgb: rgb, sxy: parameters.bilateralSXY,
-                                            srgb: parameters.bilateralSRGB)
-                    return try PottsKernel(features: features, dimension: specs[k].dimension, count: n,
-                                           compat: specs[k].compat, threads: 1)
-                }
-            }
-        }
-        var kernels: [PottsKernel] = []
-        for result in built {
-            guard let result else { throw DenseCRFError("DenseCRF: a kernel was not built") }
-            kernels.append(try result.get())
-        }
+        // The kernels one after the other, each using all the workers.
+        let kernels = [
+            try PottsKernel(features: gaussianFeatures(width: width, height: height, sxy: parameters.gaussianSXY),
+                            dimension: 2, count: n, compat: parameters.gaussianCompat, threads: workers),
+            try PottsKernel(features: bilateralFeatures(width: width, height: height, rgb: rgb,
+                                                        sxy: parameters.bilateralSXY, srgb: parameters.bilateralSRGB),
+                            dimension: 5, count: n, compat: parameters.bilateralCompat, threads: workers),
+        ]
 
         var q = [Float](repeating: 0, count: 2 * n)
         var energy = [Float](repeating: 0, count: 2 * n)

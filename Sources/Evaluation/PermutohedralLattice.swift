@@ -16,6 +16,9 @@
 // features whose simplex vertices join the lattice (they carry no value but pass blur on); we add
 // those vertices too when N is not a multiple of four.
 //
+// Vertices are found through a hash table of their coordinates (d of the d+1, the last one follows
+// from Σx = 0), packed into one 64-bit word: 16 bits a coordinate for d ≤ 4, 64/d bits beyond.
+//
 // Legend: N points, d feature dimensions, M lattice vertices (slot 0 of a value buffer is the
 // always-zero "no vertex" slot, so vertex v lives at slot v + 1).
 import Dispatch
@@ -35,13 +38,11 @@ struct PermutohedralLattice {
     /// (d+1)·M·2 slots of the two blur neighbours of each vertex along each lattice direction (0 if absent).
     private let neighbours: [Int32]
 
-    /// Largest feature dimension supported (keys pack d 16-bit coordinates into 128 bits).
-    static let maxDimension = 7
-    /// Largest magnitude of an elevated lattice coordinate (keys are Int16; blur looks d+1 further).
-    static let maxCoordinate: Float = 32_000
+    /// Largest feature dimension supported (keys pack d coordinates of at least 10 bits into 64).
+    static let maxDimension = 6
 
-    /// Builds the lattice of `count` points whose features are `features[i·d + k]`, k < d.
-    /// Throws if a feature is not finite or its lattice coordinates do not fit the 16-bit keys.
+    /// Builds the lattice of `count` points whose features are `features[i·d + k]`, k < d, using up to
+    /// `threads` workers. Throws if a feature is not finite or lies too far out for the packed keys.
     init(features: UnsafeBufferPointer<Float>, dimension d: Int, count n: Int, threads: Int) throws {
         guard d >= 1, d <= Self.maxDimension else {
             throw DenseCRFError("permutohedral lattice: feature dimension \(d) outside 1...\(Self.maxDimension)")
@@ -55,15 +56,16 @@ struct PermutohedralLattice {
         let d1 = d + 1
         pointCount = n
         dimension = d
+        let layout = KeyLayout(dimension: d)
 
         // Per-axis elevation scale: (1/sqrt((i+1)(i+2)))·sqrt(2/3)·(d+1), computed as the C++ code does
         // (the product in Double from a Float standard deviation, then rounded to Float).
         let invStdDev = Float((2.0 / 3.0).squareRoot() * Double(d1))
         let scale = (0..<d).map { i in Float(1.0 / Double((i + 2) * (i + 1)).squareRoot() * Double(invStdDev)) }
-        let geometry = SimplexGeometry(dimension: d, scale: scale)
+        let geometry = SimplexGeometry(dimension: d, scale: scale, layout: layout)
 
         // Locate every point's simplex in parallel: keys and weights for each of its d+1 corners.
-        var keys = [LatticeKey](repeating: LatticeKey(), count: n * d1)
+        var keys = [UInt64](repeating: 0, count: n * d1)
         var bary = [Float](repeating: 0, count: n * d1)
         var badPoint = -1
         let chunks = max(1, min(threads, n / 4096))
@@ -91,29 +93,38 @@ struct PermutohedralLattice {
         if badPoint >= 0 {
             let f = (0..<d).map { features[badPoint * d + $0] }
             throw DenseCRFError("permutohedral lattice: point \(badPoint) has features \(f), which are not finite or "
-                                + "lie too far out for the lattice (scaled coordinates beyond ±\(Int(Self.maxCoordinate)))")
+                                + "lie too far out for the lattice (scaled coordinates beyond ±\(Int(layout.limit)); "
+                                + "use larger standard deviations or a smaller image)")
         }
 
         // Number the vertices in point order (the order only names them; the filter does not depend on it).
-        var table = LatticeHashTable(dimension: d, expected: n * 2)
+        var table = LatticeHashTable(expected: n * d1 / 2)
         var slots = [Int32](repeating: 0, count: n * d1)
-        for s in 0..<(n * d1) {
-            slots[s] = Int32(table.insert(keys[s]) + 1)
+        keys.withUnsafeBufferPointer { k in
+            slots.withUnsafeMutableBufferPointer { s in
+                table.insertAll(k.baseAddress!, count: n * d1, group: d1, into: s.baseAddress!)
+            }
         }
         if n % 4 != 0 {
             // The zero-feature padding points of the SSE build.
-            var padKeys = [LatticeKey](repeating: LatticeKey(), count: d1)
+            var padKeys = [UInt64](repeating: 0, count: d1)
             var padWeights = [Float](repeating: 0, count: d1)
+            var padSlots = [Int32](repeating: 0, count: d1)
             var scratch = SimplexScratch(dimension: d)
             let zeros = [Float](repeating: 0, count: d)
-            _ = zeros.withUnsafeBufferPointer { z in
+            zeros.withUnsafeBufferPointer { z in
                 padKeys.withUnsafeMutableBufferPointer { k in
                     padWeights.withUnsafeMutableBufferPointer { w in
-                        geometry.locate(z.baseAddress!, keys: k.baseAddress!, weights: w.baseAddress!, scratch: &scratch)
+                        _ = geometry.locate(z.baseAddress!, keys: k.baseAddress!, weights: w.baseAddress!,
+                                            scratch: &scratch)
                     }
                 }
             }
-            for key in padKeys { _ = table.insert(key) }
+            padKeys.withUnsafeBufferPointer { k in
+                padSlots.withUnsafeMutableBufferPointer { s in
+                    table.insertAll(k.baseAddress!, count: d1, group: d1, into: s.baseAddress!)
+                }
+            }
         }
         let m = table.count
         vertexCount = m
@@ -129,17 +140,40 @@ struct PermutohedralLattice {
                 let lo = c * m / vertexChunks, hi = (c + 1) * m / vertexChunks
                 var coords = [Int](repeating: 0, count: d)
                 var probe = [Int](repeating: 0, count: d)
-                for v in lo..<hi {
-                    frozen.key(of: v).unpack(into: &coords, dimension: d)
+                // The 2(d+1) lookups of a vertex go to the table together, and their slots are loaded one
+                // vertex ahead, so the cache misses overlap.
+                var current = [UInt64](repeating: 0, count: 2 * d1)
+                var next = [UInt64](repeating: 0, count: 2 * d1)
+                var found = [Int32](repeating: 0, count: 2 * d1)
+                var touched: UInt64 = 0
+                func probes(of v: Int, into keys: inout [UInt64]) {
+                    layout.unpack(frozen.key(of: v), into: &coords)
                     for j in 0...d {
                         for k in 0..<d { probe[k] = coords[k] - 1 }
                         if j < d { probe[j] = coords[j] + d }
-                        base[(j * m + v) * 2] = Int32(frozen.find(LatticeKey(packing: probe)) + 1)
+                        keys[2 * j] = layout.pack(probe)
                         for k in 0..<d { probe[k] = coords[k] + 1 }
                         if j < d { probe[j] = coords[j] - d }
-                        base[(j * m + v) * 2 + 1] = Int32(frozen.find(LatticeKey(packing: probe)) + 1)
+                        keys[2 * j + 1] = layout.pack(probe)
                     }
                 }
+                if lo < hi {
+                    probes(of: lo, into: &next)
+                    touched &+= frozen.touch(next)
+                }
+                for v in lo..<hi {
+                    swap(&current, &next)
+                    if v + 1 < hi {
+                        probes(of: v + 1, into: &next)
+                        touched &+= frozen.touch(next)
+                    }
+                    frozen.findAll(current, into: &found)
+                    for j in 0...d {
+                        base[(j * m + v) * 2] = found[2 * j] + 1
+                        base[(j * m + v) * 2 + 1] = found[2 * j + 1] + 1
+                    }
+                }
+                if touched == 1 { LatticeHashTable.sink = touched }
             }
         }
         self.slots = slots
@@ -203,7 +237,7 @@ extension Float {
     }
 }
 
-/// Runs `body(0..<count)` on up to `threads` Dispatch workers (inline when one suffices).
+/// Runs `body(c)` for c in 0..<count on up to `threads` Dispatch workers (inline when one suffices).
 func runChunks(_ count: Int, threads: Int, _ body: (Int) -> Void) {
     if count <= 1 || threads <= 1 {
         for c in 0..<count { body(c) }
@@ -214,95 +248,164 @@ func runChunks(_ count: Int, threads: Int, _ body: (Int) -> Void) {
     }
 }
 
-/// Up to seven 16-bit lattice coordinates packed in two words.
-struct LatticeKey: Equatable {
-    var lo: UInt64 = 0
-    var hi: UInt64 = 0
+/// How d lattice coordinates pack into a 64-bit key: `bits` two's-complement bits each, coordinate k
+/// at bit k·bits.
+struct KeyLayout {
+    let dimension: Int
+    let bits: Int
+    /// Largest magnitude an elevated coordinate may have: keys, simplex corners (±(d+1)) and blur
+    /// neighbours (±d further) must all fit.
+    let limit: Float
 
-    init() {}
-
-    /// Packs coordinates that fit in Int16 (the caller bounds them).
-    init(packing coords: [Int]) {
-        for (k, c) in coords.enumerated() { set(k, c) }
+    init(dimension d: Int) {
+        dimension = d
+        bits = min(16, 64 / d)
+        limit = Float((1 << (bits - 1)) - 1 - 2 * (d + 2))
     }
 
     @inline(__always)
-    mutating func set(_ k: Int, _ c: Int) {
-        let bits = UInt64(UInt16(truncatingIfNeeded: c)) << UInt64((k & 3) * 16)
-        if k < 4 { lo |= bits } else { hi |= bits }
-    }
-
-    func unpack(into coords: inout [Int], dimension d: Int) {
-        for k in 0..<d {
-            let word = k < 4 ? lo : hi
-            coords[k] = Int(Int16(truncatingIfNeeded: word >> UInt64((k & 3) * 16)))
+    func pack(_ coords: [Int]) -> UInt64 {
+        var key: UInt64 = 0
+        let mask: UInt64 = (1 << UInt64(bits)) &- 1
+        for k in 0..<dimension {
+            key |= (UInt64(bitPattern: Int64(coords[k])) & mask) << UInt64(k * bits)
         }
+        return key
     }
 
-    @inline(__always)
-    var hash: UInt64 {
-        (lo ^ (hi &* 0xC2B2_AE3D_27D4_EB4F)) &* 0x9E37_79B9_7F4A_7C15
+    func unpack(_ key: UInt64, into coords: inout [Int]) {
+        let unused = UInt64(64 - bits)
+        for k in 0..<dimension {
+            // Move the field to the top, then shift back arithmetically to sign-extend it.
+            coords[k] = Int(Int64(bitPattern: key << (unused - UInt64(k * bits))) >> Int64(unused))
+        }
     }
 }
 
-/// An open-addressing table from lattice keys to vertex numbers 0, 1, 2… in insertion order.
+/// An open-addressing table from packed lattice keys to vertex numbers 0, 1, 2… in insertion order.
+/// Linear probing over 8-byte slots (32 bits of the key's hash, vertex + 1); a key is compared in full
+/// only when that hash matches, so a probe mostly touches one small slot.
 struct LatticeHashTable {
-    private var table: [Int32]
-    private var keys: [LatticeKey] = []
+    private var table: [UInt64]
+    private var keys: [UInt64] = []
     private var shift: UInt64
-    let dimension: Int
 
-    init(dimension: Int, expected: Int) {
-        self.dimension = dimension
+    init(expected: Int) {
         var capacity = 1024
         while capacity < 2 * expected { capacity *= 2 }
-        table = [Int32](repeating: -1, count: capacity)
+        table = [UInt64](repeating: 0, count: capacity)
         shift = UInt64(64 - capacity.trailingZeroBitCount)
         keys.reserveCapacity(expected)
     }
 
     var count: Int { keys.count }
 
-    func key(of vertex: Int) -> LatticeKey { keys[vertex] }
+    func key(of vertex: Int) -> UInt64 { keys[vertex] }
 
-    /// The vertex number of `key`, or -1.
-    func find(_ key: LatticeKey) -> Int {
-        let mask = table.count - 1
-        var h = Int(key.hash >> shift)
-        while true {
-            let e = Int(table[h])
-            if e < 0 { return -1 }
-            if keys[e] == key { return e }
-            h = (h + 1) & mask
+    /// MurmurHash3's 64-bit finaliser: a bijection in which every key bit reaches every hash bit.
+    @inline(__always)
+    static func hash(_ key: UInt64) -> UInt64 {
+        var h = key
+        h ^= h >> 33
+        h = h &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        h = h &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        return h
+    }
+
+    /// Loads the first slot of each probe (so a later `findAll` finds them in cache); returns a value of
+    /// no meaning that the caller should keep (see `sink`).
+    func touch(_ probes: [UInt64]) -> UInt64 {
+        table.withUnsafeBufferPointer { t in
+            var touched: UInt64 = 0
+            for key in probes { touched &+= t[Int(Self.hash(key) >> shift)] }
+            return touched
         }
     }
 
-    /// The vertex number of `key`, adding it if new.
-    mutating func insert(_ key: LatticeKey) -> Int {
-        if 2 * (keys.count + 1) > table.count { grow() }
-        let mask = table.count - 1
-        var h = Int(key.hash >> shift)
-        while true {
-            let e = Int(table[h])
-            if e < 0 {
-                table[h] = Int32(keys.count)
-                keys.append(key)
-                return keys.count - 1
+    /// The vertex numbers of `probes`, -1 where absent.
+    func findAll(_ probes: [UInt64], into found: inout [Int32]) {
+        table.withUnsafeBufferPointer { t in
+            keys.withUnsafeBufferPointer { stored in
+                probes.withUnsafeBufferPointer { k in
+                    found.withUnsafeMutableBufferPointer { out in
+                        let mask = t.count - 1
+                        for p in 0..<k.count {
+                            let key = k[p]
+                            let hash = Self.hash(key)
+                            let tag = hash & 0xFFFF_FFFF
+                            var h = Int(hash >> shift)
+                            var result: Int32 = -1
+                            while true {
+                                let slot = t[h]
+                                if slot == 0 { break }
+                                if slot >> 32 == tag {
+                                    let vertex = Int(slot & 0xFFFF_FFFF) - 1
+                                    if stored[vertex] == key { result = Int32(vertex); break }
+                                }
+                                h = (h + 1) & mask
+                            }
+                            out[p] = result
+                        }
+                    }
+                }
             }
-            if keys[e] == key { return e }
-            h = (h + 1) & mask
         }
+    }
+
+    /// Where callers of `touch` leave its result, so its prefetching loads are not optimised away.
+    nonisolated(unsafe) static var sink: UInt64 = 0
+
+    /// Numbers `count` keys (adding the new ones) into `slots` as vertex + 1. Keys come in groups of
+    /// `group`; the slots of the next group are loaded while the current one is inserted.
+    mutating func insertAll(_ source: UnsafePointer<UInt64>, count: Int, group: Int,
+                            into slots: UnsafeMutablePointer<Int32>) {
+        var touched: UInt64 = 0
+        var g = 0
+        while g < count {
+            if 2 * (keys.count + group) > table.count { grow() }
+            let end = min(g + group, count)
+            let nextEnd = min(end + group, count)
+            table.withUnsafeMutableBufferPointer { t in
+                for p in end..<nextEnd { touched &+= t[Int(Self.hash(source[p]) >> shift)] }
+                let mask = t.count - 1
+                for p in g..<end {
+                    let key = source[p]
+                    let hash = Self.hash(key)
+                    let tag = hash & 0xFFFF_FFFF
+                    var h = Int(hash >> shift)
+                    while true {
+                        let slot = t[h]
+                        if slot == 0 {
+                            keys.append(key)
+                            t[h] = tag << 32 | UInt64(keys.count)
+                            slots[p] = Int32(keys.count)
+                            break
+                        }
+                        if slot >> 32 == tag, keys[Int(slot & 0xFFFF_FFFF) - 1] == key {
+                            slots[p] = Int32(slot & 0xFFFF_FFFF)
+                            break
+                        }
+                        h = (h + 1) & mask
+                    }
+                }
+            }
+            g = end
+        }
+        if touched == 1 { Self.sink = touched }
     }
 
     private mutating func grow() {
         let capacity = table.count * 2
-        table = [Int32](repeating: -1, count: capacity)
+        table = [UInt64](repeating: 0, count: capacity)
         shift -= 1
         let mask = capacity - 1
         for (e, key) in keys.enumerated() {
-            var h = Int(key.hash >> shift)
-            while table[h] >= 0 { h = (h + 1) & mask }
-            table[h] = Int32(e)
+            let hash = Self.hash(key)
+            var h = Int(hash >> shift)
+            while table[h] != 0 { h = (h + 1) & mask }
+            table[h] = (hash & 0xFFFF_FFFF) << 32 | UInt64(e + 1)
         }
     }
 }
@@ -313,12 +416,14 @@ struct SimplexScratch {
     var rem0: [Float]
     var rank: [Int]
     var bary: [Float]
+    var corner: [Int]
 
     init(dimension d: Int) {
         elevated = [Float](repeating: 0, count: d + 1)
         rem0 = [Float](repeating: 0, count: d + 1)
         rank = [Int](repeating: 0, count: d + 1)
         bary = [Float](repeating: 0, count: d + 2)
+        corner = [Int](repeating: 0, count: d)
     }
 }
 
@@ -326,13 +431,15 @@ struct SimplexScratch {
 struct SimplexGeometry {
     let dimension: Int
     let scale: [Float]
+    let layout: KeyLayout
 
     /// Writes the d+1 corner keys and barycentric weights of the simplex enclosing feature `f` (d floats);
-    /// false if the feature is not finite or too far out for 16-bit keys.
-    func locate(_ f: UnsafePointer<Float>, keys: UnsafeMutablePointer<LatticeKey>, weights: UnsafeMutablePointer<Float>,
+    /// false if the feature is not finite or too far out for the packed keys.
+    func locate(_ f: UnsafePointer<Float>, keys: UnsafeMutablePointer<UInt64>, weights: UnsafeMutablePointer<Float>,
                 scratch: inout SimplexScratch) -> Bool {
         let d = dimension, d1 = d + 1
         let down = 1 / Float(d1), up = Float(d1)
+        let limit = layout.limit
         return scale.withUnsafeBufferPointer { scaleBuffer in
             let scale = scaleBuffer.baseAddress!
             return scratch.elevated.withUnsafeMutableBufferPointer { eb in
@@ -355,7 +462,7 @@ struct SimplexGeometry {
                             var sum = 0
                             for i in 0...d {
                                 let e = elevated[i]
-                                guard e.isFinite, abs(e) <= PermutohedralLattice.maxCoordinate else { return false }
+                                guard e.isFinite, abs(e) <= limit else { return false }
                                 let v = (down * e).rounded(.toNearestOrEven)
                                 rem0[i] = v * up
                                 sum += Int(v)
@@ -390,12 +497,11 @@ struct SimplexGeometry {
                             bary[0] += 1 + bary[d + 1]
                             // Corner r of the simplex: the lattice point plus the canonical simplex's r-th vertex.
                             for r in 0...d {
-                                var key = LatticeKey()
                                 for i in 0..<d {
                                     let canonical = rank[i] <= d - r ? r : r - d1
-                                    key.set(i, Int(rem0[i]) + canonical)
+                                    scratch.corner[i] = Int(rem0[i]) + canonical
                                 }
-                                keys[r] = key
+                                keys[r] = layout.pack(scratch.corner)
                                 weights[r] = bary[r]
                             }
                             return true
