@@ -176,8 +176,8 @@ public enum DenseCRF {
             throw DenseCRFError("DenseCRF: image size \(width)×\(height) is empty")
         }
         let (n, overflow) = width.multipliedReportingOverflow(by: height)
-        guard !overflow, n <= 1 << 26 else {
-            throw DenseCRFError("DenseCRF: image size \(width)×\(height) is too large (at most 2^26 pixels)")
+        guard !overflow, n <= 1 << 24 else {
+            throw DenseCRFError("DenseCRF: image size \(width)×\(height) is too large (at most 2^24 pixels)")
         }
         return n
     }

@@ -100,7 +100,7 @@ func agreement(_ a: [UInt8], _ b: [UInt8]) -> Double {
 }
 
 @Suite struct DenseCRFTests {
-    static let scenes = ["scene48x40", "scene97x61", "scene160x120"]
+    static let scenes = ["scene48x40", "scene97x61", "scene160x120", "dark61x37"]
 
     @Test(arguments: scenes)
     func inferenceMatchesPydensecrfOnItsUnaries(_ name: String) throws {
