@@ -141,7 +141,7 @@ public enum DenseCRF {
                         softmax(e, into: qp, count: n, workers: workers)
                         for _ in 0..<parameters.iterations {
                             // One worker per label: e = −U − Σ_k (−compat_k)·K̃_k·Q.
-                            runChunks(2, threads: workers) { label in
+                            PermutohedralLattice.runChunks(2, threads: workers) { label in
                                 let area = s + label * (scratchCount + 2 * n)
                                 let input = area, filtered = area + n, latticeScratch = area + 2 * n
                                 let ql = qp + label * n, el = e + label * n, ul = u + label * n
@@ -230,7 +230,7 @@ public enum DenseCRF {
     /// Per pixel over the two labels: q = exp(e − max e) / Σ exp(e − max e). `e` and `q` are 2·N label-major.
     static func softmax(_ e: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>, count n: Int, workers: Int) {
         let chunks = max(1, min(workers, n / 16384))
-        runChunks(chunks, threads: workers) { c in
+        PermutohedralLattice.runChunks(chunks, threads: workers) { c in
             for i in (c * n / chunks)..<((c + 1) * n / chunks) {
                 let a = e[i], b = e[n + i]
                 let m = max(a, b)

@@ -56,7 +56,7 @@ struct PermutohedralLattice {
         let d1 = d + 1
         pointCount = n
         dimension = d
-        let layout = KeyLayout(dimension: d)
+        let layout = LatticeKeyLayout(dimension: d)
 
         // Per-axis elevation scale: (1/sqrt((i+1)(i+2)))·sqrt(2/3)·(d+1), computed as the C++ code does
         // (the product in Double from a Float standard deviation, then rounded to Float).
@@ -76,7 +76,7 @@ struct PermutohedralLattice {
                 bad.initialize(repeating: -1, count: chunks)
                 let keyBase = keyBuffer.baseAddress!, baryBase = baryBuffer.baseAddress!
                 let featureBase = features.baseAddress!
-                runChunks(chunks, threads: threads) { c in
+                Self.runChunks(chunks, threads: threads) { c in
                     let lo = c * n / chunks, hi = (c + 1) * n / chunks
                     var scratch = SimplexScratch(dimension: d)
                     for i in lo..<hi {
@@ -136,7 +136,7 @@ struct PermutohedralLattice {
         let vertexChunks = max(1, min(threads, m / 8192))
         neighbours.withUnsafeMutableBufferPointer { nb in
             let base = nb.baseAddress!
-            runChunks(vertexChunks, threads: threads) { c in
+            Self.runChunks(vertexChunks, threads: threads) { c in
                 let lo = c * m / vertexChunks, hi = (c + 1) * m / vertexChunks
                 var coords = [Int](repeating: 0, count: d)
                 var probe = [Int](repeating: 0, count: d)
@@ -230,27 +230,29 @@ struct PermutohedralLattice {
     }
 }
 
-extension Float {
+fileprivate extension Float {
     /// 2^e for a small integer exponent, exactly.
     init(pow2 e: Int) {
         self = Float(sign: .plus, exponent: e, significand: 1)
     }
 }
 
-/// Runs `body(c)` for c in 0..<count on up to `threads` Dispatch workers (inline when one suffices).
-func runChunks(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-    if count <= 1 || threads <= 1 {
-        for c in 0..<count { body(c) }
-        return
-    }
-    withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+extension PermutohedralLattice {
+    /// Runs `body(c)` for c in 0..<count on up to `threads` Dispatch workers (inline when one suffices).
+    static func runChunks(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+        if count <= 1 || threads <= 1 {
+            for c in 0..<count { body(c) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+        }
     }
 }
 
 /// How d lattice coordinates pack into a 64-bit key: `bits` two's-complement bits each, coordinate k
 /// at bit k·bits.
-struct KeyLayout {
+struct LatticeKeyLayout {
     let dimension: Int
     let bits: Int
     /// Largest magnitude an elevated coordinate may have: keys, simplex corners (±(d+1)) and blur
@@ -431,7 +433,7 @@ struct SimplexScratch {
 struct SimplexGeometry {
     let dimension: Int
     let scale: [Float]
-    let layout: KeyLayout
+    let layout: LatticeKeyLayout
 
     /// Writes the d+1 corner keys and barycentric weights of the simplex enclosing feature `f` (d floats);
     /// false if the feature is not finite or too far out for the packed keys.

@@ -5,7 +5,7 @@ import Testing
 @testable import Evaluation
 
 /// A NumPy .npy array as the fixture script writes it: format 1.0/2.0, C order, '<f4' or '|u1'.
-struct NPYArray {
+private struct NPYArray {
     var shape: [Int]
     var floats: [Float] = []
     var bytes: [UInt8] = []
@@ -54,7 +54,7 @@ struct NPYArray {
 }
 
 /// One fixture scene: inputs and pydensecrf's output.
-struct CRFScene {
+private struct CRFScene {
     let width: Int
     let height: Int
     let probabilities: [Float]
@@ -79,7 +79,7 @@ struct CRFScene {
 }
 
 /// Largest |a − b| and where, with the first values side by side on failure.
-func compare(_ name: String, _ got: [Float], _ want: [Float], tolerance: Float,
+private func compare(_ name: String, _ got: [Float], _ want: [Float], tolerance: Float,
              sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(got.count == want.count, "\(name): \(got.count) values, want \(want.count)", sourceLocation: sourceLocation)
     var worst: Float = 0, at = 0
@@ -94,7 +94,7 @@ func compare(_ name: String, _ got: [Float], _ want: [Float], tolerance: Float,
 }
 
 /// Fraction of equal labels.
-func agreement(_ a: [UInt8], _ b: [UInt8]) -> Double {
+private func agreement(_ a: [UInt8], _ b: [UInt8]) -> Double {
     guard a.count == b.count, !a.isEmpty else { return 0 }
     return Double(zip(a, b).filter { $0 == $1 }.count) / Double(a.count)
 }
