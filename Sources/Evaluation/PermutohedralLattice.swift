@@ -129,8 +129,9 @@ struct PermutohedralLattice {
         let m = table.count
         vertexCount = m
 
-        // Blur neighbours along direction j: the vertex minus 1 in every coordinate except +d in the j-th
-        // (and its opposite); for j = d the d stored coordinates all move by ∓1.
+        // Blur neighbours along direction j: n1 is the vertex minus 1 in every coordinate but the j-th, which
+        // gains d (for j = d the d stored coordinates all lose 1); n2 is the opposite step. As n1(n2(v)) = v,
+        // only n2 is looked up, and v is recorded as n1 of what it finds (written by that v alone).
         var neighbours = [Int32](repeating: 0, count: d1 * m * 2)
         let frozen = table
         let vertexChunks = max(1, min(threads, m / 8192))
@@ -140,21 +141,18 @@ struct PermutohedralLattice {
                 let lo = c * m / vertexChunks, hi = (c + 1) * m / vertexChunks
                 var coords = [Int](repeating: 0, count: d)
                 var probe = [Int](repeating: 0, count: d)
-                // The 2(d+1) lookups of a vertex go to the table together, and their slots are loaded one
+                // The d+1 lookups of a vertex go to the table together, and their slots are loaded one
                 // vertex ahead, so the cache misses overlap.
-                var current = [UInt64](repeating: 0, count: 2 * d1)
-                var next = [UInt64](repeating: 0, count: 2 * d1)
-                var found = [Int32](repeating: 0, count: 2 * d1)
+                var current = [UInt64](repeating: 0, count: d1)
+                var next = [UInt64](repeating: 0, count: d1)
+                var found = [Int32](repeating: 0, count: d1)
                 var touched: UInt64 = 0
                 func probes(of v: Int, into keys: inout [UInt64]) {
                     layout.unpack(frozen.key(of: v), into: &coords)
                     for j in 0...d {
-                        for k in 0..<d { probe[k] = coords[k] - 1 }
-                        if j < d { probe[j] = coords[j] + d }
-                        keys[2 * j] = layout.pack(probe)
                         for k in 0..<d { probe[k] = coords[k] + 1 }
                         if j < d { probe[j] = coords[j] - d }
-                        keys[2 * j + 1] = layout.pack(probe)
+                        keys[j] = layout.pack(probe)
                     }
                 }
                 if lo < hi {
@@ -169,8 +167,9 @@ struct PermutohedralLattice {
                     }
                     frozen.findAll(current, into: &found)
                     for j in 0...d {
-                        base[(j * m + v) * 2] = found[2 * j] + 1
-                        base[(j * m + v) * 2 + 1] = found[2 * j + 1] + 1
+                        let w = Int(found[j])
+                        base[(j * m + v) * 2 + 1] = Int32(w + 1)
+                        if w >= 0 { base[(j * m + w) * 2] = Int32(v + 1) }
                     }
                 }
                 if touched == 1 { LatticeHashTable.sink = touched }
