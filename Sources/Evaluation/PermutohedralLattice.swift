@@ -16,8 +16,9 @@
 // features whose simplex vertices join the lattice (they carry no value but pass blur on); we add
 // those vertices too when N is not a multiple of four.
 //
-// Vertices are found through a hash table of their coordinates (d of the d+1, the last one follows
-// from Σx = 0), packed into one 64-bit word: 16 bits a coordinate for d ≤ 4, 64/d bits beyond.
+// Vertices are numbered through a hash table of their coordinates (d of the d+1, the last one follows
+// from Σx = 0), packed into one 64-bit word: 16 bits a coordinate for d ≤ 4, 64/d bits beyond. Blur
+// neighbours are found by merging the sorted keys with themselves shifted by one lattice step.
 //
 // Legend: N points, d feature dimensions, M lattice vertices (slot 0 of a value buffer is the
 // always-zero "no vertex" slot, so vertex v lives at slot v + 1).
@@ -130,49 +131,34 @@ struct PermutohedralLattice {
         vertexCount = m
 
         // Blur neighbours along direction j: n1 is the vertex minus 1 in every coordinate but the j-th, which
-        // gains d (for j = d the d stored coordinates all lose 1); n2 is the opposite step. As n1(n2(v)) = v,
-        // only n2 is looked up, and v is recorded as n1 of what it finds (written by that v alone).
+        // gains d (for j = d the d stored coordinates all lose 1); n2 is the opposite step. In the packed,
+        // biased keys n2(v) = key(v) + D_j, an order-preserving shift, so with the keys sorted each direction is
+        // one merge of the sorted list with itself: sequential reads instead of a hash lookup a neighbour.
+        // As n1(n2(v)) = v, the merge records both.
+        let (sortedKeys, sortedVertices) = table.sortedByKey(usedBits: layout.bits * d)
         var neighbours = [Int32](repeating: 0, count: d1 * m * 2)
-        let frozen = table
-        let vertexChunks = max(1, min(threads, m / 8192))
         neighbours.withUnsafeMutableBufferPointer { nb in
-            let base = nb.baseAddress!
-            Self.runChunks(vertexChunks, threads: threads) { c in
-                let lo = c * m / vertexChunks, hi = (c + 1) * m / vertexChunks
-                var coords = [Int](repeating: 0, count: d)
-                var probe = [Int](repeating: 0, count: d)
-                // The d+1 lookups of a vertex go to the table together, and their slots are loaded one
-                // vertex ahead, so the cache misses overlap.
-                var current = [UInt64](repeating: 0, count: d1)
-                var next = [UInt64](repeating: 0, count: d1)
-                var found = [Int32](repeating: 0, count: d1)
-                var touched: UInt64 = 0
-                func probes(of v: Int, into keys: inout [UInt64]) {
-                    layout.unpack(frozen.key(of: v), into: &coords)
-                    for j in 0...d {
-                        for k in 0..<d { probe[k] = coords[k] + 1 }
-                        if j < d { probe[j] = coords[j] - d }
-                        keys[j] = layout.pack(probe)
+            sortedKeys.withUnsafeBufferPointer { kb in
+                sortedVertices.withUnsafeBufferPointer { vb in
+                    let base = nb.baseAddress!, keys = kb.baseAddress!, vertices = vb.baseAddress!
+                    Self.runChunks(d1, threads: threads) { j in
+                        var deltas = [Int](repeating: 1, count: d)
+                        if j < d { deltas[j] = -d }
+                        let shift = layout.offset(deltas)
+                        let block = base + j * m * 2
+                        var p = 0
+                        for i in 0..<m {
+                            let target = keys[i] &+ shift
+                            while p < m, keys[p] < target { p += 1 }
+                            if p == m { break }
+                            if keys[p] == target {
+                                let v = Int(vertices[i]), w = Int(vertices[p])
+                                block[2 * v + 1] = Int32(w + 1)
+                                block[2 * w] = Int32(v + 1)
+                            }
+                        }
                     }
                 }
-                if lo < hi {
-                    probes(of: lo, into: &next)
-                    touched &+= frozen.touch(next)
-                }
-                for v in lo..<hi {
-                    swap(&current, &next)
-                    if v + 1 < hi {
-                        probes(of: v + 1, into: &next)
-                        touched &+= frozen.touch(next)
-                    }
-                    frozen.findAll(current, into: &found)
-                    for j in 0...d {
-                        let w = Int(found[j])
-                        base[(j * m + v) * 2 + 1] = Int32(w + 1)
-                        if w >= 0 { base[(j * m + w) * 2] = Int32(v + 1) }
-                    }
-                }
-                if touched == 1 { LatticeHashTable.sink = touched }
             }
         }
         self.slots = slots
@@ -249,8 +235,9 @@ extension PermutohedralLattice {
     }
 }
 
-/// How d lattice coordinates pack into a 64-bit key: `bits` two's-complement bits each, coordinate k
-/// at bit k·bits.
+/// How d lattice coordinates pack into a 64-bit key: coordinate k, plus a bias of 2^(bits-1), in `bits`
+/// bits at bit k·bits. Every coordinate the lattice meets keeps its field in range, so adding the packed
+/// form of a coordinate step (`offset`) to a key steps each field without carries, and preserves order.
 struct LatticeKeyLayout {
     let dimension: Int
     let bits: Int
@@ -267,19 +254,20 @@ struct LatticeKeyLayout {
     @inline(__always)
     func pack(_ coords: [Int]) -> UInt64 {
         var key: UInt64 = 0
-        let mask: UInt64 = (1 << UInt64(bits)) &- 1
+        let bias = 1 << (bits - 1)
         for k in 0..<dimension {
-            key |= (UInt64(bitPattern: Int64(coords[k])) & mask) << UInt64(k * bits)
+            key |= UInt64(coords[k] + bias) << UInt64(k * bits)
         }
         return key
     }
 
-    func unpack(_ key: UInt64, into coords: inout [Int]) {
-        let unused = UInt64(64 - bits)
+    /// The packed step by `deltas` (one per coordinate), to add to a key with wrapping arithmetic.
+    func offset(_ deltas: [Int]) -> UInt64 {
+        var step: UInt64 = 0
         for k in 0..<dimension {
-            // Move the field to the top, then shift back arithmetically to sign-extend it.
-            coords[k] = Int(Int64(bitPattern: key << (unused - UInt64(k * bits))) >> Int64(unused))
+            step = step &+ UInt64(bitPattern: Int64(deltas[k]) &* Int64(1 << (k * bits)))
         }
+        return step
     }
 }
 
@@ -315,47 +303,51 @@ struct LatticeHashTable {
         return h
     }
 
-    /// Loads the first slot of each probe (so a later `findAll` finds them in cache); returns a value of
-    /// no meaning that the caller should keep (see `sink`).
-    func touch(_ probes: [UInt64]) -> UInt64 {
-        table.withUnsafeBufferPointer { t in
-            var touched: UInt64 = 0
-            for key in probes { touched &+= t[Int(Self.hash(key) >> shift)] }
-            return touched
-        }
-    }
-
-    /// The vertex numbers of `probes`, -1 where absent.
-    func findAll(_ probes: [UInt64], into found: inout [Int32]) {
-        table.withUnsafeBufferPointer { t in
-            keys.withUnsafeBufferPointer { stored in
-                probes.withUnsafeBufferPointer { k in
-                    found.withUnsafeMutableBufferPointer { out in
-                        let mask = t.count - 1
-                        for p in 0..<k.count {
-                            let key = k[p]
-                            let hash = Self.hash(key)
-                            let tag = hash & 0xFFFF_FFFF
-                            var h = Int(hash >> shift)
-                            var result: Int32 = -1
-                            while true {
-                                let slot = t[h]
-                                if slot == 0 { break }
-                                if slot >> 32 == tag {
-                                    let vertex = Int(slot & 0xFFFF_FFFF) - 1
-                                    if stored[vertex] == key { result = Int32(vertex); break }
+    /// The stored keys in increasing order with their vertex numbers (an LSD radix sort, 11 bits a pass,
+    /// over the low `usedBits` bits, which hold the whole key).
+    func sortedByKey(usedBits: Int) -> (keys: [UInt64], vertices: [Int32]) {
+        let m = keys.count
+        var keyA = keys
+        var vertexA = (0..<m).map { Int32($0) }
+        var keyB = [UInt64](repeating: 0, count: m)
+        var vertexB = [Int32](repeating: 0, count: m)
+        let digitBits = 11, buckets = 1 << 11
+        var counts = [Int](repeating: 0, count: buckets)
+        var pass = 0
+        while pass * digitBits < usedBits {
+            let shift = UInt64(pass * digitBits)
+            keyA.withUnsafeBufferPointer { ka in
+                vertexA.withUnsafeBufferPointer { va in
+                    keyB.withUnsafeMutableBufferPointer { kb in
+                        vertexB.withUnsafeMutableBufferPointer { vb in
+                            counts.withUnsafeMutableBufferPointer { c in
+                                for b in 0..<buckets { c[b] = 0 }
+                                for i in 0..<m { c[Int((ka[i] >> shift) & UInt64(buckets - 1))] += 1 }
+                                var start = 0
+                                for b in 0..<buckets {
+                                    let count = c[b]
+                                    c[b] = start
+                                    start += count
                                 }
-                                h = (h + 1) & mask
+                                for i in 0..<m {
+                                    let b = Int((ka[i] >> shift) & UInt64(buckets - 1))
+                                    kb[c[b]] = ka[i]
+                                    vb[c[b]] = va[i]
+                                    c[b] += 1
+                                }
                             }
-                            out[p] = result
                         }
                     }
                 }
             }
+            swap(&keyA, &keyB)
+            swap(&vertexA, &vertexB)
+            pass += 1
         }
+        return (keyA, vertexA)
     }
 
-    /// Where callers of `touch` leave its result, so its prefetching loads are not optimised away.
+    /// Where `insertAll` leaves the sum of its prefetching loads, so they are not optimised away.
     nonisolated(unsafe) static var sink: UInt64 = 0
 
     /// Numbers `count` keys (adding the new ones) into `slots` as vertex + 1. Keys come in groups of
