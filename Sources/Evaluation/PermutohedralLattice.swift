@@ -289,8 +289,6 @@ struct LatticeHashTable {
 
     var count: Int { keys.count }
 
-    func key(of vertex: Int) -> UInt64 { keys[vertex] }
-
     /// MurmurHash3's 64-bit finaliser: a bijection in which every key bit reaches every hash bit.
     @inline(__always)
     static func hash(_ key: UInt64) -> UInt64 {

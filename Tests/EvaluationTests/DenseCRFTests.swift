@@ -159,6 +159,18 @@ private func agreement(_ a: [UInt8], _ b: [UInt8]) -> Double {
         }
     }
 
+    @Test(arguments: [(1, 1), (3, 1), (1, 5), (2, 2)])
+    func tinyImagesKeepTheirSinglePixelDecisions(_ size: (Int, Int)) throws {
+        let (w, h) = size
+        let n = w * h
+        let probabilities = (0..<n).map { Float($0 % 2 == 0 ? 0.7 : 0.3) }
+        let rgb = (0..<(3 * n)).map { UInt8(truncatingIfNeeded: $0 * 37) }
+        let (labels, q) = try DenseCRF.refine(probabilities: probabilities, rgb: rgb, width: w, height: h)
+        if n == 1 { #expect(labels == [1]) }
+        #expect(labels.count == n)
+        for i in 0..<n { #expect(abs(q[i] + q[n + i] - 1) < 1e-6) }
+    }
+
     @Test func latticeApproximatesTheGaussianSum() throws {
         // K·1 on the lattice against the exact Σ_j exp(−|f_i − f_j|²/2) on a small image: the ratio is
         // close to constant (the lattice approximates the kernel up to a scale).
