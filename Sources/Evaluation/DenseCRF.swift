@@ -9,7 +9,12 @@
 // Both kernels are Potts (message −compat·(K·Q)) with pydensecrf's default symmetric normalisation
 // K̃ = D^-½·K·D^-½, D = diag(K·1), and are evaluated on the permutohedral lattice (PermutohedralLattice.swift).
 // Mean field: Q⁰ = softmax(−U); Qᵗ⁺¹ = softmax(−U + Σ_k compat_k·K̃_k·Qᵗ), per pixel over the two labels.
-// The arithmetic follows pydensecrf's order in Float, so Q agrees with it to a few float ulps.
+// The arithmetic is pydensecrf's, operation for operation in Float (and its SSE build's padding quirk),
+// so from the same unaries Q comes out bit-identical on the test fixtures; from probabilities it differs by
+// the last bits of −log(σ) (numpy's float32 log against the C library's logf).
+//
+// Threads: the two lattices are built with up to two workers each, then each mean-field iteration filters
+// the two labels' channels on separate workers; the results do not depend on the number of workers.
 //
 // Legend: W×H image, N = W·H pixels (row-major), label 0 background, 1 foreground. Q and unaries are
 // label-major, 2·N floats: all of label 0, then all of label 1 (pydensecrf's [2, N] arrays).
