@@ -9,6 +9,7 @@ struct CMPCVideo: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Segment.self,
+            Evaluate.self,
             Forward.self,
             Inspect.self,
             Convert.self,
