@@ -49,6 +49,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor", "CHDF5"]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.
     swiftLanguageModes: [.v5]
