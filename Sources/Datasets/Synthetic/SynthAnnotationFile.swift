@@ -7,7 +7,6 @@
 //   reBBox    float64 (4, N)     x1, y1, x2, y2 per instance (0-based pixels, x2/y2 exclusive)
 //   id        float64 (1, N)     A2D-style actor-action labels (actor digit · 10 + action digit)
 // Object modification times are not stored, so the same content gives the same bytes.
-import CHDF5
 import Foundation
 
 /// One annotated frame: every visible actor's mask, as the h5 file holds it.
@@ -57,11 +56,8 @@ public struct SynthFrameAnnotation: Sendable, Equatable {
     }
 }
 
-/// Writes `SynthFrameAnnotation`s as A2D h5 files through libhdf5.
+/// Writes `SynthFrameAnnotation`s as A2D h5 files (through `HDF5Writer`).
 public enum SynthAnnotationFile {
-    /// libhdf5 is not thread-safe in the Debian build: one call at a time.
-    private static let lock = NSLock()
-
     /// Writes one frame annotation to `path` (a temporary file beside it, renamed on success).
     public static func write(_ a: SynthFrameAnnotation, to path: String) throws {
         let n = a.instances.count
@@ -70,52 +66,13 @@ public enum SynthAnnotationFile {
             throw SyntheticError(what: path, reason: "\(n) instances, \(a.masks.count) masks and \(a.labels.count) "
                                  + "labels do not make a \(a.width)x\(a.height) annotation")
         }
-        let tmp = temporaryPath(for: path)
-        do {
-            try lock.withLock {
-                let file = H5Fcreate(tmp, swift_H5F_ACC_TRUNC(), swift_H5P_DEFAULT(), swift_H5P_DEFAULT())
-                guard file >= 0 else { throw SyntheticError(what: path, reason: "libhdf5 cannot create the file") }
-                var closed = false
-                defer { if !closed { H5Fclose(file) } }
-                let doubles = swift_H5T_NATIVE_DOUBLE(), bytes = swift_H5T_NATIVE_UINT8()
-                try dataset(file, "instance", [n], a.instances.map(Double.init), type: doubles, path: path)
-                let maskShape = n == 1 ? [a.width, a.height] : [n, a.width, a.height]
-                try dataset(file, "reMask", maskShape, a.transposedMasks, type: bytes, compress: true, path: path)
-                try dataset(file, "reBBox", [4, n], a.boxes, type: doubles, path: path)
-                try dataset(file, "id", [1, n], a.labels.map(Double.init), type: doubles, path: path)
-                closed = true
-                guard H5Fclose(file) >= 0 else { throw SyntheticError(what: path, reason: "libhdf5 cannot close the file") }
-            }
-            try moveIntoPlace(tmp, path)
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw error
-        }
-    }
-
-    /// Creates one dataset of `shape` and writes `values` (Double or UInt8) as the native `type`.
-    private static func dataset<T>(_ file: hid_t, _ name: String, _ shape: [Int], _ values: [T], type: hid_t,
-                                   compress: Bool = false, path: String) throws {
-        var dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
-        guard space >= 0 else { throw SyntheticError(what: path, reason: "libhdf5 cannot make a dataspace for \(name)") }
-        defer { H5Sclose(space) }
-        let dcpl = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
-        guard dcpl >= 0 else { throw SyntheticError(what: path, reason: "libhdf5 cannot make a property list") }
-        defer { H5Pclose(dcpl) }
-        // No modification times: the same content gives the same bytes.
-        H5Pset_obj_track_times(dcpl, false)
-        if compress {
-            H5Pset_chunk(dcpl, Int32(dims.count), &dims)
-            H5Pset_deflate(dcpl, 6)
-        }
-        let dset = H5Dcreate2(file, name, type, space, swift_H5P_DEFAULT(), dcpl, swift_H5P_DEFAULT())
-        guard dset >= 0 else { throw SyntheticError(what: path, reason: "libhdf5 cannot create dataset \(name)") }
-        defer { H5Dclose(dset) }
-        let rc = values.withUnsafeBytes {
-            H5Dwrite(dset, type, swift_H5S_ALL(), swift_H5S_ALL(), swift_H5P_DEFAULT(), $0.baseAddress)
-        }
-        guard rc >= 0 else { throw SyntheticError(what: path, reason: "libhdf5 cannot write dataset \(name)") }
+        let w = try HDF5Writer(path: path)
+        try w.write("instance", shape: [n], values: a.instances.map(Double.init))
+        try w.write("reMask", shape: n == 1 ? [a.width, a.height] : [n, a.width, a.height],
+                    values: a.transposedMasks.map(Double.init), as: .uint8, deflate: 6)
+        try w.write("reBBox", shape: [4, n], values: a.boxes)
+        try w.write("id", shape: [1, n], values: a.labels.map(Double.init))
+        try w.close()
     }
 }
 
