@@ -80,7 +80,7 @@ import Testing
 
         // Doubles, column-major on disk, and the fixed header (no date).
         let d = try MATWriter.encode([MATMatrix(name: "a", rows: 2, columns: 3, values: .double([1, 2, 3, 4, 5, 6]))])
-        #expect(String(decoding: d.prefix(116), as: UTF8.self) == "MATLAB 5.0 MAT-file, Platform: cmpc-video synth" + String(repeating: " ", count: 68))
+        #expect(String(decoding: d.prefix(116), as: UTF8.self) == "MATLAB 5.0 MAT-file, Platform: cmpc-video synth".padding(toLength: 116, withPad: " ", startingAt: 0))
         #expect(Array(d[124..<128]) == [0x00, 0x01, 0x49, 0x4D])
         try d.write(to: URL(fileURLWithPath: t.sub("a.mat")))
         let a = try MATFile.read(t.sub("a.mat"), variable: "a")
