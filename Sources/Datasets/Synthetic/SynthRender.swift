@@ -100,7 +100,7 @@ public enum SynthRenderer {
     public static func background(width: Int, height: Int, seed: UInt64) -> SynthImage {
         var rng = SynthRandom(seed: seed, stream: 0xB6)
         let base = (rng.int(in: 96...150), rng.int(in: 96...150), rng.int(in: 96...150))
-        let tint = (rng.int(in: -40...40), rng.int(in: -40...40), rng.int(in: -40...40))
+        let tint = (rng.int(in: -28...28), rng.int(in: -28...28), rng.int(in: -28...28))
         let cell = max(4, min(width, height) / 6)
         let gw = width / cell + 2, gh = height / cell + 2
         var grid = [Double](repeating: 0, count: gw * gh)
