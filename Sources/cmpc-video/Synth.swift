@@ -47,6 +47,7 @@ struct Synth: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
+        SyntheticVideoMedia.makeHeapDeterministic()
         let parts = size.lowercased().split(separator: "x")
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else {
             throw ValidationError("--size must be WxH, e.g. 160x120 (got '\(size)')")
