@@ -96,11 +96,13 @@ public enum SynthRenderer {
         return out
     }
 
-    /// The textured background of a clip: smooth value noise over two tinted colours, plus grain.
+    /// The textured background of a clip: smooth value noise between two greyish tints, plus grain.
     public static func background(width: Int, height: Int, seed: UInt64) -> SynthImage {
         var rng = SynthRandom(seed: seed, stream: 0xB6)
-        let base = (rng.int(in: 96...150), rng.int(in: 96...150), rng.int(in: 96...150))
-        let tint = (rng.int(in: -28...28), rng.int(in: -28...28), rng.int(in: -28...28))
+        // A greyish base and a weak tint: the actors' saturated colours stand out on any background.
+        let grey = rng.int(in: 96...150)
+        let base = (grey + rng.int(in: -12...12), grey + rng.int(in: -12...12), grey + rng.int(in: -12...12))
+        let tint = (rng.int(in: -20...20), rng.int(in: -20...20), rng.int(in: -20...20))
         let cell = max(4, min(width, height) / 6)
         let gw = width / cell + 2, gh = height / cell + 2
         var grid = [Double](repeating: 0, count: gw * gh)
