@@ -13,7 +13,7 @@ struct Synth: AsyncParsableCommand {
             sentence needs. The same options give the same bytes. See docs/synthetic.md.
             """)
 
-    @Option(name: .long, help: "Output folder (created).")
+    @Option(name: .long, help: "Output folder (created; must be empty or absent).")
     var out: String
 
     @Option(name: .long, help: "Number of clips.")
@@ -67,6 +67,9 @@ struct Synth: AsyncParsableCommand {
             generator = try SynthGenerator(config: config)
         } catch let e as SyntheticError {
             throw ValidationError(e.description)
+        }
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: out), !existing.isEmpty {
+            throw ValidationError("--out \(out) is not empty (files of an older run would stay); remove it first")
         }
         var writer = SyntheticWriter(generator: generator, media: SyntheticVideoMedia())
         writer.writeFramePNGs = framePngs
