@@ -86,6 +86,11 @@ import Testing
         let a = try MATFile.read(t.sub("a.mat"), variable: "a")
         #expect(a.dims == [2, 3] && a.className == "double")
         #expect(a.values == [1, 4, 2, 5, 3, 6])      // column-major
+        let z = try MATWriter.encode([MATMatrix(name: "segimg_t", rows: 48, columns: 80, values: .uint8(segimg))],
+                                     compressed: true)
+        #expect(z.count < 1000 && Array(z[128..<132]) == [15, 0, 0, 0])
+        try z.write(to: URL(fileURLWithPath: t.sub("z.mat")))
+        #expect(try ReferIt.loadMask(path: t.sub("z.mat")).pixels == frame.mask(instance: 2))
         #expect(throws: SyntheticError.self) {
             try MATWriter.encode([MATMatrix(name: "bad name", rows: 1, columns: 1, values: .double([1]))])
         }

@@ -8,7 +8,9 @@
 //     dimensions   miINT32 (5), rows, columns
 //     name         miINT8 (1), ASCII
 //     real part    miUINT8 (2) or miDOUBLE (9), the values in column-major (Fortran) order
+//   compressed, each miMATRIX element is wrapped whole in a miCOMPRESSED (15) element: a zlib stream.
 // The header text has no date, so the same matrices give the same bytes.
+import CZlib
 import Foundation
 
 /// One MATLAB matrix to write: `values` are row-major rows×columns (converted to column-major).
@@ -33,21 +35,41 @@ public struct MATMatrix: Sendable {
 
 /// Writes MAT v5 files.
 public enum MATWriter {
-    /// The bytes of a MAT v5 file holding `matrices`.
-    public static func encode(_ matrices: [MATMatrix]) throws -> Data {
+    /// The bytes of a MAT v5 file holding `matrices`, each zlib-compressed when `compressed`.
+    public static func encode(_ matrices: [MATMatrix], compressed: Bool = false) throws -> Data {
         var out = Data()
         var text = Array("MATLAB 5.0 MAT-file, Platform: cmpc-video synth".utf8)
         text += Array(repeating: UInt8(ascii: " "), count: 116 - text.count)
         out.append(contentsOf: text)
         out.append(contentsOf: [UInt8](repeating: 0, count: 8))
         out.append(contentsOf: [0x00, 0x01, UInt8(ascii: "I"), UInt8(ascii: "M")])
-        for m in matrices { out.append(try element(m)) }
+        for m in matrices {
+            let e = try element(m)
+            if compressed {
+                let z = try deflate(e, what: m.name)
+                appendLE(&out, UInt32(15))
+                appendLE(&out, UInt32(z.count))
+                out.append(z)
+            } else {
+                out.append(e)
+            }
+        }
         return out
     }
 
     /// Writes `matrices` to `path` (a temporary file beside it, renamed on success).
-    public static func write(_ matrices: [MATMatrix], to path: String) throws {
-        try writeAtomically(try encode(matrices), to: path)
+    public static func write(_ matrices: [MATMatrix], compressed: Bool = false, to path: String) throws {
+        try writeAtomically(try encode(matrices, compressed: compressed), to: path)
+    }
+
+    /// A zlib stream (level 6) of `data`.
+    static func deflate(_ data: Data, what: String) throws -> Data {
+        let bytes = [UInt8](data)
+        var size = compressBound(uLong(bytes.count))
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let rc = compress2(&out, &size, bytes, uLong(bytes.count), 6)
+        guard rc == Z_OK else { throw SyntheticError(what: "MAT variable '\(what)'", reason: "zlib error \(rc)") }
+        return Data(out.prefix(Int(size)))
     }
 
     static func element(_ m: MATMatrix) throws -> Data {

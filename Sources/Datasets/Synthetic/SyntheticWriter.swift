@@ -13,6 +13,7 @@
 //   DIR/referit/referit_query_{trainval,test}.json   {"<image id>_<n>": ["sentence"]}, n = instance + 1
 //   DIR/referit/images/<image id>.<ext>        the media writer's still format
 //   DIR/referit/mask/<image id>_<n>.mat        `segimg_t` uint8 H×W, 0 on the actor, 1 elsewhere
+//                                              (MAT v5, zlib-compressed)
 //   DIR/referit/cues.json                      {"<image id>_<n>,<query>": cue}
 // Every file is a function of the settings alone: the same seed gives the same bytes (the mp4 and
 // the still pictures as far as the media writer is deterministic).
@@ -136,7 +137,7 @@ public struct SyntheticWriter {
                     let segimg = frame.labels.map { $0 == Int16(e.target) ? UInt8(0) : UInt8(1) }
                     try MATWriter.write([MATMatrix(name: "segimg_t", rows: still.height, columns: still.width,
                                                    values: .uint8(segimg))],
-                                        to: path("referit", "mask", key + ".mat"))
+                                        compressed: true, to: path("referit", "mask", key + ".mat"))
                     queries[still.isTest, default: []].append((key, "[" + Self.jsonString(e.text) + "]"))
                     imageCues.append(("\(key),\(e.text)", e.cue.rawValue))
                     summary.imageSentencesByCue[e.cue.rawValue, default: 0] += 1
