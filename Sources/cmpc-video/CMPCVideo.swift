@@ -7,5 +7,5 @@ struct CMPCVideo: AsyncParsableCommand {
         commandName: "cmpc-video",
         abstract: "Segment the actor a sentence describes, in videos and still images (CMPC).",
         version: "0.1.0",
-        subcommands: [Bench.self, Inspect.self, Convert.self])
+        subcommands: [Bench.self, DatasetsCommand.self, Inspect.self, Convert.self])
 }
