@@ -14,6 +14,7 @@ struct CMPCVideo: AsyncParsableCommand {
             Inspect.self,
             Convert.self,
             DatasetsCommand.self,
+            Synth.self,
             Bench.self,
         ])
 }
