@@ -91,8 +91,10 @@ struct Segment: AsyncParsableCommand {
         let n = reader.info.frameCount
         let targets = try selectFrames(frameCount: n)
         let writer = try VideoWriter(path: out + "/overlay.mp4", matching: reader)
-        let progress = ProgressReporter(total: targets.count * sentences.count,
-                                        style: .automatic(quiet: quiet, interval: 10), label: "segment")
+        // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
+        let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
+                                        label: "segment")
+        progress.unit = "frames"
         let stop = StopRequest.onSignals()
         defer { stop.uninstall() }
         // Frames wait here until every sentence's mask for them is known, then go to the overlay.
@@ -120,7 +122,7 @@ struct Segment: AsyncParsableCommand {
                 let refined = try output.refined(result)
                 try output.writeMask(refined)
                 pending[result.frame]?.masks.append(refined)
-                progress.advance()
+                if result.sentence == sentences.count - 1 { progress.advance() }
                 try flush(upTo: result.frame)
                 if stop.isRequested { throw StopSegmenting() }
             })
