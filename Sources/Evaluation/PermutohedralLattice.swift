@@ -156,7 +156,7 @@ struct PermutohedralLattice {
         // Blur neighbours along direction j: n1 is the vertex minus 1 in every coordinate but the j-th, which
         // gains d (for j = d the d stored coordinates all lose 1); n2 is the opposite step. In the packed,
         // biased keys n2(v) = key(v) + D_j, an order-preserving shift, so with the keys sorted each direction is
-        // one merge of the sorted list with itself: sequential reads instead of a hash lookup a neighbour.
+        // one merge of the sorted list with itself: sequential reads instead of a hash lookup per neighbour.
         // As n1(n2(v)) = v, the merge records both.
         var neighbours = [Int32](repeating: 0, count: d1 * m * 2)
         neighbours.withUnsafeMutableBufferPointer { nb in
