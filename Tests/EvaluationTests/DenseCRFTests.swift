@@ -127,7 +127,7 @@ private func agreement(_ a: [UInt8], _ b: [UInt8]) -> Double {
     }
 
     @Test func oneThreadGivesTheSameBitsAsTwo() throws {
-        let scene = try CRFScene("scene97x61")
+        let scene = try CRFScene("scene160x120")  // large enough that every stage splits
         let one = try DenseCRF.refine(probabilities: scene.probabilities, rgb: scene.rgb, width: scene.width,
                                       height: scene.height, threads: 1)
         let two = try DenseCRF.refine(probabilities: scene.probabilities, rgb: scene.rgb, width: scene.width,
