@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VideoTests", dependencies: ["Video"]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.
     swiftLanguageModes: [.v5]
