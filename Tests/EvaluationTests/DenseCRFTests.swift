@@ -106,6 +106,7 @@ private func agreement(_ a: [UInt8], _ b: [UInt8]) -> Double {
     func inferenceMatchesPydensecrfOnItsUnaries(_ name: String) throws {
         let scene = try CRFScene(name)
         let q = try DenseCRF.inference(unary: scene.unary, rgb: scene.rgb, width: scene.width, height: scene.height)
+        // Bit-identical here; the tolerance leaves room for another C library's expf.
         compare("\(name) Q", q, scene.q, tolerance: 1e-6)
         let n = scene.width * scene.height
         let labels = DenseCRF.labels(q, count: n)
