@@ -27,8 +27,9 @@ func tinyConfig(_ kind: ModelKind = .image, numSteps: Int = 6) -> ModelConfig {
         c.vocabSize = 20   // the reference list was made with a 20-word vocabulary
         let net = try CMPCImageNetwork(config: c)
         let ours = Dictionary(uniqueKeysWithValues: net.specs.map { ($0.name, $0.shape) })
-        let url = sharedReference("cmpc_image_variables.txt")
-        try #require(FileManager.default.fileExists(atPath: url.path), "shared/reference is beside the clone in CI")
+        // The variable list of the original graph (735 names), read off TensorFlow.
+        let url = try #require(Bundle.module.url(forResource: "cmpc_image_variables", withExtension: "txt",
+                                                 subdirectory: "Fixtures/reference"))
         let theirs = try referenceShapes(url)
         #expect(ours.count == net.specs.count, "duplicate parameter names")
         #expect(Set(ours.keys) == Set(theirs.keys),
@@ -123,15 +124,12 @@ func tinyConfig(_ kind: ModelKind = .image, numSteps: Int = 6) -> ModelConfig {
     }
 }
 
-/// A file of the shared reference folder (beside the clone in CI and in the sessions).
-func sharedReference(_ name: String) -> URL {
+/// A file of the original release's data folder, when a copy sits beside the clone (../shared/data);
+/// the original's files are not part of this repository.
+func originalData(_ name: String) -> URL {
     var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<4 { url.deleteLastPathComponent() }   // Tests/ImageModelTests/<file> → package root's parent
-    return url.appendingPathComponent("shared/reference/\(name)")
-}
-
-func sharedData(_ name: String) -> URL {
-    sharedReference("x").deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("data/\(name)")
+    for _ in 0..<4 { url.deleteLastPathComponent() }   // Tests/ImageModelTests/<file> → the clone's parent
+    return url.appendingPathComponent("shared/data/\(name)")
 }
 
 /// name → shape from a reference variable list ("name\t[a, b]\tdtype").

@@ -41,10 +41,9 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
         c.model = .video
         c.vocabSize = 20
         let net = try CMPCVideoNetwork(config: c)
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
-        url.appendPathComponent("shared/reference/cmpc_video_variables.txt")
-        try #require(FileManager.default.fileExists(atPath: url.path), "shared/reference is beside the clone in CI")
+        // The variable list of the original video graph (789 names), read off TensorFlow.
+        let url = try #require(Bundle.module.url(forResource: "cmpc_video_variables", withExtension: "txt",
+                                                 subdirectory: "Fixtures/reference"))
         var theirs: [String: [Int]] = [:]
         for line in try String(contentsOf: url, encoding: .utf8).split(separator: "\n") {
             let parts = line.split(separator: "\t")
