@@ -3,10 +3,12 @@
 // Legend: N images, H×W input, Ho×Wo output, Cin/Cout channels, kh×kw kernel,
 // M = N·Ho·Wo output pixels, K = kh·kw·Cin.
 //
-// Forward: a 1×1 stride-1 convolution is one GEMM [M, Cin]·[Cin, Cout] on the input as it lies;
-// a strided 1×1 subsamples first. A k×k convolution is im2col in tiles of output pixels (at most
-// `convTileBudget` floats of column buffer) and one GEMM per tile; the HWIO filter already is the
-// [K, Cout] matrix. Backward: dW = colsᵀ·dY accumulated over tiles, dX = col2im(dY·Wᵀ) per tile.
+// Forward: a 1×1 stride-1 convolution is one GEMM [M, Cin]·[Cin, Cout] on the input as it lies
+// (OpenBLAS threads). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per
+// core: each core takes half the output pixels and does im2col, a single-threaded GEMM and the
+// epilogue on sub-tiles of a few hundred rows; the HWIO filter already is the [K, Cout] matrix.
+// Backward, in tiles of at most `convTileBudget` floats of columns: dW = colsᵀ·dY accumulated over
+// tiles, dX = col2im(dY·Wᵀ), with OpenBLAS threads and im2col/col2im split across cores.
 
 /// Floats of im2col buffer per tile (8 MB): keeps the columns in the last-level cache.
 let convTileBudget = 2 * 1024 * 1024
@@ -39,8 +41,17 @@ struct ConvEpilogue {
 
     var isIdentity: Bool { scale == nil && shift == nil && residual == nil && !relu }
 
-    /// Applies the epilogue to rows `rows` of `out` ([M, Cout]).
+    /// Applies the epilogue to rows `rows` of `out` ([M, Cout]), split across cores.
     func apply(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, cout: Int) {
+        if isIdentity { return }
+        let base = rows.lowerBound
+        parallelFor(rows.count, grain: max(1, 16_384 / max(cout, 1))) { part in
+            applyRows(out, rows: (base + part.lowerBound)..<(base + part.upperBound), cout: cout)
+        }
+    }
+
+    /// `apply` on the calling thread only.
+    func applyRows(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, cout: Int) {
         if isIdentity { return }
         let empty: [Float] = []
         (scale ?? empty).withUnsafeBufferPointer { sc in
@@ -49,19 +60,15 @@ struct ConvEpilogue {
                     let s = scale == nil ? nil : sc.baseAddress
                     let t = shift == nil ? nil : sh.baseAddress
                     let r = residual == nil ? nil : rs.baseAddress
-                    let relu = self.relu
-                    let base = rows.lowerBound
-                    parallelFor(rows.count, grain: max(1, 16_384 / max(cout, 1))) { part in
-                        for i in part {
-                            let row = out + (base + i) * cout
-                            if let s { for c in 0..<cout { row[c] *= s[c] } }
-                            if let t { for c in 0..<cout { row[c] += t[c] } }
-                            if let r {
-                                let rr = r + (base + i) * cout
-                                for c in 0..<cout { row[c] += rr[c] }
-                            }
-                            if relu { for c in 0..<cout { row[c] = max(row[c], 0) } }
+                    for m in rows {
+                        let row = out + m * cout
+                        if let s { for c in 0..<cout { row[c] *= s[c] } }
+                        if let t { for c in 0..<cout { row[c] += t[c] } }
+                        if let r {
+                            let rr = r + m * cout
+                            for c in 0..<cout { row[c] += rr[c] }
                         }
+                        if relu { for c in 0..<cout { row[c] = max(row[c], 0) } }
                     }
                 }
             }
@@ -69,31 +76,65 @@ struct ConvEpilogue {
     }
 }
 
+/// OpenBLAS's thread count before any convolution changed it (restored after per-core work, so
+/// two convolutions running at once cannot leave it at 1).
+let blasDefaultThreads: Int = BLAS.threads
+
+/// Per-core forward: each core takes a contiguous share of the output pixels and runs im2col,
+/// a single-threaded GEMM and the epilogue on sub-tiles of `subTile` rows that stay in its own
+/// cache. No barrier between im2col and GEMM, no OpenBLAS thread hand-off: for conv1 (K = 147,
+/// Cout = 64) this is about 1.5× the multi-threaded GEMM per tile. OpenBLAS runs single-threaded
+/// meanwhile (a process-wide setting, restored after; a GEMM on another thread then is slower, not wrong).
+func convForwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>, filter: UnsafePointer<Float>,
+                        out: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, subTile: Int) throws {
+    let k = g.k, m = g.m
+    let direct = g.isPointwise && g.strideY == 1 && g.strideX == 1
+    let restore = blasDefaultThreads
+    try BLAS.setThreads(1)
+    defer { try? BLAS.setThreads(restore) }
+    parallelFor(m, grain: subTile) { part in
+        let cols = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: subTile * k)
+        defer { cols?.deallocate() }
+        var m0 = part.lowerBound
+        while m0 < part.upperBound {
+            let rows = m0..<min(part.upperBound, m0 + subTile)
+            let a: UnsafePointer<Float>
+            if let cols {
+                im2colRows(g, x: x, cols: cols, rows: rows)
+                a = UnsafePointer(cols)
+            } else {
+                a = x + m0 * k
+            }
+            // OpenBLAS is loaded (setThreads succeeded), so sgemm cannot throw here.
+            try? BLAS.sgemm(m: rows.count, n: cout, k: k, a: a, lda: k, b: filter, ldb: cout,
+                            c: out + m0 * cout, ldc: cout)
+            epilogue.applyRows(out, rows: rows, cout: cout)
+            m0 = rows.upperBound
+        }
+    }
+}
+
+/// Rows per per-core sub-tile: about 512 KB of columns, at least 256 rows so the filter is not
+/// re-packed by OpenBLAS too often.
+func convSubTileRows(k: Int) -> Int { max(256, min(2048, 131_072 / max(k, 1))) }
+
 /// Forward convolution into a new [N, Ho, Wo, Cout] buffer, epilogue applied per tile.
+/// A 1×1 stride-1 convolution is one multi-threaded GEMM on the input as it lies; everything else
+/// runs per core (`convForwardPerCore`), `subTile` rows at a time (default `convSubTileRows`).
 func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], epilogue: ConvEpilogue,
-                 tileBudget: Int = convTileBudget) throws -> [Float] {
+                 subTile: Int? = nil) throws -> [Float] {
     let m = g.m, k = g.k
     var out = [Float](unsafeUninitializedCapacity: m * cout) { _, n in n = m * cout }
     try x.withUnsafeBufferPointer { xb in
         try filter.withUnsafeBufferPointer { wb in
             try out.withUnsafeMutableBufferPointer { ob in
-                let xp = xb.baseAddress!, wp = wb.baseAddress!, op = ob.baseAddress!
+                guard let xp = xb.baseAddress, let wp = wb.baseAddress, let op = ob.baseAddress else { return }
                 if g.isPointwise && g.strideY == 1 && g.strideX == 1 {
                     try BLAS.sgemm(m: m, n: cout, k: k, a: xp, lda: k, b: wp, ldb: cout, c: op, ldc: cout)
                     epilogue.apply(op, rows: 0..<m, cout: cout)
-                    return
-                }
-                let tile = g.isPointwise ? m : convTileRows(m: m, k: k, budget: tileBudget)
-                let cols = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
-                defer { cols.deallocate() }
-                var m0 = 0
-                while m0 < m {
-                    let rows = m0..<min(m, m0 + tile)
-                    im2col(g, x: xp, cols: cols, rows: rows)
-                    try BLAS.sgemm(m: rows.count, n: cout, k: k, a: cols, lda: k, b: wp, ldb: cout,
-                                   c: op + m0 * cout, ldc: cout)
-                    epilogue.apply(op, rows: rows, cout: cout)
-                    m0 = rows.upperBound
+                } else {
+                    try convForwardPerCore(g, cout: cout, x: xp, filter: wp, out: op, epilogue: epilogue,
+                                           subTile: subTile ?? convSubTileRows(k: k))
                 }
             }
         }

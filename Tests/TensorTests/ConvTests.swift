@@ -99,7 +99,7 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
         let (g, cout) = try convGeometry(op: "t", x: x.shape, filter: w.shape, strides: (1, 1), dilations: (2, 2),
                                          padding: .same)
         let tiled = try convForward(g, cout: cout, x: x.scalars, filter: w.scalars, epilogue: ConvEpilogue(relu: false),
-                                    tileBudget: 7 * g.k)
+                                    subTile: 7)
         let reference = try naiveConv2d(x, w, strides: (1, 1), dilations: (2, 2), padding: .same)
         expectClose(try Tensor(shape: reference.shape, scalars: tiled), reference, "tiled forward", tolerance: 1e-5)
         let dy = Tensor.uniform(shape: reference.shape, using: &rng)
