@@ -147,6 +147,10 @@ func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], ep
 func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], dy: [Float],
                   wantInput: Bool, wantFilter: Bool, tileBudget: Int = convTileBudget) throws -> (dx: [Float]?, dw: [Float]?) {
     let m = g.m, k = g.k
+    if m == 0 || k == 0 || cout == 0 {
+        return (wantInput ? [Float](repeating: 0, count: g.n * g.h * g.w * g.c) : nil,
+                wantFilter ? [Float](repeating: 0, count: k * cout) : nil)
+    }
     var dxBuf = wantInput ? [Float](repeating: 0, count: g.n * g.h * g.w * g.c) : []
     var dwBuf = wantFilter ? [Float](repeating: 0, count: k * cout) : []
     try x.withUnsafeBufferPointer { xb in

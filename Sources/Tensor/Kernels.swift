@@ -215,7 +215,7 @@ func columnSums(rows: Int, channels: Int, _ body: (Range<Int>, UnsafeMutablePoin
     let workers = max(1, min(engineThreads, rows * channels / 65_536))
     var partial = [Float](repeating: 0, count: workers * channels)
     partial.withUnsafeMutableBufferPointer { p in
-        let base = p.baseAddress!
+        guard let base = p.baseAddress else { return }
         let chunk = (rows + workers - 1) / workers
         parallelFor(workers, grain: 1) { ws in
             for wkr in ws {

@@ -14,7 +14,7 @@ public func maxPool2d(_ x: Tensor, window: (Int, Int), strides: (Int, Int), padd
     let c = g.c
     let y = Tensor(shape: [g.n, g.ho, g.wo, c]) { out in
         x.scalars.withUnsafeBufferPointer { xb in
-            let xp = xb.baseAddress!, op = out.baseAddress!
+            guard let xp = xb.baseAddress, let op = out.baseAddress else { return }
             parallelFor(g.n * g.ho, grain: max(1, 4096 / max(1, g.wo * c * g.kh * g.kw))) { rowsRange in
                 for row in rowsRange {
                     let img = row / g.ho, oy = row - img * g.ho
@@ -49,7 +49,7 @@ func maxPoolBackward(_ g: WindowGeometry, x: [Float], dy: [Float]) -> Tensor {
     dx.scalars.withUnsafeMutableBufferPointer { dxb in
         x.withUnsafeBufferPointer { xb in
             dy.withUnsafeBufferPointer { gb in
-                let xp = xb.baseAddress!, gp = gb.baseAddress!, dp = dxb.baseAddress!
+                guard let xp = xb.baseAddress, let gp = gb.baseAddress, let dp = dxb.baseAddress else { return }
                 // Windows overlap, so workers own channel ranges (no two write the same element).
                 parallelFor(c, grain: max(4, 16_384 / max(1, g.m * g.kh * g.kw))) { cr in
                     let c0 = cr.lowerBound, cn = cr.count

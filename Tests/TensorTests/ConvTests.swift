@@ -158,3 +158,17 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
         }
     }
 }
+
+@Suite struct EmptyBatchTests {
+    @Test func emptyBatchesGiveEmptyResultsAndZeroGradients() throws {
+        let x = Tensor(shape: [0, 6, 6, 2]).trackingGradients(), w = Tensor(shape: [3, 3, 2, 4], repeating: 1).trackingGradients()
+        let y = try conv2d(x, w)
+        #expect(y.shape == [0, 6, 6, 4])
+        let g = try Tape.gradients(of: y, wrt: [x, w])
+        #expect(g[1].scalars.allSatisfy { $0 == 0 } && g[0].count == 0)
+        #expect(try maxPool2d(x, window: (3, 3), strides: (2, 2), padding: .same).shape == [0, 3, 3, 2])
+        #expect(try resizeBilinear(x, height: 3, width: 4).shape == [0, 3, 4, 2])
+        let p = try Tape.gradients(of: maxPool2d(x, window: (2, 2), strides: (2, 2), padding: .valid), wrt: [x])
+        #expect(p[0].count == 0)
+    }
+}
