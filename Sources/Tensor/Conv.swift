@@ -114,9 +114,13 @@ func convForwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>,
     }
 }
 
-/// Rows per per-core sub-tile: about 512 KB of columns, at least 256 rows so the filter is not
-/// re-packed by OpenBLAS too often.
-func convSubTileRows(k: Int) -> Int { max(256, min(2048, 131_072 / max(k, 1))) }
+/// Rows per per-core sub-tile. OpenBLAS re-packs the whole filter on every GEMM call, so large
+/// filters (≥ 1 MB) get tiles of up to 8 MB of columns per core (few calls); small ones tiles of
+/// about 512 KB (cache-resident columns), never fewer than 256 rows.
+func convSubTileRows(k: Int, cout: Int) -> Int {
+    let k = max(k, 1)
+    return k * cout >= 262_144 ? max(256, 2_097_152 / k) : max(256, min(2048, 131_072 / k))
+}
 
 /// Forward convolution into a new [N, Ho, Wo, Cout] buffer, epilogue applied per tile.
 /// A 1×1 stride-1 convolution is one multi-threaded GEMM on the input as it lies; everything else
@@ -134,7 +138,7 @@ func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], ep
                     epilogue.apply(op, rows: 0..<m, cout: cout)
                 } else {
                     try convForwardPerCore(g, cout: cout, x: xp, filter: wp, out: op, epilogue: epilogue,
-                                           subTile: subTile ?? convSubTileRows(k: k))
+                                           subTile: subTile ?? convSubTileRows(k: k, cout: cout))
                 }
             }
         }
@@ -143,31 +147,38 @@ func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], ep
 }
 
 /// Gradients of a convolution: dX ([N, H, W, Cin]) when `wantInput`, dW ([kh, kw, Cin, Cout])
-/// when `wantFilter`, from the output gradient dY ([M, Cout]).
+/// when `wantFilter`, from the output gradient dY ([M, Cout]). A 1×1 stride-1 convolution takes
+/// two multi-threaded GEMMs; the rest runs per core (`convBackwardPerCore`) unless `perCore` is false
+/// (tiles of `tileBudget` floats with multi-threaded GEMMs, kept as the reference path).
 func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], dy: [Float],
-                  wantInput: Bool, wantFilter: Bool, tileBudget: Int = convTileBudget) throws -> (dx: [Float]?, dw: [Float]?) {
+                  wantInput: Bool, wantFilter: Bool, perCore: Bool = true, subTile: Int? = nil,
+                  tileBudget: Int = convTileBudget) throws -> (dx: [Float]?, dw: [Float]?) {
     let m = g.m, k = g.k
-    if m == 0 || k == 0 || cout == 0 {
-        return (wantInput ? [Float](repeating: 0, count: g.n * g.h * g.w * g.c) : nil,
-                wantFilter ? [Float](repeating: 0, count: k * cout) : nil)
-    }
     var dxBuf = wantInput ? [Float](repeating: 0, count: g.n * g.h * g.w * g.c) : []
     var dwBuf = wantFilter ? [Float](repeating: 0, count: k * cout) : []
+    if m == 0 || k == 0 || cout == 0 { return (wantInput ? dxBuf : nil, wantFilter ? dwBuf : nil) }
     try x.withUnsafeBufferPointer { xb in
         try filter.withUnsafeBufferPointer { wb in
             try dy.withUnsafeBufferPointer { gb in
                 try dxBuf.withUnsafeMutableBufferPointer { dxb in
                     try dwBuf.withUnsafeMutableBufferPointer { dwb in
-                        let xp = xb.baseAddress!, wp = wb.baseAddress!, gp = gb.baseAddress!
+                        guard let xp = xb.baseAddress, let wp = wb.baseAddress, let gp = gb.baseAddress else { return }
+                        // (An empty array may still have a base address: go by what was asked.)
+                        let dxp = wantInput ? dxb.baseAddress : nil, dwp = wantFilter ? dwb.baseAddress : nil
                         if g.isPointwise && g.strideY == 1 && g.strideX == 1 {
-                            if wantFilter {
+                            if let dwp {
                                 try BLAS.sgemm(transA: true, m: k, n: cout, k: m, a: xp, lda: k, b: gp, ldb: cout,
-                                               c: dwb.baseAddress!, ldc: cout)
+                                               c: dwp, ldc: cout)
                             }
-                            if wantInput {
+                            if let dxp {
                                 try BLAS.sgemm(transB: true, m: m, n: k, k: cout, a: gp, lda: cout, b: wp, ldb: cout,
-                                               c: dxb.baseAddress!, ldc: k)
+                                               c: dxp, ldc: k)
                             }
+                            return
+                        }
+                        if perCore {
+                            try convBackwardPerCore(g, cout: cout, x: xp, filter: wp, dy: gp, dx: dxp, dw: dwp,
+                                                    subTile: subTile ?? convSubTileRows(k: k, cout: cout))
                             return
                         }
                         let tile = g.isPointwise ? m : convTileRows(m: m, k: k, budget: tileBudget)
@@ -177,16 +188,15 @@ func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], d
                         while m0 < m {
                             let rows = m0..<min(m, m0 + tile)
                             let gTile = gp + m0 * cout
-                            if wantFilter {
+                            if let dwp {
                                 im2col(g, x: xp, cols: cols, rows: rows)
                                 try BLAS.sgemm(transA: true, m: k, n: cout, k: rows.count, a: cols, lda: k,
-                                               b: gTile, ldb: cout, beta: m0 == 0 ? 0 : 1,
-                                               c: dwb.baseAddress!, ldc: cout)
+                                               b: gTile, ldb: cout, beta: m0 == 0 ? 0 : 1, c: dwp, ldc: cout)
                             }
-                            if wantInput {
+                            if let dxp {
                                 try BLAS.sgemm(transB: true, m: rows.count, n: k, k: cout, a: gTile, lda: cout,
                                                b: wp, ldb: cout, c: cols, ldc: k)
-                                col2im(g, dcols: cols, dx: dxb.baseAddress!, rows: rows)
+                                col2im(g, dcols: cols, dx: dxp, rows: rows)
                             }
                             m0 = rows.upperBound
                         }
@@ -196,6 +206,65 @@ func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], d
         }
     }
     return (wantInput ? dxBuf : nil, wantFilter ? dwBuf : nil)
+}
+
+/// Per-core backward: each core takes a contiguous share of the output pixels and, per sub-tile,
+/// runs im2col + dW += colsᵀ·dY and dcols = dY·Wᵀ + col2im with single-threaded GEMMs into its own
+/// dX/dW accumulators (the first core's are the results); the others are added at the end.
+func convBackwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>, filter: UnsafePointer<Float>,
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                         dw: UnsafeMutablePointer<Float>?, subTile: Int) throws {
+    let k = g.k, m = g.m
+    let dxCount = g.n * g.h * g.w * g.c, dwCount = k * cout
+    let workers = max(1, min(engineThreads, (m + subTile - 1) / subTile))
+    let share = (m + workers - 1) / workers
+    // Private accumulators of workers 1…; worker 0 writes the results directly.
+    let extraDX = dx == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: (workers - 1) * dxCount)
+    let extraDW = dw == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: (workers - 1) * dwCount)
+    extraDX?.initialize(repeating: 0, count: (workers - 1) * dxCount)
+    extraDW?.initialize(repeating: 0, count: (workers - 1) * dwCount)
+    defer { extraDX?.deallocate(); extraDW?.deallocate() }
+    let restore = blasDefaultThreads
+    try BLAS.setThreads(1)
+    defer { try? BLAS.setThreads(restore) }
+    parallelFor(workers, grain: 1) { ws in
+        for wkr in ws {
+            let lo = wkr * share, hi = min(m, lo + share)
+            if lo >= hi { continue }
+            let myDX = wkr == 0 ? dx : extraDX.map { $0 + (wkr - 1) * dxCount }
+            let myDW = wkr == 0 ? dw : extraDW.map { $0 + (wkr - 1) * dwCount }
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: min(subTile, hi - lo) * k)
+            defer { cols.deallocate() }
+            var m0 = lo
+            while m0 < hi {
+                let rows = m0..<min(hi, m0 + subTile)
+                let gTile = dy + m0 * cout
+                // OpenBLAS is loaded (setThreads succeeded), so sgemm cannot throw here.
+                if let myDW {
+                    im2colRows(g, x: x, cols: cols, rows: rows)
+                    try? BLAS.sgemm(transA: true, m: k, n: cout, k: rows.count, a: cols, lda: k, b: gTile, ldb: cout,
+                                    beta: m0 == lo ? 0 : 1, c: myDW, ldc: cout)
+                }
+                if let myDX {
+                    try? BLAS.sgemm(transB: true, m: rows.count, n: k, k: cout, a: gTile, lda: cout, b: filter,
+                                    ldb: cout, c: cols, ldc: k)
+                    col2imRows(g, dcols: cols, dx: myDX, rows: rows, channels: 0..<g.c)
+                }
+                m0 = rows.upperBound
+            }
+        }
+    }
+    // Sum the private accumulators into the results, split across cores.
+    for wkr in 1..<workers {
+        if let dx, let extraDX {
+            let src = extraDX + (wkr - 1) * dxCount
+            parallelFor(dxCount, grain: 65_536) { r in for i in r { dx[i] += src[i] } }
+        }
+        if let dw, let extraDW {
+            let src = extraDW + (wkr - 1) * dwCount
+            parallelFor(dwCount, grain: 65_536) { r in for i in r { dw[i] += src[i] } }
+        }
+    }
 }
 
 /// 2-D convolution with TensorFlow semantics: x [N, H, W, Cin], filter [kh, kw, Cin, Cout] (HWIO)

@@ -82,6 +82,14 @@ func im2col(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePoi
     }
 }
 
+/// Output positions along one axis whose every tap lies inside the input (no padding).
+func interiorOutputs(input: Int, window: Int, stride: Int, dilation: Int, padBefore: Int) -> Range<Int> {
+    let lo = (padBefore + stride - 1) / stride
+    let last = input - 1 - (window - 1) * dilation + padBefore   // largest o·stride allowed
+    guard last >= 0 else { return lo..<lo }
+    return lo..<max(lo, last / stride + 1)
+}
+
 /// `im2col` on the calling thread only.
 func im2colRows(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>, rows: Range<Int>) {
     guard !rows.isEmpty else { return }
@@ -94,8 +102,8 @@ func im2colRows(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutabl
     var ox = rows.lowerBound - img * hw - oy * g.wo
     var dst = cols
     let run = kw * cin, rowStep = dy * w * cin
-    let interiorX = (g.padLeft + sx - 1) / sx..<((w - 1 - (kw - 1) * dx + g.padLeft) / sx + 1)
-    let interiorY = (g.padTop + sy - 1) / sy..<((h - 1 - (kh - 1) * dy + g.padTop) / sy + 1)
+    let interiorX = interiorOutputs(input: w, window: kw, stride: sx, dilation: dx, padBefore: g.padLeft)
+    let interiorY = interiorOutputs(input: h, window: kh, stride: sy, dilation: dy, padBefore: g.padTop)
     for _ in rows {
         let iy0 = oy * sy - g.padTop, ix0 = ox * sx - g.padLeft
         let image = x + img * h * w * cin
@@ -182,28 +190,44 @@ func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
 /// the input gradient `dx` ([N, H, W, C]); taps in the padding are dropped. Split across cores by
 /// channel ranges, so no two workers write the same element.
 func col2im(_ g: WindowGeometry, dcols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Range<Int>) {
-    let k = g.k, cin = g.c, hw = g.ho * g.wo
-    let base = rows.lowerBound
     let grain = max(8, 65_536 / max(1, rows.count * g.kh * g.kw))
-    parallelFor(cin, grain: grain) { cr in
-        let c0 = cr.lowerBound, cn = cr.count
-        for r in 0..<rows.count {
-            let m = base + r
-            let img = m / hw, rem = m - img * hw
-            let oy = rem / g.wo, ox = rem - oy * g.wo
-            let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
-            let src = dcols + r * k + c0
-            for ky in 0..<g.kh {
-                let iy = iy0 + ky * g.dilationY
-                if iy < 0 || iy >= g.h { continue }
-                let rowDst = dx + (img * g.h + iy) * g.w * cin + c0
-                for kx in 0..<g.kw {
-                    let ix = ix0 + kx * g.dilationX
-                    if ix < 0 || ix >= g.w { continue }
-                    let d = rowDst + ix * cin
-                    let s = src + (ky * g.kw + kx) * cin
-                    for c in 0..<cn { d[c] += s[c] }
-                }
+    parallelFor(g.c, grain: grain) { cr in
+        col2imRows(g, dcols: dcols, dx: dx, rows: rows, channels: cr)
+    }
+}
+
+/// `col2im` on the calling thread only, for channels `channels`.
+func col2imRows(_ g: WindowGeometry, dcols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Range<Int>,
+                channels: Range<Int>) {
+    guard !rows.isEmpty else { return }
+    let k = g.k, cin = g.c, hw = g.ho * g.wo
+    let c0 = channels.lowerBound, cn = channels.count
+    var img = rows.lowerBound / hw
+    var oy = (rows.lowerBound - img * hw) / g.wo
+    var ox = rows.lowerBound - img * hw - oy * g.wo
+    var src = dcols + c0
+    for _ in rows {
+        let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
+        for ky in 0..<g.kh {
+            let iy = iy0 + ky * g.dilationY
+            if iy < 0 || iy >= g.h { continue }
+            let rowDst = dx + (img * g.h + iy) * g.w * cin + c0
+            for kx in 0..<g.kw {
+                let ix = ix0 + kx * g.dilationX
+                if ix < 0 || ix >= g.w { continue }
+                let d = rowDst + ix * cin
+                let s = src + (ky * g.kw + kx) * cin
+                for c in 0..<cn { d[c] += s[c] }
+            }
+        }
+        src += k
+        ox += 1
+        if ox == g.wo {
+            ox = 0
+            oy += 1
+            if oy == g.ho {
+                oy = 0
+                img += 1
             }
         }
     }
