@@ -7,8 +7,9 @@
 // (OpenBLAS threads). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per
 // core: each core takes half the output pixels and does im2col, a single-threaded GEMM and the
 // epilogue on sub-tiles of a few hundred rows; the HWIO filter already is the [K, Cout] matrix.
-// Backward, in tiles of at most `convTileBudget` floats of columns: dW = colsᵀ·dY accumulated over
-// tiles, dX = col2im(dY·Wᵀ), with OpenBLAS threads and im2col/col2im split across cores.
+// Backward per core as well: each core accumulates dW += colsᵀ·dY and col2im(dY·Wᵀ) for its
+// share into private buffers, added up at the end (1×1 stride 1: two multi-threaded GEMMs).
+// The older tiled backward with multi-threaded GEMMs is kept as the reference path for tests.
 
 /// Floats of im2col buffer per tile (8 MB): keeps the columns in the last-level cache.
 let convTileBudget = 2 * 1024 * 1024
@@ -128,6 +129,14 @@ func convSubTileRows(k: Int, cout: Int) -> Int {
 func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], epilogue: ConvEpilogue,
                  subTile: Int? = nil) throws -> [Float] {
     let m = g.m, k = g.k
+    if m == 0 || k == 0 || cout == 0 {
+        // No input channels: the convolution is zero, then the epilogue.
+        var zeros = [Float](repeating: 0, count: m * cout)
+        zeros.withUnsafeMutableBufferPointer { zb in
+            if let zp = zb.baseAddress { epilogue.apply(zp, rows: 0..<m, cout: cout) }
+        }
+        return zeros
+    }
     var out = [Float](unsafeUninitializedCapacity: m * cout) { _, n in n = m * cout }
     try x.withUnsafeBufferPointer { xb in
         try filter.withUnsafeBufferPointer { wb in

@@ -196,3 +196,12 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
         } } } } }
     }
 }
+
+@Suite struct ZeroChannelTests {
+    @Test func zeroInputChannelsGiveTheEpilogueOfZero() throws {
+        let x = Tensor(shape: [1, 3, 3, 0]), w = Tensor(shape: [3, 3, 0, 2])
+        #expect(try conv2d(x, w).scalars == [Float](repeating: 0, count: 18))
+        let y = try conv2dFused(x, w, shift: Tensor(shape: [2], scalars: [1, -1]), relu: true)
+        #expect(y.scalars == (0..<9).flatMap { _ in [Float(1), 0] })
+    }
+}
