@@ -115,11 +115,19 @@ func convForwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>,
     }
 }
 
-/// Rows per per-core sub-tile. OpenBLAS re-packs the whole filter on every GEMM call, so large
-/// filters (≥ 1 MB) get tiles of up to 8 MB of columns per core (few calls); small ones tiles of
-/// about 512 KB (cache-resident columns), never fewer than 256 rows.
+/// Whether OpenBLAS's kernels have the unpacked small-matrix GEMM (M·N·K ≤ 10⁶), as its
+/// SkylakeX-family kernels do.
+let blasHasSmallMatrixGEMM: Bool = ["skylakex", "cooperlake", "sapphirerapids"].contains(BLAS.coreName.lowercased())
+
+/// Rows per per-core sub-tile. With small filters (K·Cout ≤ 62 500: conv1, the 64-channel 3×3s)
+/// and the SkylakeX kernels, tiles of half the small-matrix limit (conv1: 53 rows) skip OpenBLAS's
+/// packing: about 15 % faster for conv1 and 20 % for 3×3 64→64. Otherwise OpenBLAS re-packs the
+/// whole filter on every call, so large filters (≥ 1 MB) get tiles of up to 8 MB of columns per
+/// core (few calls) and small ones tiles of about 512 KB (cache-resident columns), never fewer
+/// than 256 rows.
 func convSubTileRows(k: Int, cout: Int) -> Int {
-    let k = max(k, 1)
+    let k = max(k, 1), cout = max(cout, 1)
+    if blasHasSmallMatrixGEMM, k * cout <= 62_500 { return max(8, 500_000 / (k * cout)) }
     return k * cout >= 262_144 ? max(256, 2_097_152 / k) : max(256, min(2048, 131_072 / k))
 }
 
