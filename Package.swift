@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(name: "ImageModel", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
-        .target(name: "Datasets", dependencies: ["Video", "CHDF5", "Tensor"]),
+        .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation"]),
         .target(name: "Evaluation", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor"],
                 swiftSettings: optimised),
@@ -48,6 +48,9 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VideoTests", dependencies: ["Video"]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.
     swiftLanguageModes: [.v5]

@@ -11,3 +11,11 @@ static inline hid_t swift_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t swift_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t swift_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t swift_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+
+// Used by Datasets (HDF5 reader/writer for A2D annotations and MATLAB v7.3 files).
+static inline unsigned swift_H5F_ACC_RDONLY_flags(void) { return H5F_ACC_RDONLY; }
+static inline hid_t swift_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t swift_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
+static inline hid_t swift_H5T_STD_I32LE(void) { return H5T_STD_I32LE; }
+/// Stops libhdf5 printing its error stack to stderr; callers turn return codes into Swift errors.
+static inline herr_t swift_H5E_silence(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

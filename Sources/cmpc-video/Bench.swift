@@ -77,7 +77,7 @@ func sgemmPeak(repeats: Int) throws -> Double {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed against a reference run in the same process.",
-        subcommands: [BenchGemm.self, BenchConv.self])
+        subcommands: [BenchGemm.self, BenchDecode.self, BenchConv.self])
 }
 
 struct BenchGemm: AsyncParsableCommand {

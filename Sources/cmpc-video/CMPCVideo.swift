@@ -7,5 +7,11 @@ struct CMPCVideo: AsyncParsableCommand {
         commandName: "cmpc-video",
         abstract: "Segment the actor a sentence describes, in videos and still images (CMPC).",
         version: "0.1.0",
-        subcommands: [Bench.self])
+        subcommands: [
+            Inspect.self,
+            Convert.self,
+            DatasetsCommand.self,
+            Synth.self,
+            Bench.self,
+        ])
 }

@@ -1,1 +1,0 @@
-// Video module: see docs/architecture.md for what it holds.

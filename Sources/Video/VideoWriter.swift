@@ -1,0 +1,217 @@
+// Writing RGB frames to an mp4 file: H.264 through libx264 when the FFmpeg build has it (yuv420p for
+// even sizes, yuv444p for odd ones, which 4:2:0 cannot hold), else MPEG-4 part 2. The file is written
+// under a temporary name in the destination folder and renamed by `finish()`.
+import CFFmpeg
+import Foundation
+
+/// An mp4 muxer (AVFormatContext with its AVIOContext), freed on deinit.
+private final class OutputFile {
+    private(set) var ctx: UnsafeMutablePointer<AVFormatContext>?
+
+    init(path: String, reportedPath: String) throws {
+        _ = FFmpegLog.configured
+        var c: UnsafeMutablePointer<AVFormatContext>? = nil
+        try check(avformat_alloc_output_context2(&c, nil, "mp4", path), .writeFailed, path: reportedPath,
+                  "cannot set up an mp4 muxer")
+        ctx = c
+        guard let c else { throw VideoError(.writeFailed, path: reportedPath, "cannot set up an mp4 muxer") }
+        try check(avio_open(&c.pointee.pb, path, AVIO_FLAG_WRITE), .writeFailed, path: reportedPath,
+                  "cannot create a file there")
+    }
+
+    deinit {
+        if let c = ctx, c.pointee.pb != nil { avio_closep(&c.pointee.pb) }
+        avformat_free_context(ctx)
+    }
+
+    func close() {
+        if let c = ctx, c.pointee.pb != nil { avio_closep(&c.pointee.pb) }
+    }
+}
+
+/// Encodes RGB frames (H×W×3, all of the writer's size) into an mp4 file.
+///
+/// ```swift
+/// let writer = try VideoWriter(path: "out.mp4", width: 320, height: 240, frameRate: reader.info.frameRate)
+/// try writer.append(frame)   // for each frame
+/// try writer.finish()        // the file appears under its name only now
+/// ```
+public final class VideoWriter {
+    /// Which encoder to use.
+    public enum Codec: Sendable {
+        /// libx264 when the FFmpeg build has it, else MPEG-4 part 2.
+        case automatic
+        case h264
+        case mpeg4
+    }
+
+    /// The destination; the file appears there when `finish()` succeeds.
+    public let path: String
+    public let width: Int
+    public let height: Int
+    public let frameRate: FrameRate
+    /// The encoder's name ("libx264" or "mpeg4").
+    public let codecName: String
+    /// Frames appended so far.
+    public private(set) var frameCount = 0
+
+    private let temporary: String
+    private var output: OutputFile?
+    private let codec: CodecContext
+    private let stream: UnsafeMutablePointer<AVStream>
+    private let frame = Frame()
+    private let packet = Packet()
+    private let scaler = Scaler()
+    private var finished = false
+
+    /// Opens `path` for writing at `frameRate` (use the source video's rate) and width×height; `quality` is x264's
+    /// CRF (lower is better, 20 by default) or, for MPEG-4, five times its quantiser.
+    public init(path: String, width: Int, height: Int, frameRate: FrameRate, codec choice: Codec = .automatic,
+                quality: Int = 20) throws {
+        guard (1...maximumSide).contains(width), (1...maximumSide).contains(height) else {
+            throw VideoError(.absurdSize, path: path, "size \(width)×\(height) is outside 1…\(maximumSide)")
+        }
+        guard frameRate.numerator > 0, frameRate.denominator > 0, frameRate.value <= 1000,
+              frameRate.numerator <= Int(Int32.max), frameRate.denominator <= Int(Int32.max) else {
+            throw VideoError(.invalidArgument, path: path, "frame rate \(frameRate) is not a usable rate")
+        }
+        self.path = path
+        self.width = width
+        self.height = height
+        self.frameRate = frameRate
+        temporary = AtomicFile.temporaryPath(for: path)
+        let x264 = avcodec_find_encoder_by_name("libx264")
+        let encoder: UnsafePointer<AVCodec>
+        switch choice {
+        case .h264:
+            guard let x264 else { throw VideoError(.unsupported, path: path, "this FFmpeg build has no libx264") }
+            encoder = x264
+        case .mpeg4, .automatic:
+            if choice == .automatic, let x264 {
+                encoder = x264
+            } else {
+                guard let m = avcodec_find_encoder(AV_CODEC_ID_MPEG4) else {
+                    throw VideoError(.unsupported, path: path, "this FFmpeg build has neither libx264 nor mpeg4")
+                }
+                encoder = m
+            }
+        }
+        let isX264 = String(cString: encoder.pointee.name) == "libx264"
+        let even = width % 2 == 0 && height % 2 == 0
+        let pixelFormat = isX264 && !even ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P
+        let out = try OutputFile(path: temporary, reportedPath: path)
+        output = out
+        do {
+            guard let fmt = out.ctx, let s = avformat_new_stream(fmt, nil) else {
+                throw VideoError(.writeFailed, path: path, "cannot add a video stream")
+            }
+            stream = s
+            let globalHeader = (fmt.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0
+            let timeBase = AVRational(num: Int32(frameRate.denominator), den: Int32(frameRate.numerator))
+            let options = isX264 ? ["preset": "fast", "crf": String(quality)] : [:]
+            codec = try CodecContext(encoder: encoder, path: path, options: options) { c in
+                c.pointee.width = Int32(width)
+                c.pointee.height = Int32(height)
+                c.pointee.pix_fmt = pixelFormat
+                c.pointee.time_base = timeBase
+                c.pointee.framerate = AVRational(num: Int32(frameRate.numerator), den: Int32(frameRate.denominator))
+                c.pointee.gop_size = 12
+                c.pointee.color_range = AVCOL_RANGE_MPEG
+                if !isX264 {
+                    c.pointee.flags |= AV_CODEC_FLAG_QSCALE
+                    c.pointee.global_quality = FF_QP2LAMBDA * Int32(max(2, min(31, quality / 5)))
+                }
+                if globalHeader { c.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
+            }
+            guard let c = codec.ctx else { throw VideoError(.writeFailed, path: path, "no encoder") }
+            codecName = codec.name
+            try check(avcodec_parameters_from_context(s.pointee.codecpar, c), .writeFailed, path: path,
+                      "cannot describe the stream")
+            s.pointee.time_base = timeBase
+            s.pointee.avg_frame_rate = c.pointee.framerate
+            try check(avformat_write_header(fmt, nil), .writeFailed, path: path, "cannot write the mp4 header")
+            let f = frame.ptr
+            f.pointee.width = Int32(width)
+            f.pointee.height = Int32(height)
+            f.pointee.format = pixelFormat.rawValue
+            try check(av_frame_get_buffer(f, 0), .writeFailed, path: path, "cannot allocate a frame")
+            try scaler.configure(srcW: width, srcH: height, src: AV_PIX_FMT_RGB24, dstW: width, dstH: height,
+                                 dst: pixelFormat, path: path)
+        } catch {
+            out.close()
+            output = nil
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Opens `path` for frames like `reader`'s: its output size and its frame rate (25 when the source has none).
+    public convenience init(path: String, matching reader: VideoReader, codec: Codec = .automatic,
+                            quality: Int = 20) throws {
+        let rate = reader.info.frameRate.value > 0 ? reader.info.frameRate : FrameRate(25)
+        try self.init(path: path, width: reader.outputWidth, height: reader.outputHeight, frameRate: rate,
+                      codec: codec, quality: quality)
+    }
+
+    deinit {
+        if !finished {
+            output?.close()
+            output = nil
+            unlink(temporary)
+        }
+    }
+
+    /// Encodes one frame (H×W×3 of the writer's size).
+    public func append(_ image: RGBImage) throws {
+        guard !finished else { throw VideoError(.invalidArgument, path: path, "the writer is already finished") }
+        guard image.width == width, image.height == height, image.pixels.count == width * height * 3 else {
+            throw VideoError(.invalidArgument, path: path,
+                             "frame \(frameCount + 1) is \(image.width)×\(image.height), the video is \(width)×\(height)")
+        }
+        let f = frame.ptr
+        try check(av_frame_make_writable(f), .writeFailed, path: path, "cannot reuse the frame buffer")
+        let rc = image.pixels.withUnsafeBufferPointer {
+            swift_sws_packed_to_frame(scaler.ctx, $0.baseAddress, Int32(width * 3), Int32(height), f)
+        }
+        try check(rc, .writeFailed, path: path, "colour conversion failed")
+        f.pointee.pts = Int64(frameCount)
+        try send(f)
+        frameCount += 1
+    }
+
+    /// Flushes the encoder, writes the trailer and moves the file to its name.
+    public func finish() throws {
+        guard !finished else { return }
+        finished = true
+        do {
+            try send(nil)
+            guard let fmt = output?.ctx else { throw VideoError(.writeFailed, path: path, "the file is closed") }
+            try check(av_write_trailer(fmt), .writeFailed, path: path, "cannot finish the mp4 file")
+            output?.close()
+            output = nil
+            try AtomicFile.commit(temporary, to: path)
+        } catch {
+            output?.close()
+            output = nil
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private func send(_ f: UnsafeMutablePointer<AVFrame>?) throws {
+        guard let c = codec.ctx, let fmt = output?.ctx else {
+            throw VideoError(.writeFailed, path: path, "the file is closed")
+        }
+        try check(avcodec_send_frame(c, f), .writeFailed, path: path, "encoding failed")
+        while true {
+            let r = avcodec_receive_packet(c, packet.ptr)
+            if r == swift_AVERROR(swift_EAGAIN()) || r == swift_AVERROR_EOF() { return }
+            try check(r, .writeFailed, path: path, "encoding failed")
+            av_packet_rescale_ts(packet.ptr, c.pointee.time_base, stream.pointee.time_base)
+            packet.ptr.pointee.stream_index = stream.pointee.index
+            let w = av_interleaved_write_frame(fmt, packet.ptr)
+            av_packet_unref(packet.ptr)
+            try check(w, .writeFailed, path: path, "writing a packet failed")
+        }
+    }
+}

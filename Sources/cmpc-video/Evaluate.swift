@@ -1,0 +1,214 @@
+// `cmpc-video evaluate`: run the model over a dataset split, log one JSON line per sample, print the metrics table;
+// `--merge` joins shard logs into one table. The log format and the combining rules are in
+// Sources/Evaluation/EvaluationLog.swift, sharding and resuming in EvaluationRunner.swift, the manual in
+// docs/evaluation.md.
+import ArgumentParser
+import Datasets
+import Evaluation
+import Foundation
+
+struct Evaluate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint on a dataset split (precision@K, mAP, overall and mean IoU).",
+        discussion: """
+            Appends one JSON line per sample to --out (default results.jsonl) and resumes from it when rerun; \
+            prints the table and writes it to <out>.summary.json. --shard K/N (K = 0…N-1) evaluates the K-th of \
+            N contiguous blocks of the split; `cmpc-video evaluate --merge results-*.jsonl [--out merged.jsonl]` \
+            joins shard logs into one table (written to <out or first file>.summary.json). Ctrl-C stops after the \
+            current sample. See docs/evaluation.md.
+            """)
+
+    @Option(help: "a2d | jhmdb | unc | unc+ | gref | gref-umd | referit")
+    var dataset: String?
+
+    @Option(help: "The dataset folder (for the RefCOCO family: REFER's data folder).")
+    var root: String?
+
+    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test).")
+    var split: String?
+
+    @Option(help: "Checkpoint: a TensorFlow prefix, .safetensors or .npz.")
+    var checkpoint: String?
+
+    @Option(help: "Vocabulary file for tokenising the sentences.")
+    var vocab: String?
+
+    @Option(help: "Model configuration JSON (sizes the checkpoint does not determine).")
+    var config: String?
+
+    @Option(help: "RefCOCO family: folder of COCO_train2014_*.jpg (default: looked up under --root).")
+    var images: String?
+
+    @Flag(help: "Also refine every prediction with DenseCRF and report both tables.")
+    var crf = false
+
+    @Option(help: "Evaluate block K of N of the split, K = 0…N-1 (e.g. $SLURM_ARRAY_TASK_ID/$N).")
+    var shard: String?
+
+    @Option(help: "Evaluate at most M samples (of the shard).")
+    var limit: Int?
+
+    @Option(help: "The per-sample log (JSON lines); the summary goes to <out>.summary.json. With --merge: also write the merged log here.")
+    var out: String?
+
+    @Flag(help: "Join shard logs (the arguments) into one table instead of evaluating.")
+    var merge = false
+
+    @Argument(help: "With --merge: the shard logs.")
+    var logs: [String] = []
+
+    @Flag(help: "Stop at the first sample that fails (missing file, decoding error) instead of logging it.")
+    var strict = false
+
+    @Flag(name: .customLong("iou-above"),
+          help: "Count a hit at threshold K when IoU > K (MTTR, ReferFormer) instead of IoU ≥ K (CMPC).")
+    var iouAbove = false
+
+    @Flag(help: "No progress display.")
+    var quiet = false
+
+    func validate() throws {
+        if merge {
+            guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
+            let options: [(String, Bool)] = [
+                ("--dataset", dataset != nil), ("--root", root != nil), ("--split", split != nil),
+                ("--checkpoint", checkpoint != nil), ("--shard", shard != nil), ("--vocab", vocab != nil),
+                ("--config", config != nil), ("--images", images != nil), ("--limit", limit != nil),
+                ("--crf", crf), ("--strict", strict),
+            ]
+            let given = options.filter(\.1).map(\.0)
+            guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
+        } else {
+            guard logs.isEmpty else { throw ValidationError("unexpected arguments \(logs); did you mean --merge?") }
+            let missing = [("--dataset", dataset), ("--root", root), ("--split", split), ("--checkpoint", checkpoint)]
+                .filter { $0.1 == nil }.map(\.0)
+            guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
+            if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
+            if let shard { _ = try Shard(parsing: shard) }
+        }
+    }
+
+    func run() async throws {
+        if merge { try runMerge() } else { try runEvaluation() }
+    }
+
+    func runEvaluation() throws {
+        guard let dataset, let root, let split, let checkpoint else { return }   // validate() checked them
+        let reader = try makeDataset(name: dataset, root: root, images: images)
+        let samples = try reader.samples(split: split)
+        let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
+        let items = selection.map { i in
+            let sample = samples[i]
+            return EvaluationItem(info: sampleInfo(sample, index: i), sample: sample) {
+                let mask = try sample.loadMask()
+                return try PixelMask(width: mask.width, height: mask.height, pixels: mask.pixels)
+            }
+        }
+        let predictor = try ModelPredictor(checkpoint: checkpoint, vocabulary: vocab, config: config, crf: crf)
+
+        let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
+        var runner = EvaluationRunner(log: logURL)
+        runner.strict = strict
+        runner.crf = crf
+        runner.strictThresholds = iouAbove
+        runner.progress = .automatic(quiet: quiet)
+        let stop = StopRequest.onSignals { number in
+            ProgressReporter.standardError("\n\(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping after the current "
+                                           + "sample (again to quit at once)\n")
+        }
+        runner.stop = stop
+        defer { stop.uninstall() }
+        let quiet = self.quiet
+        let note = { (text: String) in if !quiet { ProgressReporter.standardError(text + "\n") } }
+        note("\(dataset) \(split): \(samples.count) samples; evaluating \(selection.count)"
+             + (shard.map { " (shard \($0), indices \(selection.lowerBound)..<\(selection.upperBound))" } ?? ""))
+
+        runner.notes = note
+        let outcome = try runner.run(items, predictor: predictor)
+        if outcome.stopped { print("partial results (\(items.count - outcome.remaining) of \(items.count) samples done):") }
+        print(outcome.report.table(), terminator: "")
+        if outcome.stopped {
+            print("stopped with \(outcome.remaining) of \(items.count) samples left: rerun the same command to resume")
+            throw ExitCode(128 + (stop.signalNumber ?? SIGINT))
+        }
+        let summary = summaryURL(forLog: logURL)
+        try outcome.report.write(to: summary)
+        print("log \(logURL.path), summary \(summary.path)")
+        if outcome.remaining > 0 {
+            print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
+        }
+    }
+
+    func runMerge() throws {
+        let urls = logs.map { URL(fileURLWithPath: $0) }
+        let log = try EvaluationLog(files: urls)
+        for warning in log.warnings { ProgressReporter.standardError("note: \(warning)\n") }
+        let report = log.report(strictThresholds: iouAbove)
+        print(report.table(), terminator: "")
+        var target = urls[0]
+        if let out {
+            target = URL(fileURLWithPath: out)
+            try log.write(to: target)
+        }
+        let summary = summaryURL(forLog: target)
+        try report.write(to: summary)
+        print("\(log.count) samples from \(urls.count) logs; summary \(summary.path)"
+              + (out.map { ", merged log \($0)" } ?? ""))
+    }
+}
+
+/// The reader for a dataset name, as `cmpc-video datasets check` accepts them.
+func makeDataset(name: String, root: String, images: String?) throws -> ReferringDataset {
+    switch name.lowercased() {
+    case "a2d", "a2d-sentences": return A2DSentences(root: root)
+    case "jhmdb", "jhmdb-sentences": return JHMDBSentences(root: root)
+    case "referit": return ReferIt(root: root)
+    default: return try RefCOCO(root: root, name: name, imagesFolder: images)
+    }
+}
+
+/// The log fields of a dataset sample: video id (clip name or frame folder) and 1-based frame, or image file name.
+func sampleInfo(_ sample: ReferringSample, index: Int) -> SampleInfo {
+    var info = SampleInfo(index: index, id: sample.id, instance: sample.instance, sentence: sample.sentence)
+    switch sample.source {
+    case .video(let path, let frame, _):
+        info.video = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        info.frame = frame
+    case .frames(let directory, let frame, _):
+        info.video = (directory as NSString).lastPathComponent
+        info.frame = frame
+    case .image(let path):
+        info.image = (path as NSString).lastPathComponent
+    }
+    return info
+}
+
+/// A message for the user, printed without a stack trace.
+struct EvaluateError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The CMPC model as a predictor over dataset samples: decode the frame (the video network: its 16-frame window),
+/// tokenise the sentence with the vocabulary, run the network, bring the mask back to the frame's size, and with
+/// `crf` refine it with DenseCRF too.
+///
+/// Not wired yet: the model (`CMPCModel`, `Preprocess.prepare`, `Vocabulary`, `VideoSegmenter`) and the Video module
+/// are not on main, so `Evaluate` is not in `CMPCVideo`'s subcommands until this body calls them.
+struct ModelPredictor: SamplePredictor {
+    var checkpoint: String
+    var vocabulary: String?
+    var config: String?
+    var crf: Bool
+
+    init(checkpoint: String, vocabulary: String?, config: String?, crf: Bool) throws {
+        self.checkpoint = checkpoint
+        self.vocabulary = vocabulary
+        self.config = config
+        self.crf = crf
+    }
+
+    func predict(_ sample: ReferringSample, width: Int, height: Int) throws -> Prediction {
+        throw EvaluateError("the CMPC model is not wired into `evaluate` yet (ModelPredictor in Evaluate.swift)")
+    }
+}

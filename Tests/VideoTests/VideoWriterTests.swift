@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import Video
+
+@Suite struct VideoWriterTests {
+    func writePattern(_ path: String, count: Int, width: Int, height: Int, rate: FrameRate,
+                      codec: VideoWriter.Codec = .automatic) throws -> VideoWriter {
+        let writer = try VideoWriter(path: path, width: width, height: height, frameRate: rate, codec: codec)
+        for k in 1...count { try writer.append(MediaFiles.pattern(k, width: width, height: height)) }
+        try writer.finish()
+        return writer
+    }
+
+    @Test func h264RoundTripKeepsRateSizeAndFrames() throws {
+        let folder = try MediaFiles.scratchFolder("writer-h264")
+        let path = folder + "/out.mp4"
+        let writer = try writePattern(path, count: 30, width: 160, height: 120, rate: FrameRate(30000, 1001))
+        #expect(writer.codecName == "libx264")
+        let reader = try VideoReader(path: path)
+        #expect(reader.info.frameCount == 30 && reader.info.width == 160 && reader.info.height == 120)
+        #expect(reader.info.codec == "h264")
+        #expect(reader.info.frameRate == FrameRate(30000, 1001))
+        #expect(try decodeAll(reader).map(MediaFiles.number) == Array(1...30))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["out.mp4"])
+    }
+
+    @Test func oddSizeKeepsEveryPixelRow() throws {
+        let folder = try MediaFiles.scratchFolder("writer-odd")
+        let path = folder + "/odd.mp4"
+        _ = try writePattern(path, count: 12, width: 321, height: 241, rate: FrameRate(25))
+        let reader = try VideoReader(path: path)
+        #expect(reader.info.width == 321 && reader.info.height == 241 && reader.info.frameCount == 12)
+        #expect(try decodeAll(reader).map(MediaFiles.number) == Array(1...12))
+    }
+
+    @Test func mpeg4FallbackWorks() throws {
+        let folder = try MediaFiles.scratchFolder("writer-mpeg4")
+        let path = folder + "/out.mp4"
+        let writer = try writePattern(path, count: 20, width: 160, height: 120, rate: FrameRate(25), codec: .mpeg4)
+        #expect(writer.codecName == "mpeg4")
+        let reader = try VideoReader(path: path)
+        #expect(reader.info.codec == "mpeg4" && reader.info.frameRate == FrameRate(25))
+        #expect(try decodeAll(reader).map(MediaFiles.number) == Array(1...20))
+    }
+
+    @Test func unfinishedWriterLeavesNothing() throws {
+        let folder = try MediaFiles.scratchFolder("writer-abandoned")
+        do {
+            let writer = try VideoWriter(path: folder + "/never.mp4", width: 64, height: 48, frameRate: FrameRate(25))
+            try writer.append(RGBImage(width: 64, height: 48))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).count == 1)  // the temporary file
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+
+    @Test func writerRefusesBadInput() throws {
+        let folder = try MediaFiles.scratchFolder("writer-bad")
+        let writer = try VideoWriter(path: folder + "/a.mp4", width: 64, height: 48, frameRate: FrameRate(25))
+        #expect { try writer.append(RGBImage(width: 48, height: 64)) } throws: {
+            ($0 as? VideoError)?.kind == .invalidArgument
+        }
+        #expect(throws: VideoError.self) {
+            try VideoWriter(path: folder + "/b.mp4", width: 64, height: 48, frameRate: FrameRate(0))
+        }
+        #expect(throws: VideoError.self) {
+            try VideoWriter(path: folder + "/c.mp4", width: 20000, height: 48, frameRate: FrameRate(25))
+        }
+        #expect { try VideoWriter(path: folder + "/missing/d.mp4", width: 64, height: 48, frameRate: FrameRate(25)) }
+            throws: { ($0 as? VideoError)?.kind == .writeFailed && "\($0)".contains("missing/d.mp4") }
+    }
+
+    @Test func overlayFillsAndOutlinesTheMask() throws {
+        let frame = RGBImage(width: 40, height: 30, fill: (100, 100, 100))
+        let mask = GrayImage.mask(width: 40, height: 30) { x, y in (10..<30).contains(x) && (5..<25).contains(y) }
+        let out = try Overlay.blend(frame, mask: mask, colour: (255, 0, 0), opacity: 0.5, outlineWidth: 2)
+        #expect(out[0, 0] == (100, 100, 100))                 // outside: unchanged
+        #expect(out[10, 5] == (255, 0, 0) && out[11, 15] == (255, 0, 0) && out[29, 24] == (255, 0, 0))  // outline band
+        #expect(out[20, 15] == (178, 50, 50))                 // inside: half-way to red
+        #expect(out[12, 15] == (178, 50, 50))                 // just inside the 2-pixel band
+        #expect(throws: VideoError.self) { try Overlay.blend(frame, mask: GrayImage(width: 4, height: 4)) }
+    }
+
+    @Test func overlayVideoFromAReaderKeepsTheSourceRate() throws {
+        let source = try MediaFiles.variableRate()
+        let reader = try VideoReader(path: source)
+        let folder = try MediaFiles.scratchFolder("overlay-video")
+        let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader)
+        let mask = GrayImage.mask(width: reader.outputWidth, height: reader.outputHeight) { x, _ in x < 10 }
+        while let frame = try reader.nextFrame() { try writer.append(try Overlay.blend(frame, mask: mask)) }
+        try writer.finish()
+        let back = try VideoReader(path: folder + "/overlay.mp4")
+        #expect(back.info.frameCount == 40 && back.info.frameRate == reader.info.frameRate)
+    }
+}
