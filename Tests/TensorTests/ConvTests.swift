@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensor
 
@@ -203,5 +204,24 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
         #expect(try conv2d(x, w).scalars == [Float](repeating: 0, count: 18))
         let y = try conv2dFused(x, w, shift: Tensor(shape: [2], scalars: [1, -1]), relu: true)
         #expect(y.scalars == (0..<9).flatMap { _ in [Float(1), 0] })
+    }
+}
+
+@Suite struct RecordingIsPerThreadTests {
+    @Test func anotherThreadsWithoutRecordingDoesNotStopThisOne() throws {
+        let inside = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            Tape.withoutRecording {
+                inside.signal()
+                release.wait()
+            }
+            done.signal()
+        }
+        inside.wait()
+        let x = Tensor(shape: [1, 3, 3, 1], repeating: 1).trackingGradients()
+        let y = try conv2d(x, Tensor(shape: [3, 3, 1, 1], repeating: 1))
+        release.signal()
+        done.wait()
+        #expect(y.isTracked)
     }
 }
