@@ -51,25 +51,30 @@ struct ConvEpilogue {
         }
     }
 
-    /// `apply` on the calling thread only.
+    /// `apply` on the calling thread only: one pass per row, y = y·scale + shift (+ residual), ReLU.
     func applyRows(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, cout: Int) {
         if isIdentity { return }
-        let empty: [Float] = []
-        (scale ?? empty).withUnsafeBufferPointer { sc in
-            (shift ?? empty).withUnsafeBufferPointer { sh in
-                (residual ?? empty).withUnsafeBufferPointer { rs in
-                    let s = scale == nil ? nil : sc.baseAddress
-                    let t = shift == nil ? nil : sh.baseAddress
+        let ones = [Float](repeating: 1, count: scale == nil ? cout : 0)
+        let zeros = [Float](repeating: 0, count: shift == nil ? cout : 0)
+        (scale ?? ones).withUnsafeBufferPointer { sc in
+            (shift ?? zeros).withUnsafeBufferPointer { sh in
+                (residual ?? []).withUnsafeBufferPointer { rs in
+                    guard let s = sc.baseAddress, let t = sh.baseAddress else { return }
                     let r = residual == nil ? nil : rs.baseAddress
                     for m in rows {
                         let row = out + m * cout
-                        if let s { for c in 0..<cout { row[c] *= s[c] } }
-                        if let t { for c in 0..<cout { row[c] += t[c] } }
-                        if let r {
+                        switch (r, relu) {
+                        case (let r?, true):
                             let rr = r + m * cout
-                            for c in 0..<cout { row[c] += rr[c] }
+                            for c in 0..<cout { row[c] = max(row[c] * s[c] + t[c] + rr[c], 0) }
+                        case (let r?, false):
+                            let rr = r + m * cout
+                            for c in 0..<cout { row[c] = row[c] * s[c] + t[c] + rr[c] }
+                        case (nil, true):
+                            for c in 0..<cout { row[c] = max(row[c] * s[c] + t[c], 0) }
+                        case (nil, false):
+                            for c in 0..<cout { row[c] = row[c] * s[c] + t[c] }
                         }
-                        if relu { for c in 0..<cout { row[c] = max(row[c], 0) } }
                     }
                 }
             }
