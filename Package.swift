@@ -47,6 +47,9 @@ let package = Package(
             ]),
 
         // Tests.
+        .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VideoModelTests", dependencies: ["VideoModel", "ImageModel", "Tensor", "Video"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),

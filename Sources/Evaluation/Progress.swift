@@ -27,6 +27,8 @@ public final class ProgressReporter {
     public let initial: Int
     public private(set) var done: Int
     public private(set) var errors = 0
+    /// What is counted, shown with the rate ("frames" → "12.50 frames/s"); nil shows "12.50/s".
+    public var unit: String?
     private let label: String
     private let output: (String) -> Void
     private let clock: () -> Double
@@ -92,7 +94,8 @@ public final class ProgressReporter {
         }
         parts.append("\(done)/\(total)")
         if let r = rate(now: now) {
-            parts.append(String(format: r >= 1 ? "%.2f/s" : "%.2fs each", r >= 1 ? r : 1 / r))
+            let u = unit.map { " " + $0 } ?? ""
+            parts.append(r >= 1 ? String(format: "%.2f%@/s", r, u) : String(format: "%.2fs each", 1 / r))
             parts.append("ETA " + Self.duration(Double(total - done) / r))
         } else {
             parts.append("ETA -")

@@ -124,8 +124,9 @@ extension Tensor {
     public static func uniform<G: RandomNumberGenerator>(
         shape: [Int], lo: Float = -1, hi: Float = 1, using rng: inout G
     ) -> Tensor {
-        Tensor(shape: shape) { buf in
-            for i in buf.indices { buf[i] = Float.random(in: lo..<hi, using: &rng) }
+        let span = hi - lo
+        return Tensor(shape: shape) { buf in
+            for i in buf.indices { buf[i] = lo + span * unitFloat(rng.next()) }
         }
     }
 
@@ -136,8 +137,8 @@ extension Tensor {
         Tensor(shape: shape) { buf in
             var i = 0
             while i < buf.count {
-                let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
-                let u2 = Double.random(in: 0..<1, using: &rng)
+                let u1 = Swift.max(unitDouble(rng.next()), Double.ulpOfOne)
+                let u2 = unitDouble(rng.next())
                 let r = (-2 * _log(u1)).squareRoot()
                 buf[i] = Float(r * _cos(2 * Double.pi * u2)) * std
                 if i + 1 < buf.count { buf[i + 1] = Float(r * _sin(2 * Double.pi * u2)) * std }
@@ -146,6 +147,11 @@ extension Tensor {
         }
     }
 }
+
+/// A uniform Float in [0, 1) from the top 24 bits of a random word.
+@inline(__always) func unitFloat(_ bits: UInt64) -> Float { Float(bits >> 40) * 0x1p-24 }
+/// A uniform Double in [0, 1) from the top 53 bits of a random word.
+@inline(__always) func unitDouble(_ bits: UInt64) -> Double { Double(bits >> 11) * 0x1p-53 }
 
 @inline(__always) func _log(_ x: Double) -> Double { Foundation_log(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { Foundation_cos(x) }

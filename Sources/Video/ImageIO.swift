@@ -1,6 +1,7 @@
 // Still images through FFmpeg's image demuxers and decoders: JPEG (also CMYK), PNG (grey, 16-bit,
-// palette, alpha), BMP, TIFF, WebP → 8-bit RGB or grey; PNG writing for masks and RGB pictures;
-// resizing with swscale. Writers write a temporary file beside the destination and rename it.
+// palette, alpha), BMP, TIFF, WebP → 8-bit RGB or grey; PNG writing for masks and RGB pictures and
+// JPEG writing for RGB pictures, both through one still-encoding path; resizing with swscale.
+// Writers write a temporary file beside the destination and rename it.
 import CFFmpeg
 import Foundation
 
@@ -67,24 +68,34 @@ public enum ImageIO {
         return RGBImage(width: width, height: height, unchecked: out)
     }
 
-    /// Writes an RGB picture as an 8-bit RGB PNG.
+    /// Writes an RGB picture (H×W×3) as an 8-bit RGB PNG.
     public static func writePNG(_ image: RGBImage, to path: String) throws {
-        guard image.width > 0, image.height > 0, image.pixels.count == image.width * image.height * 3 else {
-            throw VideoError(.invalidArgument, path: path, "picture of \(image.pixels.count) bytes is not "
-                             + "\(image.width)×\(image.height)×3")
-        }
-        let bytes = try encodePNG(image.pixels, width: image.width, height: image.height, channels: 3, path: path)
-        try AtomicFile.write(bytes, to: path)
+        try writeStill(image.pixels, width: image.width, height: image.height, channels: 3, as: .png(AV_PIX_FMT_RGB24),
+                       to: path)
     }
 
-    /// Writes a grey picture (a 0/255 mask) as an 8-bit grey PNG.
+    /// Writes a grey picture (H×W, e.g. a 0/255 mask) as an 8-bit grey PNG.
     public static func writePNG(_ image: GrayImage, to path: String) throws {
-        guard image.width > 0, image.height > 0, image.pixels.count == image.width * image.height else {
-            throw VideoError(.invalidArgument, path: path, "picture of \(image.pixels.count) bytes is not "
-                             + "\(image.width)×\(image.height)")
+        try writeStill(image.pixels, width: image.width, height: image.height, channels: 1, as: .png(AV_PIX_FMT_GRAY8),
+                       to: path)
+    }
+
+    /// Writes an RGB picture (H×W×3) as a baseline JPEG (JFIF, 4:4:4, full-range BT.601 YCbCr) through FFmpeg's
+    /// mjpeg encoder; `quality` 1…100 as in libjpeg (100 best). The same picture gives the same bytes.
+    public static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 90) throws {
+        guard (1...100).contains(quality) else {
+            throw VideoError(.invalidArgument, path: path, "JPEG quality \(quality) is outside 1…100")
         }
-        let bytes = try encodePNG(image.pixels, width: image.width, height: image.height, channels: 1, path: path)
-        try AtomicFile.write(bytes, to: path)
+        try writeStill(image.pixels, width: image.width, height: image.height, channels: 3,
+                       as: .jpeg(qscale: jpegQuantiser(quality: quality)), to: path)
+    }
+
+    /// FFmpeg's mjpeg quantiser (1…31) for a libjpeg quality: libjpeg scales its tables by
+    /// 5000/q % (q < 50) or 200 − 2q %; mjpeg quantises with the MPEG-1 intra matrix × qscale / 8,
+    /// whose mean (≈33) is 8/14 of the JPEG luminance table's (≈58), so qscale ≈ 0.14 × scale.
+    static func jpegQuantiser(quality: Int) -> Int {
+        let scale = quality < 50 ? 5000 / quality : 200 - 2 * quality
+        return max(1, min(31, (scale * 14 + 50) / 100))
     }
 
     private static func stillError(_ decoder: StreamDecoder, path: String) -> VideoError {
@@ -92,43 +103,99 @@ public enum ImageIO {
         return VideoError(.damaged, path: path, "no picture could be decoded\(detail)")
     }
 
-    private static func encodePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int,
-                                  path: String) throws -> [UInt8] {
+    /// How one still format is encoded: the codec, the pixel format it is fed and its settings.
+    private struct StillFormat {
+        let name: String
+        let codec: AVCodecID
+        let pixelFormat: AVPixelFormat
+        var configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }
+
+        /// Lossless PNG of packed RGB24 or GRAY8.
+        static func png(_ format: AVPixelFormat) -> StillFormat {
+            StillFormat(name: "PNG", codec: AV_CODEC_ID_PNG, pixelFormat: format)
+        }
+
+        /// JPEG at a fixed quantiser; bit-exact mode keeps FFmpeg's version string out of the file,
+        /// one thread keeps the slices (and so the bytes) the same on every run.
+        static func jpeg(qscale: Int) -> StillFormat {
+            StillFormat(name: "JPEG", codec: AV_CODEC_ID_MJPEG, pixelFormat: AV_PIX_FMT_YUVJ444P) { c in
+                c.pointee.color_range = AVCOL_RANGE_JPEG
+                c.pointee.flags |= AV_CODEC_FLAG_QSCALE | AV_CODEC_FLAG_BITEXACT
+                c.pointee.global_quality = FF_QP2LAMBDA * Int32(qscale)
+                c.pointee.qmin = 1
+                c.pointee.qmax = 31
+                c.pointee.thread_count = 1
+            }
+        }
+    }
+
+    /// Checks a packed picture (H×W×channels), encodes it as one still of `format` and writes it atomically.
+    private static func writeStill(_ pixels: [UInt8], width: Int, height: Int, channels: Int, as format: StillFormat,
+                                   to path: String) throws {
+        // The sides are checked before they are multiplied (a huge width must not overflow).
         guard width <= maximumSide, height <= maximumSide else {
             throw VideoError(.absurdSize, path: path, "\(width)×\(height) is above \(maximumSide) on a side")
         }
-        _ = FFmpegLog.configured
-        guard let encoder = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
-            throw VideoError(.unsupported, path: path, "this FFmpeg build has no PNG encoder")
+        guard width > 0, height > 0, pixels.count == width * height * channels else {
+            throw VideoError(.invalidArgument, path: path, "picture of \(pixels.count) bytes is not "
+                             + "\(width)×\(height)" + (channels == 1 ? "" : "×\(channels)"))
         }
-        let format = channels == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8
+        let bytes = try encodeStill(pixels, width: width, height: height, channels: channels, as: format, path: path)
+        try AtomicFile.write(bytes, to: path)
+    }
+
+    /// Encodes a checked packed picture (RGB24 or GRAY8) as one packet of `format`; the pixels are copied when the
+    /// encoder takes them as they are and converted with swscale otherwise.
+    private static func encodeStill(_ pixels: [UInt8], width: Int, height: Int, channels: Int, as format: StillFormat,
+                                    path: String) throws -> [UInt8] {
+        _ = FFmpegLog.configured
+        guard let encoder = avcodec_find_encoder(format.codec) else {
+            throw VideoError(.unsupported, path: path, "this FFmpeg build has no \(format.name) encoder")
+        }
         let codec = try CodecContext(encoder: encoder, path: path) { c in
             c.pointee.width = Int32(width)
             c.pointee.height = Int32(height)
-            c.pointee.pix_fmt = format
+            c.pointee.pix_fmt = format.pixelFormat
             c.pointee.time_base = AVRational(num: 1, den: 25)
+            format.configure(c)
         }
         let frame = Frame()
         let f = frame.ptr
         f.pointee.width = Int32(width)
         f.pointee.height = Int32(height)
-        f.pointee.format = format.rawValue
+        f.pointee.format = format.pixelFormat.rawValue
         try check(av_frame_get_buffer(f, 0), .writeFailed, path: path, "cannot allocate a frame")
-        let stride = Int(swift_frame_linesize(f)[0])
-        guard let dst = swift_frame_data(f)[0] else { throw VideoError(.writeFailed, path: path, "no frame buffer") }
-        pixels.withUnsafeBufferPointer { src in
-            for y in 0..<height {
-                (dst + y * stride).update(from: src.baseAddress! + y * width * channels, count: width * channels)
+        let source = channels == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8
+        if source == format.pixelFormat {
+            let stride = Int(swift_frame_linesize(f)[0])
+            guard let dst = swift_frame_data(f)[0] else { throw VideoError(.writeFailed, path: path, "no frame buffer") }
+            pixels.withUnsafeBufferPointer { src in
+                guard let base = src.baseAddress else { return }
+                for y in 0..<height {
+                    (dst + y * stride).update(from: base + y * width * channels, count: width * channels)
+                }
             }
+        } else {
+            let scaler = Scaler()
+            try scaler.configure(srcW: width, srcH: height, src: source, dstW: width, dstH: height,
+                                 dst: format.pixelFormat, path: path)
+            let rc = pixels.withUnsafeBufferPointer {
+                swift_sws_packed_to_frame(scaler.ctx, $0.baseAddress, Int32(width * channels), Int32(height), f)
+            }
+            try check(rc, .writeFailed, path: path, "colour conversion for \(format.name) failed")
         }
         guard let c = codec.ctx else { throw VideoError(.writeFailed, path: path, "no encoder") }
-        try check(avcodec_send_frame(c, f), .writeFailed, path: path, "PNG encoding failed")
+        // A fixed-quantiser encoder takes the quantiser of each frame from the frame (as the ffmpeg tool sets it).
+        f.pointee.quality = c.pointee.global_quality
+        try check(avcodec_send_frame(c, f), .writeFailed, path: path, "\(format.name) encoding failed")
         _ = avcodec_send_frame(c, nil)
         let packet = Packet()
-        try check(avcodec_receive_packet(c, packet.ptr), .writeFailed, path: path, "PNG encoding failed")
+        try check(avcodec_receive_packet(c, packet.ptr), .writeFailed, path: path, "\(format.name) encoding failed")
         defer { av_packet_unref(packet.ptr) }
         let p = packet.ptr.pointee
-        guard let data = p.data, p.size > 0 else { throw VideoError(.writeFailed, path: path, "empty PNG") }
+        guard let data = p.data, p.size > 0 else {
+            throw VideoError(.writeFailed, path: path, "the \(format.name) encoder gave no bytes")
+        }
         return Array(UnsafeBufferPointer(start: data, count: Int(p.size)))
     }
 }

@@ -77,7 +77,14 @@ func sgemmPeak(repeats: Int) throws -> Double {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed against a reference run in the same process.",
-        subcommands: [BenchGemm.self, BenchDecode.self, BenchConv.self])
+        subcommands: [
+            BenchGemm.self,
+            BenchDecode.self,
+            BenchConv.self,
+            BenchCRF.self,
+            BenchImageModel.self,
+            BenchVideoModel.self,
+        ])
 }
 
 struct BenchGemm: AsyncParsableCommand {

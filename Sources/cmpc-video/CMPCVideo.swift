@@ -8,6 +8,9 @@ struct CMPCVideo: AsyncParsableCommand {
         abstract: "Segment the actor a sentence describes, in videos and still images (CMPC).",
         version: "0.1.0",
         subcommands: [
+            Segment.self,
+            Evaluate.self,
+            Forward.self,
             Inspect.self,
             Convert.self,
             DatasetsCommand.self,

@@ -46,7 +46,8 @@ import Video
         #expect(fa.keys.contains("Release/clips320H/syn00001.mp4"))
         #expect(fa.keys.contains("a2d_annotation_with_instances/syn00000/00009.h5"))
         #expect(fa.keys.contains("referit/mask/2_1.mat"))
-        #expect(!fa.keys.contains { $0.hasSuffix(".tmp") })
+        #expect(fa.keys.contains("referit/images/1.jpg") && fa.keys.contains("referit/images/2.jpg"))
+        #expect(!fa.keys.contains { $0.hasSuffix(".tmp") || $0.contains(".partial-") })
         for (name, data) in fa { #expect(fb[name] == data, "\(name) differs between two runs with one seed") }
         #expect(fa["a2d_annotation.txt"] != fc["a2d_annotation.txt"], "another seed should give other sentences")
     }
@@ -120,10 +121,46 @@ import Video
             let still = try g.still(try #require(Int(parts[0])) - 1)
             let instance = try #require(Int(parts[1])) - 1
             let frame = SynthRenderer.renderAll(still)[0]
-            #expect(try s.loadMask().pixels == frame.mask(instance: instance))
+            let mask = try s.loadMask(frameWidth: still.width, frameHeight: still.height)
+            #expect(mask.pixels == frame.mask(instance: instance))
             #expect(s.sentence == still.expressions[instance].text)
-            let png = try ImageIO.read(path: t.sub("referit/images/\(parts[0]).png"))
-            #expect(png.pixels == frame.image.pixels)
+            // The picture is found where the reader's sample says it is: a JPEG (images/<id>.jpg) close to the
+            // rendered picture, the actor's mean colour over its mask nearest to its own palette colour.
+            guard case .image(let imagePath) = s.source else {
+                Issue.record("sample \(s.id) is not a still image")
+                continue
+            }
+            #expect(imagePath == t.sub("referit/images/\(parts[0]).jpg"))
+            let head = try Data(contentsOf: URL(fileURLWithPath: imagePath)).prefix(3)
+            #expect(head.elementsEqual([0xFF, 0xD8, 0xFF]), "\(imagePath) does not start with a JPEG marker")
+            let decoded = try ImageIO.read(path: imagePath)
+            #expect(decoded.width == still.width && decoded.height == still.height)
+            let rendered = frame.image.pixels
+            var squared = 0.0
+            for i in rendered.indices { let d = Double(decoded.pixels[i]) - Double(rendered[i]); squared += d * d }
+            let psnr = 10 * log10(255 * 255 / (squared / Double(rendered.count)))
+            #expect(psnr > 30, "\(imagePath): PSNR \(psnr) dB")
+            var sum = [0, 0, 0], n = 0
+            for i in mask.pixels.indices where mask.pixels[i] == 1 {
+                let p = decoded[i % still.width, i / still.width]
+                sum[0] += Int(p.0); sum[1] += Int(p.1); sum[2] += Int(p.2); n += 1
+            }
+            let mean = sum.map { $0 / max(1, n) }
+            let colour = SynthColour.allCases.min { c1, c2 in
+                func d(_ c: SynthColour) -> Int {
+                    let (r, g, b) = c.rgb
+                    return abs(mean[0] - Int(r)) + abs(mean[1] - Int(g)) + abs(mean[2] - Int(b))
+                }
+                return d(c1) < d(c2)
+            }
+            #expect(n == 0 || colour == still.actors[instance].appearance.colour, "\(key): mean colour \(mean)")
+        }
+        // The ReferIt check finds every picture and mask.
+        for split in referit.splits {
+            let report = try referit.check(split: split, options: CheckOptions(strict: true, verifyMasks: true))
+            let pictures = Set(try referit.samples(split: split).map(\.source.path))
+            #expect(report.missing.isEmpty && report.unreadable.isEmpty, "\(split): \(report.missing)")
+            #expect(report.units == pictures.count && pictures.allSatisfy { $0.hasSuffix(".jpg") })
         }
     }
 }

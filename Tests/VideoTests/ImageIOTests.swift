@@ -136,6 +136,149 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }
 
+    /// A smooth W×H picture: slow sine waves, a different one per channel.
+    static func smooth(width: Int, height: Int) -> RGBImage {
+        var image = RGBImage(width: width, height: height)
+        for y in 0..<height {
+            for x in 0..<width {
+                let (u, v) = (Double(x) / Double(width), Double(y) / Double(height))
+                let r = 128 + 100 * sin(2 * Double.pi * u), g = 128 + 100 * cos(2 * Double.pi * v)
+                let b = 128 + 90 * sin(Double.pi * (u + v))
+                let i = (y * width + x) * 3
+                image.pixels[i] = UInt8(r.rounded()); image.pixels[i + 1] = UInt8(g.rounded())
+                image.pixels[i + 2] = UInt8(b.rounded())
+            }
+        }
+        return image
+    }
+
+    func psnr(_ a: RGBImage, _ b: RGBImage) -> Double {
+        guard a.width == b.width, a.height == b.height, !a.pixels.isEmpty else { return 0 }
+        var squared = 0.0
+        for (p, q) in zip(a.pixels, b.pixels) { let d = Double(p) - Double(q); squared += d * d }
+        return squared == 0 ? .infinity : 10 * log10(255 * 255 / (squared / Double(a.pixels.count)))
+    }
+
+    @Test func jpegWriterRoundTripsASmoothPicture() throws {
+        let folder = try MediaFiles.scratchFolder("jpeg-writer")
+        let image = Self.smooth(width: 96, height: 64)
+        try ImageIO.writeJPEG(image, to: folder + "/smooth.jpg")
+        let probe = try MediaFiles.run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,pix_fmt,width,height",
+                                                   "-of", "csv=p=0", folder + "/smooth.jpg"])
+        #expect(probe.contains("mjpeg") && probe.contains("yuvj444p") && probe.contains("96,64"), "\(probe)")
+        let back = try ImageIO.read(path: folder + "/smooth.jpg")
+        #expect(back.width == 96 && back.height == 64)
+        let atNinety = psnr(back, image)
+        #expect(atNinety > 35, "PSNR at quality 90: \(atNinety) dB")
+        // The quality setting matters: lower quality, smaller file and lower PSNR; quality 100 is closer still.
+        try ImageIO.writeJPEG(image, to: folder + "/low.jpg", quality: 20)
+        try ImageIO.writeJPEG(image, to: folder + "/best.jpg", quality: 100)
+        let size = { (name: String) in try FileManager.default.attributesOfItem(atPath: folder + name)[.size] as? Int ?? 0 }
+        #expect(try size("/low.jpg") < size("/smooth.jpg") && size("/smooth.jpg") < size("/best.jpg"))
+        let atTwenty = psnr(try ImageIO.read(path: folder + "/low.jpg"), image)
+        let atHundred = psnr(try ImageIO.read(path: folder + "/best.jpg"), image)
+        #expect(atTwenty < atNinety && atNinety < atHundred, "\(atTwenty) \(atNinety) \(atHundred) dB")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+                == ["best.jpg", "low.jpg", "smooth.jpg"])
+    }
+
+    @Test(arguments: [(33, 17), (1, 1), (17, 1), (2, 31)])
+    func jpegWriterKeepsGreyAndOddSizes(width: Int, height: Int) throws {
+        let folder = try MediaFiles.scratchFolder("jpeg-grey")
+        var image = RGBImage(width: width, height: height)
+        for y in 0..<height {
+            for x in 0..<width {
+                let v = UInt8(40 + (x * 150 / max(1, width - 1) + y * 50 / max(1, height - 1)))
+                for c in 0..<3 { image.pixels[(y * width + x) * 3 + c] = v }
+            }
+        }
+        try ImageIO.writeJPEG(image, to: folder + "/grey.jpg")
+        let back = try ImageIO.read(path: folder + "/grey.jpg")
+        #expect(back.width == width && back.height == height)
+        for y in 0..<back.height {
+            for x in 0..<back.width {
+                let p = back[x, y], q = image[x, y]
+                // Grey stays grey (neutral chroma), and close to the input.
+                #expect(abs(Int(p.0) - Int(p.1)) <= 2 && abs(Int(p.1) - Int(p.2)) <= 2, "\(x),\(y): \(p)")
+                #expect(abs(Int(p.1) - Int(q.1)) <= 12, "\(x),\(y): \(p.1) for \(q.1)")
+            }
+        }
+    }
+
+    @Test func jpegWriterGivesTheSameBytesTwice() throws {
+        let folder = try MediaFiles.scratchFolder("jpeg-same")
+        let image = Self.smooth(width: 45, height: 27)
+        try ImageIO.writeJPEG(image, to: folder + "/a.jpg")
+        try ImageIO.writeJPEG(image, to: folder + "/b.jpg")
+        let a = try Data(contentsOf: URL(fileURLWithPath: folder + "/a.jpg"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: folder + "/b.jpg"))
+        #expect(a == b)
+        #expect(a.starts(with: [0xFF, 0xD8]) && a.suffix(2) == Data([0xFF, 0xD9]))
+        // Bit-exact mode: no encoder version string that would change the bytes with the FFmpeg build.
+        #expect(a.range(of: Data("Lavc".utf8)) == nil)
+        // Another picture gives other bytes.
+        var other = image
+        other.pixels[0] ^= 0x80
+        try ImageIO.writeJPEG(other, to: folder + "/c.jpg")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/c.jpg")) != a)
+    }
+
+    @Test func jpegWriterRefusesBadInput() throws {
+        let folder = try MediaFiles.scratchFolder("jpeg-bad")
+        func refuses(_ image: RGBImage, quality: Int = 90, _ kind: VideoError.Kind, _ words: String,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(sourceLocation: sourceLocation) {
+                try ImageIO.writeJPEG(image, to: folder + "/x.jpg", quality: quality)
+            } throws: {
+                ($0 as? VideoError)?.kind == kind && "\($0)".contains("x.jpg") && "\($0)".contains(words)
+            }
+        }
+        var broken = RGBImage(width: 4, height: 4)
+        broken.pixels.removeLast()
+        refuses(broken, .invalidArgument, "47 bytes is not 4×4×3")
+        refuses(RGBImage(width: 0, height: 5), .invalidArgument, "0×5")
+        var negative = RGBImage(width: 2, height: 2)
+        negative.width = -2
+        refuses(negative, .invalidArgument, "-2×2")
+        var huge = RGBImage(width: 1, height: 1)
+        huge.width = Int.max
+        refuses(huge, .absurdSize, "above \(maximumSide)")
+        refuses(RGBImage(width: maximumSide + 1, height: 1), .absurdSize, "\(maximumSide + 1)×1")
+        refuses(RGBImage(width: 2, height: 2), quality: 0, .invalidArgument, "quality 0")
+        refuses(RGBImage(width: 2, height: 2), quality: 101, .invalidArgument, "quality 101")
+        #expect { try ImageIO.writeJPEG(RGBImage(width: 2, height: 2), to: folder + "/missing/x.jpg") } throws: {
+            ($0 as? VideoError)?.kind == .writeFailed && "\($0)".contains("missing/x.jpg")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+
+    @Test func jpegWriterLeavesNoTemporaryFileOnFailure() throws {
+        let folder = try MediaFiles.scratchFolder("jpeg-fail")
+        // The destination is a folder: encoding and writing succeed, the final rename fails.
+        try FileManager.default.createDirectory(atPath: folder + "/taken.jpg", withIntermediateDirectories: false)
+        #expect { try ImageIO.writeJPEG(Self.smooth(width: 8, height: 8), to: folder + "/taken.jpg") } throws: {
+            ($0 as? VideoError)?.kind == .writeFailed && "\($0)".contains("taken.jpg")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["taken.jpg"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/taken.jpg").isEmpty)
+        // A failed overwrite keeps the old file.
+        try ImageIO.writeJPEG(Self.smooth(width: 8, height: 8), to: folder + "/kept.jpg")
+        let old = try Data(contentsOf: URL(fileURLWithPath: folder + "/kept.jpg"))
+        #expect(throws: VideoError.self) { try ImageIO.writeJPEG(RGBImage(width: 3, height: 3), to: folder + "/kept.jpg",
+                                                                 quality: 0) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/kept.jpg")) == old)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["kept.jpg", "taken.jpg"])
+    }
+
+    @Test func jpegQualityMapsToTheQuantiser() {
+        #expect(ImageIO.jpegQuantiser(quality: 100) == 1)
+        #expect(ImageIO.jpegQuantiser(quality: 90) == 3)
+        #expect(ImageIO.jpegQuantiser(quality: 50) == 14)
+        #expect(ImageIO.jpegQuantiser(quality: 1) == 31)
+        let all = (1...100).map { ImageIO.jpegQuantiser(quality: $0) }
+        #expect(zip(all, all.dropFirst()).allSatisfy { $0 >= $1 }, "higher quality never quantises more coarsely")
+    }
+
     @Test func resizeKeepsFlatColoursAndShapes() throws {
         let small = try ImageIO.resize(RGBImage(width: 50, height: 40, fill: (10, 200, 90)), width: 7, height: 9)
         #expect(small.width == 7 && small.height == 9)

@@ -1,6 +1,6 @@
 // The Video module's encoders as the synthetic dataset's media writer: H.264 mp4 clips through
-// `VideoWriter` (libx264), PNG pictures through `ImageIO.writePNG` (the Video module has no JPEG
-// encoder, so still images are PNG files).
+// `VideoWriter` (libx264), still images as JPEG files through `ImageIO.writeJPEG` (ReferIt's
+// images/<id>.jpg), frame pictures as PNG through `ImageIO.writePNG`.
 import Foundation
 import Video
 
@@ -8,9 +8,12 @@ import Video
 public struct SyntheticVideoMedia: SyntheticMediaWriter {
     /// The x264 constant rate factor (lower is better quality).
     public var quality: Int
+    /// The JPEG quality of still images, 1…100 as in libjpeg (higher is better).
+    public var jpegQuality: Int
 
-    public init(quality: Int = 18) {
+    public init(quality: Int = 18, jpegQuality: Int = 90) {
         self.quality = quality
+        self.jpegQuality = jpegQuality
     }
 
     /// Makes the mp4 bytes a function of the frames alone: libx264 (through libavcodec) reads some
@@ -36,10 +39,11 @@ public struct SyntheticVideoMedia: SyntheticMediaWriter {
         try writer.finish()
     }
 
-    public var stillExtension: String { "png" }
+    public var stillExtension: String { "jpg" }
 
     public func writeStill(_ image: SynthImage, to path: String) throws {
-        try writePNG(image, to: path)
+        try ImageIO.writeJPEG(try RGBImage(width: image.width, height: image.height, pixels: image.pixels), to: path,
+                              quality: jpegQuality)
     }
 
     public func writePNG(_ image: SynthImage, to path: String) throws {

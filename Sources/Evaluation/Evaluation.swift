@@ -1,1 +1,0 @@
-// Evaluation module: see docs/architecture.md for what it holds.

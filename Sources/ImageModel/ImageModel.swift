@@ -1,1 +1,0 @@
-// ImageModel module: see docs/architecture.md for what it holds.

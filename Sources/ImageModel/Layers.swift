@@ -1,0 +1,73 @@
+// Small layers shared by the CMPC blocks. Port of CMPC_model.py: _conv, and the frequent
+// "1×1 conv on a [B,1,1,C] vector" pattern.
+
+import Tensor
+
+/// The head's convolution `_conv(name, x, k, in, out)`: k×k 'SAME' convolution, stride 1, plus
+/// bias; variables `<scope>/<name>/DW` [k,k,in,out] (Xavier) and `<scope>/<name>/biases` [out].
+public struct HeadConv: Sendable {
+    public let name: String
+    public let kernel: Int
+    public let inChannels: Int
+    public let outChannels: Int
+
+    public init(_ name: String, kernel: Int = 1, in inChannels: Int, out outChannels: Int, scope: String = "text_objseg") {
+        self.name = scope.isEmpty ? name : scope + "/" + name
+        self.kernel = kernel
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+    }
+
+    public var weightName: String { name + "/DW" }
+    public var biasName: String { name + "/biases" }
+
+    public var specs: [ParameterSpec] {
+        [ParameterSpec(weightName, [kernel, kernel, inChannels, outChannels], .xavier),
+         ParameterSpec(biasName, [outChannels], .zeros)]
+    }
+
+    /// x [N,H,W,in] → [N,H,W,out].
+    public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
+        try biasAdd(conv2d(x, p(weightName), padding: .same), p(biasName))
+    }
+}
+
+/// contrib.layers.layer_norm under a scope: `<scope>/beta`, `<scope>/gamma` of the last axis' size;
+/// statistics over all non-batch axes, epsilon 1e-12.
+public struct LayerNormLayer: Sendable {
+    public let name: String
+    public let channels: Int
+
+    public init(_ name: String, channels: Int, scope: String = "text_objseg") {
+        self.name = scope.isEmpty ? name : scope + "/" + name
+        self.channels = channels
+    }
+
+    public var specs: [ParameterSpec] {
+        [ParameterSpec(name + "/beta", [channels], .zeros), ParameterSpec(name + "/gamma", [channels], .ones)]
+    }
+
+    public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
+        try layerNorm(x, gamma: p(name + "/gamma"), beta: p(name + "/beta"), beginNormAxis: 1, epsilon: 1e-12)
+    }
+}
+
+/// The 8-channel spatial grid of generate_spatial_batch: per location (xmin, ymin, xmax, ymax,
+/// xctr, yctr, 1/W, 1/H) in [-1, 1] coordinates. Shape [1, H, W, 8].
+public func spatialGrid(height: Int, width: Int) -> Tensor {
+    Tensor(shape: [1, height, width, 8]) { buf in
+        for h in 0..<height {
+            for w in 0..<width {
+                let xmin = Float(Double(w) / Double(width) * 2 - 1)
+                let xmax = Float(Double(w + 1) / Double(width) * 2 - 1)
+                let ymin = Float(Double(h) / Double(height) * 2 - 1)
+                let ymax = Float(Double(h + 1) / Double(height) * 2 - 1)
+                let o = (h * width + w) * 8
+                buf[o] = xmin; buf[o + 1] = ymin; buf[o + 2] = xmax; buf[o + 3] = ymax
+                buf[o + 4] = Float((Double(w) / Double(width) * 2 - 1 + Double(w + 1) / Double(width) * 2 - 1) / 2)
+                buf[o + 5] = Float((Double(h) / Double(height) * 2 - 1 + Double(h + 1) / Double(height) * 2 - 1) / 2)
+                buf[o + 6] = Float(1 / Double(width)); buf[o + 7] = Float(1 / Double(height))
+            }
+        }
+    }
+}

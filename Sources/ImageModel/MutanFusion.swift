@@ -1,0 +1,32 @@
+// MutanFusion: multimodal features from visual, spatial and sentence features, 5 heads.
+// Port of CMPC_model.py: mutan_head, mutan_fusion.
+//
+// head_k = tanh(conv([V; S])) ⊙ tanh(conv(L)); out = l2norm(tanh(Σ_k head_k)) over channels.
+// V [F,H,W,C] visual (F frames; 1 for images), S [1,H,W,8] spatial grid, L [1,1,1,C] sentence.
+
+import Tensor
+
+public struct MutanFusion: Sendable {
+    public let visual: [HeadConv]
+    public let language: [HeadConv]
+
+    public init(level: String, config: ModelConfig) {
+        visual = (1...5).map { HeadConv("vis_trans_\(level)_head\($0)", in: config.vEmbDim + 8, out: config.vEmbDim) }
+        language = (1...5).map { HeadConv("lang_trans_\(level)_head\($0)", in: config.rnnSize, out: config.vEmbDim) }
+    }
+
+    public var specs: [ParameterSpec] { zip(visual, language).flatMap { $0.specs + $1.specs } }
+
+    /// visual [F,H,W,C], spatial [1,H,W,8], sentence [1,1,1,C] → [F,H,W,C].
+    public func callAsFunction(visual v: Tensor, spatial: Tensor, sentence: Tensor, _ p: Parameters) throws -> Tensor {
+        let frames = v.shape[0]
+        let s = frames == 1 ? spatial : try spatial.tiled([frames, 1, 1, 1])
+        let vs = try concat([v, s], axis: 3)                                           // [F,H,W,C+8]
+        var sum: Tensor? = nil
+        for (vk, lk) in zip(visual, language) {
+            let head = try tanh(vk(vs, p)) * tanh(lk(sentence, p))                     // [F,H,W,C]
+            sum = try sum.map { try $0 + head } ?? head
+        }
+        return try l2Normalize(tanh(sum!), axes: [3])
+    }
+}

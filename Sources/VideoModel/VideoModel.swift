@@ -1,1 +1,0 @@
-// VideoModel module: see docs/architecture.md for what it holds.

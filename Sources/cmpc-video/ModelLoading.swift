@@ -1,0 +1,99 @@
+// Loading a CMPC model for a command: checkpoint (any supported format) + optional configuration.
+import ArgumentParser
+import Foundation
+import ImageModel
+import Tensor
+import VideoModel
+
+/// A message for the user, printed without a stack trace; the command exits non-zero.
+struct UserError: Error, CustomStringConvertible {
+    let description: String
+    init(_ s: String) { description = s }
+}
+
+/// Reads a checkpoint's float tensors by name (integer step counters and the like are skipped).
+func readCheckpointTensors(_ path: String) throws -> [(name: String, value: Tensor)] {
+    let arrays = try CheckpointFile.readAll(path)
+    var out: [(name: String, value: Tensor)] = []
+    for (name, array) in arrays where array.dtype == .float32 || array.dtype == .float64 {
+        out.append((name, try array.tensor()))
+    }
+    return out
+}
+
+/// The model a checkpoint holds; `configPath` supplies what the shapes do not (num_steps).
+func loadModel(checkpoint: String, configPath: String?, numSteps: Int? = nil) throws -> CMPCModel {
+    var base = ModelConfig()
+    if let configPath { base = try ModelConfig.load(URL(fileURLWithPath: configPath)) }
+    if let numSteps { base.numSteps = numSteps }
+    let tensors = try readCheckpointTensors(checkpoint)
+    return try CMPCModel(tensors: tensors, base: base, source: checkpoint)
+}
+
+/// Options every command that runs a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Checkpoint: a TensorFlow prefix (model.ckpt-NNN), .safetensors or .npz (default: the model in data/default).")
+    var checkpoint: String?
+
+    @Option(help: "Vocabulary file, one word per line (default: the checkpoint's vocabulary.txt beside it).")
+    var vocab: String?
+
+    @Option(help: "Model configuration JSON, for what the checkpoint's shapes do not say (num_steps).")
+    var config: String?
+
+    /// The model, its vocabulary and where they came from.
+    func load() throws -> (model: CMPCModel, vocabulary: Vocabulary) {
+        let checkpointPath: String
+        var configPath = config
+        var vocabPath = vocab
+        if let checkpoint {
+            checkpointPath = checkpoint
+        } else {
+            guard let folder = DefaultModel.folder() else {
+                throw UserError("no --checkpoint given and no default model found (data/default/model.safetensors); "
+                    + "set CMPC_VIDEO_DATA to the project's data folder or pass --checkpoint")
+            }
+            checkpointPath = folder + "/model.safetensors"
+            if configPath == nil { configPath = folder + "/config.json" }
+            if vocabPath == nil { vocabPath = folder + "/vocabulary.txt" }
+        }
+        if vocabPath == nil {
+            let beside = (checkpointPath as NSString).deletingLastPathComponent + "/vocabulary.txt"
+            if FileManager.default.fileExists(atPath: beside) { vocabPath = beside }
+        }
+        guard let vocabPath else {
+            throw UserError("give the vocabulary the checkpoint was trained with: --vocab FILE (e.g. vocabulary_Gref.txt)")
+        }
+        let vocabulary = try Vocabulary.load(URL(fileURLWithPath: vocabPath))
+        let model = try loadModel(checkpoint: checkpointPath, configPath: configPath)
+        guard vocabulary.count <= model.config.vocabSize else {
+            throw UserError("\(vocabPath) has \(vocabulary.count) words but the checkpoint's embedding has \(model.config.vocabSize) rows: "
+                + "use the vocabulary the checkpoint was trained with")
+        }
+        return (model, vocabulary)
+    }
+}
+
+/// Where the model shipped in data/default lives.
+enum DefaultModel {
+    /// $CMPC_VIDEO_DATA/default, else data/default found upward from the executable or the current folder.
+    static func folder() -> String? {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["CMPC_VIDEO_DATA"] {
+            let f = env + "/default"
+            return fm.fileExists(atPath: f + "/model.safetensors") ? f : nil
+        }
+        var starts = [fm.currentDirectoryPath]
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        starts.append(exe)
+        for start in starts {
+            var dir = URL(fileURLWithPath: start)
+            for _ in 0..<8 {
+                let f = dir.appendingPathComponent("data/default").path
+                if fm.fileExists(atPath: f + "/model.safetensors") { return f }
+                dir.deleteLastPathComponent()
+            }
+        }
+        return nil
+    }
+}
