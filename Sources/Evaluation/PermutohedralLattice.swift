@@ -16,9 +16,11 @@
 // features whose simplex vertices join the lattice (they carry no value but pass blur on); we add
 // those vertices too when N is not a multiple of four.
 //
-// Vertices are numbered through a hash table of their coordinates (d of the d+1, the last one follows
-// from Σx = 0), packed into one 64-bit word: 16 bits a coordinate for d ≤ 4, 64/d bits beyond. Blur
-// neighbours are found by merging the sorted keys with themselves shifted by one lattice step.
+// Vertices are identified by their coordinates (d of the d+1, the last one follows from Σx = 0) packed
+// into one 64-bit word: 16 bits a coordinate for d ≤ 4, 64/d bits beyond. Sorting the packed keys
+// (a radix sort) numbers the distinct vertices and finds blur neighbours by merging the sorted keys with
+// themselves shifted by one lattice step, with sequential memory access where a hash table (as in the
+// C++ code) would miss the cache at every lookup.
 //
 // Legend: N points, d feature dimensions, M lattice vertices (slot 0 of a value buffer is the
 // always-zero "no vertex" slot, so vertex v lives at slot v + 1).
@@ -98,48 +100,68 @@ struct PermutohedralLattice {
                                 + "use larger standard deviations or a smaller image)")
         }
 
-        // Number the vertices in point order (the order only names them; the filter does not depend on it).
-        var table = LatticeHashTable(expected: n * d1 / 2)
-        var slots = [Int32](repeating: 0, count: n * d1)
-        keys.withUnsafeBufferPointer { k in
-            slots.withUnsafeMutableBufferPointer { s in
-                table.insertAll(k.baseAddress!, count: n * d1, group: d1, into: s.baseAddress!)
-            }
-        }
         if n % 4 != 0 {
-            // The zero-feature padding points of the SSE build.
-            var padKeys = [UInt64](repeating: 0, count: d1)
+            // The zero-feature padding points of the SSE build: their corners join the lattice, unsplatted.
             var padWeights = [Float](repeating: 0, count: d1)
-            var padSlots = [Int32](repeating: 0, count: d1)
             var scratch = SimplexScratch(dimension: d)
             let zeros = [Float](repeating: 0, count: d)
+            keys.append(contentsOf: [UInt64](repeating: 0, count: d1))
             zeros.withUnsafeBufferPointer { z in
-                padKeys.withUnsafeMutableBufferPointer { k in
+                keys.withUnsafeMutableBufferPointer { k in
                     padWeights.withUnsafeMutableBufferPointer { w in
-                        _ = geometry.locate(z.baseAddress!, keys: k.baseAddress!, weights: w.baseAddress!,
+                        _ = geometry.locate(z.baseAddress!, keys: k.baseAddress! + n * d1, weights: w.baseAddress!,
                                             scratch: &scratch)
                     }
                 }
             }
-            padKeys.withUnsafeBufferPointer { k in
-                padSlots.withUnsafeMutableBufferPointer { s in
-                    table.insertAll(k.baseAddress!, count: d1, group: d1, into: s.baseAddress!)
+        }
+
+        // Number the distinct corner keys in order of first appearance (the numbering only names the
+        // vertices, but this one keeps vertices of nearby points near each other in memory): a stable sort
+        // of the keys groups equal ones with their first appearance leading.
+        let (sortedKeys, order) = Self.radixSort(keys, usedBits: layout.bits * d)
+        let total = keys.count
+        var slots = [Int32](repeating: 0, count: n * d1)
+        var uniqueKeys: [UInt64] = []
+        var uniqueVertices: [Int32] = []
+        do {
+            var leads = [Bool](repeating: false, count: total)
+            var groups = 0
+            for i in 0..<total where i == 0 || sortedKeys[i] != sortedKeys[i - 1] {
+                leads[Int(order[i])] = true
+                groups += 1
+            }
+            var vertexOf = [Int32](repeating: 0, count: total)
+            var next: Int32 = 0
+            for s in 0..<total where leads[s] {
+                vertexOf[s] = next
+                next += 1
+            }
+            uniqueKeys.reserveCapacity(groups)
+            uniqueVertices.reserveCapacity(groups)
+            var vertex: Int32 = 0
+            for i in 0..<total {
+                let s = Int(order[i])
+                if i == 0 || sortedKeys[i] != sortedKeys[i - 1] {
+                    vertex = vertexOf[s]
+                    uniqueKeys.append(sortedKeys[i])
+                    uniqueVertices.append(vertex)
                 }
+                if s < n * d1 { slots[s] = vertex + 1 }
             }
         }
-        let m = table.count
+        let m = uniqueKeys.count
         vertexCount = m
 
         // Blur neighbours along direction j: n1 is the vertex minus 1 in every coordinate but the j-th, which
         // gains d (for j = d the d stored coordinates all lose 1); n2 is the opposite step. In the packed,
         // biased keys n2(v) = key(v) + D_j, an order-preserving shift, so with the keys sorted each direction is
-        // one merge of the sorted list with itself: sequential reads instead of a hash lookup a neighbour.
+        // one merge of the sorted list with itself: sequential reads instead of a hash lookup per neighbour.
         // As n1(n2(v)) = v, the merge records both.
-        let (sortedKeys, sortedVertices) = table.sortedByKey(usedBits: layout.bits * d)
         var neighbours = [Int32](repeating: 0, count: d1 * m * 2)
         neighbours.withUnsafeMutableBufferPointer { nb in
-            sortedKeys.withUnsafeBufferPointer { kb in
-                sortedVertices.withUnsafeBufferPointer { vb in
+            uniqueKeys.withUnsafeBufferPointer { kb in
+                uniqueVertices.withUnsafeBufferPointer { vb in
                     let base = nb.baseAddress!, keys = kb.baseAddress!, vertices = vb.baseAddress!
                     Self.runChunks(d1, threads: threads) { j in
                         var deltas = [Int](repeating: 1, count: d)
@@ -223,6 +245,51 @@ fileprivate extension Float {
 }
 
 extension PermutohedralLattice {
+    /// `keys` in increasing order and, for each, its index in `keys` (equal keys keep their order): an LSD
+    /// radix sort, 11 bits a pass, over the low `usedBits` bits.
+    static func radixSort(_ keys: [UInt64], usedBits: Int) -> (keys: [UInt64], order: [Int32]) {
+        let count = keys.count
+        var keyA = keys
+        var orderA = (0..<count).map { Int32($0) }
+        var keyB = [UInt64](repeating: 0, count: count)
+        var orderB = [Int32](repeating: 0, count: count)
+        let digitBits = 11, buckets = 1 << 11
+        var starts = [Int](repeating: 0, count: buckets)
+        var pass = 0
+        while pass * digitBits < usedBits {
+            let shift = UInt64(pass * digitBits)
+            let digitMask = UInt64(buckets - 1)
+            keyA.withUnsafeBufferPointer { ka in
+                orderA.withUnsafeBufferPointer { oa in
+                    keyB.withUnsafeMutableBufferPointer { kb in
+                        orderB.withUnsafeMutableBufferPointer { ob in
+                            starts.withUnsafeMutableBufferPointer { c in
+                                for b in 0..<buckets { c[b] = 0 }
+                                for i in 0..<count { c[Int((ka[i] >> shift) & digitMask)] += 1 }
+                                var start = 0
+                                for b in 0..<buckets {
+                                    let size = c[b]
+                                    c[b] = start
+                                    start += size
+                                }
+                                for i in 0..<count {
+                                    let b = Int((ka[i] >> shift) & digitMask)
+                                    kb[c[b]] = ka[i]
+                                    ob[c[b]] = oa[i]
+                                    c[b] += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            swap(&keyA, &keyB)
+            swap(&orderA, &orderB)
+            pass += 1
+        }
+        return (keyA, orderA)
+    }
+
     /// Runs `body(c)` for c in 0..<count on up to `threads` Dispatch workers (inline when one suffices).
     static func runChunks(_ count: Int, threads: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
@@ -268,136 +335,6 @@ struct LatticeKeyLayout {
             step = step &+ UInt64(bitPattern: Int64(deltas[k]) &* Int64(1 << (k * bits)))
         }
         return step
-    }
-}
-
-/// An open-addressing table from packed lattice keys to vertex numbers 0, 1, 2… in insertion order.
-/// Linear probing over 8-byte slots (32 bits of the key's hash, vertex + 1); a key is compared in full
-/// only when that hash matches, so a probe mostly touches one small slot.
-struct LatticeHashTable {
-    private var table: [UInt64]
-    private var keys: [UInt64] = []
-    private var shift: UInt64
-
-    init(expected: Int) {
-        var capacity = 1024
-        while capacity < 2 * expected { capacity *= 2 }
-        table = [UInt64](repeating: 0, count: capacity)
-        shift = UInt64(64 - capacity.trailingZeroBitCount)
-        keys.reserveCapacity(expected)
-    }
-
-    var count: Int { keys.count }
-
-    /// MurmurHash3's 64-bit finaliser: a bijection in which every key bit reaches every hash bit.
-    @inline(__always)
-    static func hash(_ key: UInt64) -> UInt64 {
-        var h = key
-        h ^= h >> 33
-        h = h &* 0xFF51_AFD7_ED55_8CCD
-        h ^= h >> 33
-        h = h &* 0xC4CE_B9FE_1A85_EC53
-        h ^= h >> 33
-        return h
-    }
-
-    /// The stored keys in increasing order with their vertex numbers (an LSD radix sort, 11 bits a pass,
-    /// over the low `usedBits` bits, which hold the whole key).
-    func sortedByKey(usedBits: Int) -> (keys: [UInt64], vertices: [Int32]) {
-        let m = keys.count
-        var keyA = keys
-        var vertexA = (0..<m).map { Int32($0) }
-        var keyB = [UInt64](repeating: 0, count: m)
-        var vertexB = [Int32](repeating: 0, count: m)
-        let digitBits = 11, buckets = 1 << 11
-        var counts = [Int](repeating: 0, count: buckets)
-        var pass = 0
-        while pass * digitBits < usedBits {
-            let shift = UInt64(pass * digitBits)
-            keyA.withUnsafeBufferPointer { ka in
-                vertexA.withUnsafeBufferPointer { va in
-                    keyB.withUnsafeMutableBufferPointer { kb in
-                        vertexB.withUnsafeMutableBufferPointer { vb in
-                            counts.withUnsafeMutableBufferPointer { c in
-                                for b in 0..<buckets { c[b] = 0 }
-                                for i in 0..<m { c[Int((ka[i] >> shift) & UInt64(buckets - 1))] += 1 }
-                                var start = 0
-                                for b in 0..<buckets {
-                                    let count = c[b]
-                                    c[b] = start
-                                    start += count
-                                }
-                                for i in 0..<m {
-                                    let b = Int((ka[i] >> shift) & UInt64(buckets - 1))
-                                    kb[c[b]] = ka[i]
-                                    vb[c[b]] = va[i]
-                                    c[b] += 1
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            swap(&keyA, &keyB)
-            swap(&vertexA, &vertexB)
-            pass += 1
-        }
-        return (keyA, vertexA)
-    }
-
-    /// Where `insertAll` leaves the sum of its prefetching loads, so they are not optimised away.
-    nonisolated(unsafe) static var sink: UInt64 = 0
-
-    /// Numbers `count` keys (adding the new ones) into `slots` as vertex + 1. Keys come in groups of
-    /// `group`; the slots of the next group are loaded while the current one is inserted.
-    mutating func insertAll(_ source: UnsafePointer<UInt64>, count: Int, group: Int,
-                            into slots: UnsafeMutablePointer<Int32>) {
-        var touched: UInt64 = 0
-        var g = 0
-        while g < count {
-            if 2 * (keys.count + group) > table.count { grow() }
-            let end = min(g + group, count)
-            let nextEnd = min(end + group, count)
-            table.withUnsafeMutableBufferPointer { t in
-                for p in end..<nextEnd { touched &+= t[Int(Self.hash(source[p]) >> shift)] }
-                let mask = t.count - 1
-                for p in g..<end {
-                    let key = source[p]
-                    let hash = Self.hash(key)
-                    let tag = hash & 0xFFFF_FFFF
-                    var h = Int(hash >> shift)
-                    while true {
-                        let slot = t[h]
-                        if slot == 0 {
-                            keys.append(key)
-                            t[h] = tag << 32 | UInt64(keys.count)
-                            slots[p] = Int32(keys.count)
-                            break
-                        }
-                        if slot >> 32 == tag, keys[Int(slot & 0xFFFF_FFFF) - 1] == key {
-                            slots[p] = Int32(slot & 0xFFFF_FFFF)
-                            break
-                        }
-                        h = (h + 1) & mask
-                    }
-                }
-            }
-            g = end
-        }
-        if touched == 1 { Self.sink = touched }
-    }
-
-    private mutating func grow() {
-        let capacity = table.count * 2
-        table = [UInt64](repeating: 0, count: capacity)
-        shift -= 1
-        let mask = capacity - 1
-        for (e, key) in keys.enumerated() {
-            let hash = Self.hash(key)
-            var h = Int(hash >> shift)
-            while table[h] != 0 { h = (h + 1) & mask }
-            table[h] = (hash & 0xFFFF_FFFF) << 32 | UInt64(e + 1)
-        }
     }
 }
 
