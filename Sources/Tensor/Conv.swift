@@ -3,8 +3,8 @@
 // Legend: N images, H×W input, Ho×Wo output, Cin/Cout channels, kh×kw kernel,
 // M = N·Ho·Wo output pixels, K = kh·kw·Cin.
 //
-// Forward: a 1×1 stride-1 convolution is one GEMM [M, Cin]·[Cin, Cout] on the input as it lies
-// (OpenBLAS threads). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per
+// Forward: a 1×1 stride-1 convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies
+// (OpenBLAS threads for large filters, one GEMM per core and 256 rows for small ones). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per
 // core: each core takes half the output pixels and does im2col, a single-threaded GEMM and the
 // epilogue on sub-tiles of a few hundred rows; the HWIO filter already is the [K, Cout] matrix.
 // Backward per core as well: each core accumulates dW += colsᵀ·dY and col2im(dY·Wᵀ) for its
@@ -137,8 +137,10 @@ func convSubTileRows(k: Int, cout: Int) -> Int {
 }
 
 /// Forward convolution into a new [N, Ho, Wo, Cout] buffer, epilogue applied per tile.
-/// A 1×1 stride-1 convolution is one multi-threaded GEMM on the input as it lies; everything else
-/// runs per core (`convForwardPerCore`), `subTile` rows at a time (default `convSubTileRows`).
+/// A 1×1 stride-1 convolution with a large filter (≥ 1 MB) or few pixels is one multi-threaded
+/// GEMM on the input as it lies; with a small filter it is per-core GEMMs of 256 rows on the input
+/// as it lies (OpenBLAS threads do poorly at K or N of 64–256). Everything else runs per core
+/// (`convForwardPerCore`), `subTile` rows at a time (default `convSubTileRows`).
 func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], epilogue: ConvEpilogue,
                  subTile: Int? = nil) throws -> [Float] {
     let m = g.m, k = g.k
@@ -155,9 +157,12 @@ func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], ep
         try filter.withUnsafeBufferPointer { wb in
             try out.withUnsafeMutableBufferPointer { ob in
                 guard let xp = xb.baseAddress, let wp = wb.baseAddress, let op = ob.baseAddress else { return }
-                if g.isPointwise && g.strideY == 1 && g.strideX == 1 {
+                if g.isPointwise && g.strideY == 1 && g.strideX == 1 && (k * cout >= 262_144 || m < 512) {
                     try BLAS.sgemm(m: m, n: cout, k: k, a: xp, lda: k, b: wp, ldb: cout, c: op, ldc: cout)
                     epilogue.apply(op, rows: 0..<m, cout: cout)
+                } else if g.isPointwise && g.strideY == 1 && g.strideX == 1 {
+                    try convForwardPerCore(g, cout: cout, x: xp, filter: wp, out: op, epilogue: epilogue,
+                                           subTile: subTile ?? 256)
                 } else {
                     try convForwardPerCore(g, cout: cout, x: xp, filter: wp, out: op, epilogue: epilogue,
                                            subTile: subTile ?? convSubTileRows(k: k, cout: cout))

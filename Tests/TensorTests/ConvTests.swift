@@ -126,6 +126,19 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
                     try Tensor(shape: w.shape, scalars: #require(whole.dw)), "dw alone", tolerance: 1e-5)
     }
 
+    @Test func pointwiseOnLargeMapsMatchesDirectLoops() throws {
+        // Small 1×1 filters on maps of ≥ 512 pixels take the per-core GEMMs (tails of odd sizes included).
+        var rng = SplitMix64(seed: 13)
+        let x = Tensor.uniform(shape: [1, 27, 29, 8], using: &rng), w = Tensor.uniform(shape: [1, 1, 8, 5], using: &rng)
+        let reference = try naiveConv2d(x, w, strides: (1, 1), dilations: (1, 1), padding: .same)
+        expectClose(try conv2d(x, w), reference, "pointwise per core", tolerance: 1e-5)
+        let shift = Tensor.uniform(shape: [5], using: &rng)
+        let fused = try conv2dFused(x, w, shift: shift, relu: true)
+        var expected = reference
+        for i in 0..<expected.count { expected.scalars[i] = max(reference.scalars[i] + shift.scalars[i % 5], 0) }
+        expectClose(fused, expected, "pointwise fused per core", tolerance: 1e-5)
+    }
+
     @Test func fusedEpilogueMatchesUnfusedArithmetic() throws {
         var rng = SplitMix64(seed: 5)
         for (k, s, d) in [(1, 1, 1), (1, 2, 1), (3, 1, 2), (7, 2, 1)] {
