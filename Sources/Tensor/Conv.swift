@@ -95,6 +95,8 @@ func convForwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, subTile: Int) throws {
     let k = g.k, m = g.m
     let direct = g.isPointwise && g.strideY == 1 && g.strideX == 1
+    // Never let one sub-tile hold more than a core's share, or the other core idles.
+    let subTile = max(1, min(subTile, m / engineThreads))
     let restore = blasDefaultThreads
     try BLAS.setThreads(1)
     defer { try? BLAS.setThreads(restore) }
