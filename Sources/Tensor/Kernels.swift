@@ -75,45 +75,114 @@ struct WindowGeometry {
 /// row m holds x[n, oy·sy − padTop + ky·dy, ox·sx − padLeft + kx·dx, :] for ky, kx in order,
 /// zeros where the tap falls in the padding. Split across cores.
 func im2col(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>, rows: Range<Int>) {
-    let k = g.k, cin = g.c, hw = g.ho * g.wo
     let base = rows.lowerBound
-    parallelFor(rows.count, grain: max(1, 8192 / max(k, 1))) { part in
-        for r in part {
-            let m = base + r
-            let img = m / hw, rem = m - img * hw
-            let oy = rem / g.wo, ox = rem - oy * g.wo
-            let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
-            let dst = cols + r * k
-            for ky in 0..<g.kh {
-                let iy = iy0 + ky * g.dilationY
-                let rowDst = dst + ky * g.kw * cin
-                if iy < 0 || iy >= g.h {
-                    rowDst.update(repeating: 0, count: g.kw * cin)
+    parallelFor(rows.count, grain: max(1, 8192 / max(g.k, 1))) { part in
+        im2colRows(g, x: x, cols: cols + part.lowerBound * g.k,
+                   rows: (base + part.lowerBound)..<(base + part.upperBound))
+    }
+}
+
+/// Output positions along one axis whose every tap lies inside the input (no padding).
+func interiorOutputs(input: Int, window: Int, stride: Int, dilation: Int, padBefore: Int) -> Range<Int> {
+    let lo = (padBefore + stride - 1) / stride
+    let last = input - 1 - (window - 1) * dilation + padBefore   // largest o·stride allowed
+    guard last >= 0 else { return lo..<lo }
+    return lo..<max(lo, last / stride + 1)
+}
+
+/// `im2col` on the calling thread only.
+func im2colRows(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    guard !rows.isEmpty else { return }
+    let k = g.k, cin = g.c, hw = g.ho * g.wo
+    let (kh, kw, h, w) = (g.kh, g.kw, g.h, g.w)
+    let (sy, sx, dy, dx) = (g.strideY, g.strideX, g.dilationY, g.dilationX)
+    // Output coordinates advance incrementally (no divisions per row).
+    var img = rows.lowerBound / hw
+    var oy = (rows.lowerBound - img * hw) / g.wo
+    var ox = rows.lowerBound - img * hw - oy * g.wo
+    var dst = cols
+    let run = kw * cin, rowStep = dy * w * cin
+    let interiorX = interiorOutputs(input: w, window: kw, stride: sx, dilation: dx, padBefore: g.padLeft)
+    let interiorY = interiorOutputs(input: h, window: kh, stride: sy, dilation: dy, padBefore: g.padTop)
+    for _ in rows {
+        let iy0 = oy * sy - g.padTop, ix0 = ox * sx - g.padLeft
+        let image = x + img * h * w * cin
+        if dx == 1 && interiorX.contains(ox) && interiorY.contains(oy) {
+            // Every tap inside the image: kh runs of kw·Cin contiguous floats.
+            var s = image + (iy0 * w + ix0) * cin
+            var d = dst
+            for _ in 0..<kh {
+                copyFloats(d, s, run)
+                d += run
+                s += rowStep
+            }
+        } else {
+        for ky in 0..<kh {
+            let iy = iy0 + ky * dy
+            let rowDst = dst + ky * kw * cin
+            if iy < 0 || iy >= h {
+                rowDst.update(repeating: 0, count: kw * cin)
+                continue
+            }
+            let src = image + iy * w * cin
+            if dx == 1 {
+                // The valid taps of this kernel row are one contiguous run of the input row.
+                let kx0 = max(0, -ix0), kx1 = min(kw, w - ix0)
+                if kx1 <= kx0 {
+                    rowDst.update(repeating: 0, count: kw * cin)
                     continue
                 }
-                let src = x + (img * g.h + iy) * g.w * cin
-                if g.dilationX == 1 {
-                    // The valid taps of this kernel row are one contiguous run of the input row.
-                    let kx0 = max(0, -ix0), kx1 = min(g.kw, g.w - ix0)
-                    if kx1 <= kx0 {
-                        rowDst.update(repeating: 0, count: g.kw * cin)
-                        continue
-                    }
-                    if kx0 > 0 { rowDst.update(repeating: 0, count: kx0 * cin) }
-                    (rowDst + kx0 * cin).update(from: src + (ix0 + kx0) * cin, count: (kx1 - kx0) * cin)
-                    if kx1 < g.kw { (rowDst + kx1 * cin).update(repeating: 0, count: (g.kw - kx1) * cin) }
-                } else {
-                    for kx in 0..<g.kw {
-                        let ix = ix0 + kx * g.dilationX
-                        if ix < 0 || ix >= g.w {
-                            (rowDst + kx * cin).update(repeating: 0, count: cin)
-                        } else {
-                            (rowDst + kx * cin).update(from: src + ix * cin, count: cin)
-                        }
+                if kx0 > 0 { rowDst.update(repeating: 0, count: kx0 * cin) }
+                copyFloats(rowDst + kx0 * cin, src + (ix0 + kx0) * cin, (kx1 - kx0) * cin)
+                if kx1 < kw { (rowDst + kx1 * cin).update(repeating: 0, count: (kw - kx1) * cin) }
+            } else {
+                for kx in 0..<kw {
+                    let ix = ix0 + kx * dx
+                    if ix < 0 || ix >= w {
+                        (rowDst + kx * cin).update(repeating: 0, count: cin)
+                    } else {
+                        copyFloats(rowDst + kx * cin, src + ix * cin, cin)
                     }
                 }
             }
         }
+        }
+        dst += k
+        ox += 1
+        if ox == g.wo {
+            ox = 0
+            oy += 1
+            if oy == g.ho {
+                oy = 0
+                img += 1
+            }
+        }
+    }
+}
+
+/// Copies `count` floats; short runs (the 7·3 floats of conv1's kernel rows) with inline vector
+/// moves instead of a memmove call.
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+    if count >= 256 {
+        dst.update(from: src, count: count)
+        return
+    }
+    let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+    var i = 0
+    while i + 16 <= count {
+        d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self), toByteOffset: 4 * i,
+                     as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i + 4 <= count {
+        d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * i, as: SIMD4<Float>.self), toByteOffset: 4 * i,
+                     as: SIMD4<Float>.self)
+        i += 4
+    }
+    while i < count {
+        dst[i] = src[i]
+        i += 1
     }
 }
 
@@ -121,28 +190,44 @@ func im2col(_ g: WindowGeometry, x: UnsafePointer<Float>, cols: UnsafeMutablePoi
 /// the input gradient `dx` ([N, H, W, C]); taps in the padding are dropped. Split across cores by
 /// channel ranges, so no two workers write the same element.
 func col2im(_ g: WindowGeometry, dcols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Range<Int>) {
-    let k = g.k, cin = g.c, hw = g.ho * g.wo
-    let base = rows.lowerBound
     let grain = max(8, 65_536 / max(1, rows.count * g.kh * g.kw))
-    parallelFor(cin, grain: grain) { cr in
-        let c0 = cr.lowerBound, cn = cr.count
-        for r in 0..<rows.count {
-            let m = base + r
-            let img = m / hw, rem = m - img * hw
-            let oy = rem / g.wo, ox = rem - oy * g.wo
-            let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
-            let src = dcols + r * k + c0
-            for ky in 0..<g.kh {
-                let iy = iy0 + ky * g.dilationY
-                if iy < 0 || iy >= g.h { continue }
-                let rowDst = dx + (img * g.h + iy) * g.w * cin + c0
-                for kx in 0..<g.kw {
-                    let ix = ix0 + kx * g.dilationX
-                    if ix < 0 || ix >= g.w { continue }
-                    let d = rowDst + ix * cin
-                    let s = src + (ky * g.kw + kx) * cin
-                    for c in 0..<cn { d[c] += s[c] }
-                }
+    parallelFor(g.c, grain: grain) { cr in
+        col2imRows(g, dcols: dcols, dx: dx, rows: rows, channels: cr)
+    }
+}
+
+/// `col2im` on the calling thread only, for channels `channels`.
+func col2imRows(_ g: WindowGeometry, dcols: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Range<Int>,
+                channels: Range<Int>) {
+    guard !rows.isEmpty else { return }
+    let k = g.k, cin = g.c, hw = g.ho * g.wo
+    let c0 = channels.lowerBound, cn = channels.count
+    var img = rows.lowerBound / hw
+    var oy = (rows.lowerBound - img * hw) / g.wo
+    var ox = rows.lowerBound - img * hw - oy * g.wo
+    var src = dcols + c0
+    for _ in rows {
+        let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
+        for ky in 0..<g.kh {
+            let iy = iy0 + ky * g.dilationY
+            if iy < 0 || iy >= g.h { continue }
+            let rowDst = dx + (img * g.h + iy) * g.w * cin + c0
+            for kx in 0..<g.kw {
+                let ix = ix0 + kx * g.dilationX
+                if ix < 0 || ix >= g.w { continue }
+                let d = rowDst + ix * cin
+                let s = src + (ky * g.kw + kx) * cin
+                for c in 0..<cn { d[c] += s[c] }
+            }
+        }
+        src += k
+        ox += 1
+        if ox == g.wo {
+            ox = 0
+            oy += 1
+            if oy == g.ho {
+                oy = 0
+                img += 1
             }
         }
     }
@@ -154,7 +239,7 @@ func columnSums(rows: Int, channels: Int, _ body: (Range<Int>, UnsafeMutablePoin
     let workers = max(1, min(engineThreads, rows * channels / 65_536))
     var partial = [Float](repeating: 0, count: workers * channels)
     partial.withUnsafeMutableBufferPointer { p in
-        let base = p.baseAddress!
+        guard let base = p.baseAddress else { return }
         let chunk = (rows + workers - 1) / workers
         parallelFor(workers, grain: 1) { ws in
             for wkr in ws {

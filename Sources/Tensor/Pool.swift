@@ -14,7 +14,7 @@ public func maxPool2d(_ x: Tensor, window: (Int, Int), strides: (Int, Int), padd
     let c = g.c
     let y = Tensor(shape: [g.n, g.ho, g.wo, c]) { out in
         x.scalars.withUnsafeBufferPointer { xb in
-            let xp = xb.baseAddress!, op = out.baseAddress!
+            guard let xp = xb.baseAddress, let op = out.baseAddress else { return }
             parallelFor(g.n * g.ho, grain: max(1, 4096 / max(1, g.wo * c * g.kh * g.kw))) { rowsRange in
                 for row in rowsRange {
                     let img = row / g.ho, oy = row - img * g.ho
@@ -49,13 +49,9 @@ func maxPoolBackward(_ g: WindowGeometry, x: [Float], dy: [Float]) -> Tensor {
     dx.scalars.withUnsafeMutableBufferPointer { dxb in
         x.withUnsafeBufferPointer { xb in
             dy.withUnsafeBufferPointer { gb in
-                let xp = xb.baseAddress!, gp = gb.baseAddress!, dp = dxb.baseAddress!
+                guard let xp = xb.baseAddress, let gp = gb.baseAddress, let dp = dxb.baseAddress else { return }
                 // Windows overlap, so workers own channel ranges (no two write the same element).
                 parallelFor(c, grain: max(4, 16_384 / max(1, g.m * g.kh * g.kw))) { cr in
-                    let c0 = cr.lowerBound, cn = cr.count
-                    let best = UnsafeMutablePointer<Float>.allocate(capacity: cn)
-                    let arg = UnsafeMutablePointer<Int>.allocate(capacity: cn)
-                    defer { best.deallocate(); arg.deallocate() }
                     for row in 0..<(g.n * g.ho) {
                         let img = row / g.ho, oy = row - img * g.ho
                         let iy0 = oy * g.strideY - g.padTop
@@ -63,20 +59,35 @@ func maxPoolBackward(_ g: WindowGeometry, x: [Float], dy: [Float]) -> Tensor {
                         for ox in 0..<g.wo {
                             let ix0 = ox * g.strideX - g.padLeft
                             let kx0 = max(0, -ix0), kx1 = min(g.kw, g.w - ix0)
-                            best.update(repeating: -.infinity, count: cn)
-                            arg.update(repeating: -1, count: cn)
-                            for ky in ky0..<ky1 {
-                                for kx in kx0..<kx1 {
-                                    let pixel = ((img * g.h + iy0 + ky) * g.w + ix0 + kx) * c + c0
-                                    let s = xp + pixel
-                                    for ch in 0..<cn where s[ch] > best[ch] || arg[ch] < 0 {
-                                        best[ch] = s[ch]
-                                        arg[ch] = pixel + ch
-                                    }
+                            let tapsX = kx1 - kx0
+                            let corner = ((img * g.h + iy0 + ky0) * g.w + ix0 + kx0) * c   // first tap's pixel
+                            /// Element offset of valid tap number t (row-major over the valid taps).
+                            func offset(_ t: Int) -> Int { corner + ((t / tapsX) * g.w + t % tapsX) * c }
+                            let taps = (ky1 - ky0) * tapsX
+                            let gr = gp + (row * g.wo + ox) * c
+                            var ch = cr.lowerBound
+                            // Four channels at a time, branch-free: later taps win only when strictly greater.
+                            while ch + 4 <= cr.upperBound {
+                                var best = UnsafeRawPointer(xp + corner + ch).loadUnaligned(as: SIMD4<Float>.self)
+                                var arg = SIMD4<Int32>(repeating: 0)
+                                for t in 1..<max(taps, 1) {
+                                    let v = UnsafeRawPointer(xp + offset(t) + ch).loadUnaligned(as: SIMD4<Float>.self)
+                                    let better = v .> best
+                                    best.replace(with: v, where: better)
+                                    arg.replace(with: SIMD4<Int32>(repeating: Int32(t)), where: better)
                                 }
+                                for lane in 0..<4 { dp[offset(Int(arg[lane])) + ch + lane] += gr[ch + lane] }
+                                ch += 4
                             }
-                            let gr = gp + (row * g.wo + ox) * c + c0
-                            for ch in 0..<cn where arg[ch] >= 0 { dp[arg[ch]] += gr[ch] }
+                            while ch < cr.upperBound {
+                                var best = xp[corner + ch], arg = 0
+                                for t in 1..<max(taps, 1) where xp[offset(t) + ch] > best {
+                                    best = xp[offset(t) + ch]
+                                    arg = t
+                                }
+                                dp[offset(arg) + ch] += gr[ch]
+                                ch += 1
+                            }
                         }
                     }
                 }

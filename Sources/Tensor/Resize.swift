@@ -39,7 +39,7 @@ public func resizeBilinear(_ x: Tensor, height: Int, width: Int) throws -> Tenso
     let ys = bilinearTaps(inSize: h, outSize: height), xs = bilinearTaps(inSize: w, outSize: width)
     let y = Tensor(shape: [n, height, width, c]) { out in
         x.scalars.withUnsafeBufferPointer { xb in
-            let xp = xb.baseAddress!, op = out.baseAddress!
+            guard let xp = xb.baseAddress, let op = out.baseAddress else { return }
             parallelFor(n * height, grain: max(1, 8192 / max(1, width * c))) { rows in
                 for row in rows {
                     let img = row / height, ty = ys[row - img * height]
@@ -72,7 +72,7 @@ func resizeBilinearBackward(dy: [Float], n: Int, h: Int, w: Int, c: Int, ys: [Bi
     var dx = Tensor(shape: [n, h, w, c])
     dx.scalars.withUnsafeMutableBufferPointer { dxb in
         dy.withUnsafeBufferPointer { gb in
-            let gp = gb.baseAddress!, dp = dxb.baseAddress!
+            guard let gp = gb.baseAddress, let dp = dxb.baseAddress else { return }
             // Taps overlap, so workers own (image, channel range) pairs.
             let blocks = max(1, min(c, engineThreads))
             let per = (c + blocks - 1) / blocks

@@ -12,6 +12,11 @@
 // reachable nodes from the newest to the oldest is a valid reverse topological order.
 
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One recorded operation (or a leaf variable) on the tape.
 public final class TapeNode: @unchecked Sendable {
@@ -40,17 +45,28 @@ public final class TapeNode: @unchecked Sendable {
 /// Controls recording and runs back-propagation.
 public enum Tape {
     private static let counter = Atomic<Int>(0)
-    private static let disabledDepth = Atomic<Int>(0)
+    /// Per-thread nesting depth of `withoutRecording` (a thread-specific value), so one thread's
+    /// back-propagation or evaluation does not switch recording off for the others.
+    private static let disabledDepthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+    private static var disabledDepth: Int {
+        get { Int(bitPattern: pthread_getspecific(disabledDepthKey)) }
+        set { pthread_setspecific(disabledDepthKey, UnsafeRawPointer(bitPattern: newValue)) }
+    }
 
     static func nextID() -> Int { counter.add(1, ordering: .relaxed).newValue }
 
-    /// True unless inside `withoutRecording`.
-    public static var isRecording: Bool { disabledDepth.load(ordering: .relaxed) == 0 }
+    /// True unless the calling thread is inside `withoutRecording`.
+    public static var isRecording: Bool { disabledDepth == 0 }
 
-    /// Runs `body` with recording off: results carry no nodes (evaluation inside training).
+    /// Runs `body` with recording off on the calling thread: results carry no nodes (evaluation
+    /// inside training).
     public static func withoutRecording<R>(_ body: () throws -> R) rethrows -> R {
-        disabledDepth.add(1, ordering: .relaxed)
-        defer { disabledDepth.subtract(1, ordering: .relaxed) }
+        disabledDepth += 1
+        defer { disabledDepth -= 1 }
         return try body()
     }
 

@@ -80,6 +80,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             BenchGemm.self,
             BenchDecode.self,
+            BenchConv.self,
             BenchCRF.self,
             BenchImageModel.self,
             BenchVideoModel.self,

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensor
 
@@ -93,24 +94,49 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
     }
 
     @Test func tiledIm2colMatchesDirectLoops() throws {
-        // Several small tiles, atrous, odd sizes: forward against direct loops, backward against one tile.
+        // Several small tiles, atrous, odd sizes: forward against direct loops, backward paths against one tile.
         var rng = SplitMix64(seed: 3)
         let x = Tensor.uniform(shape: [2, 13, 11, 5], using: &rng), w = Tensor.uniform(shape: [3, 3, 5, 4], using: &rng)
         let (g, cout) = try convGeometry(op: "t", x: x.shape, filter: w.shape, strides: (1, 1), dilations: (2, 2),
                                          padding: .same)
         let tiled = try convForward(g, cout: cout, x: x.scalars, filter: w.scalars, epilogue: ConvEpilogue(relu: false),
-                                    tileBudget: 7 * g.k)
+                                    subTile: 7)
         let reference = try naiveConv2d(x, w, strides: (1, 1), dilations: (2, 2), padding: .same)
         expectClose(try Tensor(shape: reference.shape, scalars: tiled), reference, "tiled forward", tolerance: 1e-5)
         let dy = Tensor.uniform(shape: reference.shape, using: &rng)
-        let small = try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
-                                     wantInput: true, wantFilter: true, tileBudget: 7 * g.k)
         let whole = try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
-                                     wantInput: true, wantFilter: true, tileBudget: g.m * g.k)
-        expectClose(try Tensor(shape: x.shape, scalars: #require(small.dx)),
-                    try Tensor(shape: x.shape, scalars: #require(whole.dx)), "tiled dx", tolerance: 1e-5)
-        expectClose(try Tensor(shape: w.shape, scalars: #require(small.dw)),
-                    try Tensor(shape: w.shape, scalars: #require(whole.dw)), "tiled dw", tolerance: 1e-5)
+                                     wantInput: true, wantFilter: true, perCore: false, tileBudget: g.m * g.k)
+        let variants = [
+            ("per-core sub-tiles of 7", try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
+                                                         wantInput: true, wantFilter: true, subTile: 7)),
+            ("threaded tiles of 7", try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
+                                                     wantInput: true, wantFilter: true, perCore: false, tileBudget: 7 * g.k)),
+        ]
+        for (name, v) in variants {
+            expectClose(try Tensor(shape: x.shape, scalars: #require(v.dx)),
+                        try Tensor(shape: x.shape, scalars: #require(whole.dx)), "\(name) dx", tolerance: 1e-5)
+            expectClose(try Tensor(shape: w.shape, scalars: #require(v.dw)),
+                        try Tensor(shape: w.shape, scalars: #require(whole.dw)), "\(name) dw", tolerance: 1e-5)
+        }
+        // Only the filter gradient (the input is an image, say).
+        let onlyW = try convBackward(g, cout: cout, x: x.scalars, filter: w.scalars, dy: dy.scalars,
+                                     wantInput: false, wantFilter: true, subTile: 7)
+        #expect(onlyW.dx == nil)
+        expectClose(try Tensor(shape: w.shape, scalars: #require(onlyW.dw)),
+                    try Tensor(shape: w.shape, scalars: #require(whole.dw)), "dw alone", tolerance: 1e-5)
+    }
+
+    @Test func pointwiseOnLargeMapsMatchesDirectLoops() throws {
+        // Small 1×1 filters on maps of ≥ 512 pixels take the per-core GEMMs (tails of odd sizes included).
+        var rng = SplitMix64(seed: 13)
+        let x = Tensor.uniform(shape: [1, 27, 29, 8], using: &rng), w = Tensor.uniform(shape: [1, 1, 8, 5], using: &rng)
+        let reference = try naiveConv2d(x, w, strides: (1, 1), dilations: (1, 1), padding: .same)
+        expectClose(try conv2d(x, w), reference, "pointwise per core", tolerance: 1e-5)
+        let shift = Tensor.uniform(shape: [5], using: &rng)
+        let fused = try conv2dFused(x, w, shift: shift, relu: true)
+        var expected = reference
+        for i in 0..<expected.count { expected.scalars[i] = max(reference.scalars[i] + shift.scalars[i % 5], 0) }
+        expectClose(fused, expected, "pointwise fused per core", tolerance: 1e-5)
     }
 
     @Test func fusedEpilogueMatchesUnfusedArithmetic() throws {
@@ -156,5 +182,59 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, strides: (Int, Int), dilations: (Int,
         #expect(throws: TensorError.self) {
             try conv2dFused(x, Tensor(shape: [3, 3, 3, 2]), residual: Tensor(shape: [1, 5, 5, 3]))
         }
+    }
+}
+
+@Suite struct EmptyBatchTests {
+    @Test func emptyBatchesGiveEmptyResultsAndZeroGradients() throws {
+        let x = Tensor(shape: [0, 6, 6, 2]).trackingGradients(), w = Tensor(shape: [3, 3, 2, 4], repeating: 1).trackingGradients()
+        let y = try conv2d(x, w)
+        #expect(y.shape == [0, 6, 6, 4])
+        let g = try Tape.gradients(of: y, wrt: [x, w])
+        #expect(g[1].scalars.allSatisfy { $0 == 0 } && g[0].count == 0)
+        #expect(try maxPool2d(x, window: (3, 3), strides: (2, 2), padding: .same).shape == [0, 3, 3, 2])
+        #expect(try resizeBilinear(x, height: 3, width: 4).shape == [0, 3, 4, 2])
+        let p = try Tape.gradients(of: maxPool2d(x, window: (2, 2), strides: (2, 2), padding: .valid), wrt: [x])
+        #expect(p[0].count == 0)
+    }
+}
+
+@Suite struct WindowGeometryTests {
+    @Test func interiorOutputsKeepEveryTapInside() {
+        for input in 1...12 { for window in 1...7 { for stride in 1...3 { for dilation in 1...2 { for pad in 0...3 {
+            let r = interiorOutputs(input: input, window: window, stride: stride, dilation: dilation, padBefore: pad)
+            for o in 0..<20 {
+                let first = o * stride - pad, last = first + (window - 1) * dilation
+                #expect(r.contains(o) == (first >= 0 && last < input), "in \(input) k \(window) s \(stride) d \(dilation) p \(pad) o \(o)")
+            }
+        } } } } }
+    }
+}
+
+@Suite struct ZeroChannelTests {
+    @Test func zeroInputChannelsGiveTheEpilogueOfZero() throws {
+        let x = Tensor(shape: [1, 3, 3, 0]), w = Tensor(shape: [3, 3, 0, 2])
+        #expect(try conv2d(x, w).scalars == [Float](repeating: 0, count: 18))
+        let y = try conv2dFused(x, w, shift: Tensor(shape: [2], scalars: [1, -1]), relu: true)
+        #expect(y.scalars == (0..<9).flatMap { _ in [Float(1), 0] })
+    }
+}
+
+@Suite struct RecordingIsPerThreadTests {
+    @Test func anotherThreadsWithoutRecordingDoesNotStopThisOne() throws {
+        let inside = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            Tape.withoutRecording {
+                inside.signal()
+                release.wait()
+            }
+            done.signal()
+        }
+        inside.wait()
+        let x = Tensor(shape: [1, 3, 3, 1], repeating: 1).trackingGradients()
+        let y = try conv2d(x, Tensor(shape: [3, 3, 1, 1], repeating: 1))
+        release.signal()
+        done.wait()
+        #expect(y.isTracked)
     }
 }

@@ -76,7 +76,7 @@ def main():
         ("pool_same_s2_even", uniform(1, 8, 8, 3), (3, 3), (2, 2), "SAME"),  # pads 0 top/left, 1 bottom/right
         ("pool_valid_s2", uniform(2, 9, 7, 3), (3, 3), (2, 2), "VALID"),
         ("pool_same_s1", uniform(1, 5, 6, 2), (2, 2), (1, 1), "SAME"),
-        ("pool_ties", rng.integers(0, 3, size=(1, 7, 7, 2)).astype(np.float32), (3, 3), (2, 2), "SAME"),
+        ("pool_ties", rng.integers(0, 3, size=(1, 7, 7, 6)).astype(np.float32), (3, 3), (2, 2), "SAME"),
     ]
     for case, x, window, strides, padding in pools:
         run(case, {"x": x},
