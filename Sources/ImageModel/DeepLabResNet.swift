@@ -30,12 +30,24 @@ public struct ConvBatchNorm: Sendable {
     }
 
     /// x [N,H,W,in] → [N,H',W',out]; `residual` is added before the ReLU (the block's add + relu).
+    /// When nothing tracks gradients, batch norm is folded into a per-channel scale and shift that
+    /// the convolution applies in its output pass, with the residual and ReLU (one pass, no
+    /// intermediate tensors); otherwise the differentiable ops run one by one.
     public func callAsFunction(_ x: Tensor, _ p: Parameters, residual: Tensor? = nil, reluAfter: Bool? = nil) throws -> Tensor {
-        let y = try conv2d(x, p(conv + "/weights"), strides: (stride, stride), dilations: (dilation, dilation), padding: .same)
-        var z = try batchNormInference(y, mean: p(bn + "/moving_mean"), variance: p(bn + "/moving_variance"),
-                                       offset: p(bn + "/beta"), scale: p(bn + "/gamma"), epsilon: 0.001)
+        let weights = try p(conv + "/weights")
+        let mean = try p(bn + "/moving_mean"), variance = try p(bn + "/moving_variance")
+        let beta = try p(bn + "/beta"), gamma = try p(bn + "/gamma")
+        let applyReLU = reluAfter ?? withReLU
+        let tracked = [x, weights, beta, gamma].contains(where: \.isTracked) || (residual?.isTracked ?? false)
+        if !(tracked && Tape.isRecording) {
+            let folded = try foldBatchNorm(mean: mean, variance: variance, offset: beta, scale: gamma, epsilon: 0.001)
+            return try conv2dFused(x, weights, strides: (stride, stride), dilations: (dilation, dilation), padding: .same,
+                                   scale: folded.scale, shift: folded.shift, residual: residual, relu: applyReLU)
+        }
+        let y = try conv2d(x, weights, strides: (stride, stride), dilations: (dilation, dilation), padding: .same)
+        var z = try batchNormInference(y, mean: mean, variance: variance, offset: beta, scale: gamma, epsilon: 0.001)
         if let residual { z = try z + residual }
-        return (reluAfter ?? withReLU) ? try relu(z) : z
+        return applyReLU ? try relu(z) : z
     }
 }
 
