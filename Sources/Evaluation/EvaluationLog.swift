@@ -22,6 +22,7 @@
 // failed lines the later wins. Two ids at one index mean logs of different datasets or splits: an error.
 
 import Foundation
+import Tensor
 
 /// Where a sample comes from and what it says: the leading fields of its log line.
 public struct SampleInfo: Equatable, Sendable {
@@ -123,12 +124,12 @@ extension EvaluationLogError: LocalizedError {
 extension LogRecord {
     /// The record as one JSON line (with its "\n"), keys in the documented order.
     public func jsonLine() -> String {
-        var fields: [(String, String)] = [("index", String(info.index)), ("id", jsonString(info.id))]
-        if let v = info.video { fields.append(("video", jsonString(v))) }
-        if let v = info.image { fields.append(("image", jsonString(v))) }
+        var fields: [(String, String)] = [("index", String(info.index)), ("id", jsonQuote(info.id))]
+        if let v = info.video { fields.append(("video", jsonQuote(v))) }
+        if let v = info.image { fields.append(("image", jsonQuote(v))) }
         if let f = info.frame { fields.append(("frame", String(f))) }
-        fields.append(("instance", jsonString(info.instance)))
-        fields.append(("sentence", jsonString(info.sentence)))
+        fields.append(("instance", jsonQuote(info.instance)))
+        fields.append(("sentence", jsonQuote(info.sentence)))
         switch outcome {
         case .evaluated(let r, let crf):
             fields.append(("I", String(r.intersection)))
@@ -146,7 +147,7 @@ extension LogRecord {
             fields.append(("skipped", "true"))
             fields.append(("gt_area", "0"))
         case .failed(let message):
-            fields.append(("error", jsonString(message)))
+            fields.append(("error", jsonQuote(message)))
         }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     }
@@ -236,27 +237,10 @@ extension LogRecord {
     }
 }
 
-/// A JSON string literal: quotes, backslashes and control characters escaped, everything else as UTF-8.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-            out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}
 
 /// An RLE as pycocotools writes it: {"size": [h, w], "counts": "…"}.
 func jsonRLE(_ r: RLE) -> String {
-    "{\"size\": [\(r.height), \(r.width)], \"counts\": \(jsonString(r.compressedString))}"
+    "{\"size\": [\(r.height), \(r.width)], \"counts\": \(jsonQuote(r.compressedString))}"
 }
 
 // MARK: - Files

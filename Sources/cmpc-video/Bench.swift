@@ -23,12 +23,12 @@ func emit(_ fields: [(String, Any)], json: Bool) {
         let parts = fields.map { key, value -> String in
             let v: String
             switch value {
-            case let s as String: v = "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            case let s as String: v = jsonQuote(s)
             case let d as Double: v = d.isFinite ? String(format: "%.6g", d) : "null"
             case let i as Int: v = String(i)
-            default: v = "\"\(value)\""
+            default: v = jsonQuote("\(value)")
             }
-            return "\"\(key)\": \(v)"
+            return "\(jsonQuote(key)): \(v)"
         }
         print("{" + parts.joined(separator: ", ") + "}")
     } else {

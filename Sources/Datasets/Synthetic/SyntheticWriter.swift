@@ -18,6 +18,7 @@
 // Every file is a function of the settings alone: the same seed gives the same bytes (the mp4 and
 // the still pictures as far as the media writer is deterministic).
 import Foundation
+import Tensor
 
 /// Writes clips and still pictures; the Video module's encoders behind a small seam.
 public protocol SyntheticMediaWriter {
@@ -121,7 +122,7 @@ public struct SyntheticWriter {
         try writeText(annotations, to: path("a2d_annotation.txt"))
         try writeText("", to: path("a2d_missed_videos.txt"))
         try writeText(Self.vocabulary.joined(separator: "\n") + "\n", to: path("vocabulary.txt"))
-        try writeText(Self.jsonObject(cues.map { ($0.0, Self.jsonString($0.1)) }), to: path("cues.json"))
+        try writeText(Self.jsonObject(cues.map { ($0.0, jsonQuote($0.1)) }), to: path("cues.json"))
 
         if config.images > 0 {
             try makeDirectory(path("referit", "images"))
@@ -138,7 +139,7 @@ public struct SyntheticWriter {
                     try MATWriter.write([MATMatrix(name: "segimg_t", rows: still.height, columns: still.width,
                                                    values: .uint8(segimg))],
                                         compressed: true, to: path("referit", "mask", key + ".mat"))
-                    queries[still.isTest, default: []].append((key, "[" + Self.jsonString(e.text) + "]"))
+                    queries[still.isTest, default: []].append((key, "[" + jsonQuote(e.text) + "]"))
                     imageCues.append(("\(key),\(e.text)", e.cue.rawValue))
                     summary.imageSentencesByCue[e.cue.rawValue, default: 0] += 1
                     summary.imageSentences += 1
@@ -148,7 +149,7 @@ public struct SyntheticWriter {
             }
             try writeText(Self.jsonObject(queries[false] ?? []), to: path("referit", "referit_query_trainval.json"))
             try writeText(Self.jsonObject(queries[true] ?? []), to: path("referit", "referit_query_test.json"))
-            try writeText(Self.jsonObject(imageCues.map { ($0.0, Self.jsonString($0.1)) }),
+            try writeText(Self.jsonObject(imageCues.map { ($0.0, jsonQuote($0.1)) }),
                           to: path("referit", "cues.json"))
         }
         try writeText(Self.summaryJSON(config, summary, stillExtension: media.stillExtension), to: path("synth.json"))
@@ -173,26 +174,10 @@ public struct SyntheticWriter {
         String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
     }
 
-    /// A JSON string literal (the sentences and keys are plain ASCII words; quotes and
-    /// backslashes are escaped anyway).
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-
     /// A JSON object with keys in the given order, one member a line; values are JSON text.
     static func jsonObject(_ members: [(String, String)]) -> String {
         if members.isEmpty { return "{}\n" }
-        return "{\n" + members.map { "  " + jsonString($0.0) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
+        return "{\n" + members.map { "  " + jsonQuote($0.0) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
     }
 
     static func summaryJSON(_ c: SyntheticConfig, _ s: SyntheticSummary, stillExtension: String) -> String {
@@ -209,7 +194,7 @@ public struct SyntheticWriter {
             ("sentences", String(s.sentences)), ("samples", String(s.samples)),
             ("train_samples", String(s.trainSamples)), ("test_samples", String(s.testSamples)),
             ("sentences_by_cue", cues(s.sentencesByCue)),
-            ("images", String(s.images)), ("image_format", jsonString(stillExtension)),
+            ("images", String(s.images)), ("image_format", jsonQuote(stillExtension)),
             ("image_sentences", String(s.imageSentences)), ("image_sentences_by_cue", cues(s.imageSentencesByCue)),
         ]
         return jsonObject(members)

@@ -182,8 +182,9 @@ struct JSONParser {
     }
 }
 
-/// `s` as a JSON string literal, quotes included.
-func jsonQuote(_ s: String) -> String {
+/// `s` as a JSON string literal, quotes included: quotes, backslashes and control characters
+/// escaped, everything else as UTF-8. (Shared by every hand-written JSON writer of the project.)
+public func jsonQuote(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {
@@ -193,7 +194,7 @@ func jsonQuote(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if u.value < 0x20 {
+            if u.value < 0x20 || u.value == 0x7F {
                 out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
             } else {
                 out.unicodeScalars.append(u)
