@@ -150,8 +150,10 @@ public final class HDF5Writer {
         }
     }
 
-    /// Writes a dataset of the given shape (row-major values).
-    public func write(_ name: String, shape: [Int], values: [Double], as type: HDF5ElementType = .float64) throws {
+    /// Writes a dataset of the given shape (row-major values); `deflate` (0…9) stores it compressed in
+    /// one chunk. No modification time is stored, so the same datasets give the same bytes.
+    public func write(_ name: String, shape: [Int], values: [Double], as type: HDF5ElementType = .float64,
+                      deflate: Int? = nil) throws {
         guard file >= 0 else { throw DatasetError.invalidValue(file: path, what: name, reason: "writer is closed") }
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == values.count else {
             throw DatasetError.invalidValue(file: path, what: name, reason: "\(values.count) values for shape \(shape)")
@@ -167,8 +169,15 @@ public final class HDF5Writer {
             case .uint8: fileType = swift_H5T_STD_U8LE()
             case .int32: fileType = swift_H5T_STD_I32LE()
             }
-            let dset = H5Dcreate2(file, name, fileType, space, swift_H5P_DEFAULT(), swift_H5P_DEFAULT(),
-                                  swift_H5P_DEFAULT())
+            let dcpl = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
+            guard dcpl >= 0 else { throw DatasetError.invalidValue(file: path, what: name, reason: "property list") }
+            defer { H5Pclose(dcpl) }
+            H5Pset_obj_track_times(dcpl, false)
+            if let level = deflate, !shape.isEmpty, !shape.contains(0) {
+                H5Pset_chunk(dcpl, Int32(shape.count), &dims)
+                H5Pset_deflate(dcpl, UInt32(max(0, min(9, level))))
+            }
+            let dset = H5Dcreate2(file, name, fileType, space, swift_H5P_DEFAULT(), dcpl, swift_H5P_DEFAULT())
             guard dset >= 0 else { throw DatasetError.invalidValue(file: path, what: name, reason: "cannot create dataset") }
             defer { H5Dclose(dset) }
             let rc = values.withUnsafeBytes {

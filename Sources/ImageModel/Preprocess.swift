@@ -85,6 +85,11 @@ public enum Preprocess {
         return out
     }
 
+    /// The original's prediction: logits ≥ threshold at H×W, resize_and_crop'ped back to the frame (0/1).
+    public static func maskFromLogits(_ logits: [Float], threshold: Float = 0, H: Int, W: Int, geometry g: PadGeometry) -> [UInt8] {
+        maskToFrame(logits.map { $0 >= threshold ? 1 : 0 }, H: H, W: W, frameHeight: g.frameHeight, frameWidth: g.frameWidth)
+    }
+
     /// skimage.transform.resize(order=1, mode='reflect', anti_aliasing when shrinking) of one plane.
     public static func resize(plane: [Float], width: Int, height: Int, toWidth: Int, toHeight: Int) -> [Float] {
         if width == toWidth && height == toHeight { return plane }

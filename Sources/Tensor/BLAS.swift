@@ -6,6 +6,7 @@
 // sets OPENBLAS_CORETYPE (SkylakeX with AVX-512, Haswell with AVX2+FMA) unless the user already
 // set it, and only then loads the library with dlopen. A value the user set is never changed.
 
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -109,6 +110,12 @@ public enum BLAS {
 
     private static func library() throws -> Library { try loaded.get() }
 
+    private static let flops = Atomic<Int>(0)
+
+    /// Floating-point operations (2·m·n·k per product) of every sgemm since the process started;
+    /// benchmarks read the difference around a run.
+    public static var flopCount: Int { flops.load(ordering: .relaxed) }
+
     /// Loads OpenBLAS now (it is otherwise loaded on first use); throws when it is missing.
     public static func load() throws { _ = try library() }
 
@@ -156,6 +163,7 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
             return
         }
+        flops.add(2 * m * n * k, ordering: .relaxed)
         lib.sgemm(101, transA ? 112 : 111, transB ? 112 : 111,
                   Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

@@ -124,10 +124,8 @@ public final class VideoSegmenter {
 
     private func result(_ o: CMPCOutputs, sentence: Int, frame: Int, prepared: PreparedImage) throws -> FrameMask {
         let (H, W) = (model.config.H, model.config.W)
-        let binary = o.up.scalars.map { $0 >= logitThreshold ? Float(1) : 0 }
-        let g = prepared.geometry
-        let mask = Preprocess.maskToFrame(binary, H: H, W: W, frameHeight: g.frameHeight, frameWidth: g.frameWidth)
+        let mask = Preprocess.maskFromLogits(o.up.scalars, threshold: logitThreshold, H: H, W: W, geometry: prepared.geometry)
         return FrameMask(sentence: sentence, frame: frame, mask: mask, probabilities: try o.sigm().scalars,
-                         networkRGB: prepared.rgb, geometry: g)
+                         networkRGB: prepared.rgb, geometry: prepared.geometry)
     }
 }

@@ -81,6 +81,8 @@ struct Bench: AsyncParsableCommand {
             BenchGemm.self,
             BenchDecode.self,
             BenchCRF.self,
+            BenchImageModel.self,
+            BenchVideoModel.self,
         ])
 }
 

@@ -9,10 +9,12 @@ struct CMPCVideo: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Segment.self,
+            Evaluate.self,
             Forward.self,
             Inspect.self,
             Convert.self,
             DatasetsCommand.self,
+            Synth.self,
             Bench.self,
         ])
 }

@@ -6,6 +6,10 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Foundation
+import ImageModel
+import Tensor
+import Video
+import VideoModel
 
 struct Evaluate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,14 +31,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test).")
     var split: String?
 
-    @Option(help: "Checkpoint: a TensorFlow prefix, .safetensors or .npz.")
-    var checkpoint: String?
-
-    @Option(help: "Vocabulary file for tokenising the sentences.")
-    var vocab: String?
-
-    @Option(help: "Model configuration JSON (sizes the checkpoint does not determine).")
-    var config: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "RefCOCO family: folder of COCO_train2014_*.jpg (default: looked up under --root).")
     var images: String?
@@ -72,15 +69,15 @@ struct Evaluate: AsyncParsableCommand {
             guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
             let options: [(String, Bool)] = [
                 ("--dataset", dataset != nil), ("--root", root != nil), ("--split", split != nil),
-                ("--checkpoint", checkpoint != nil), ("--shard", shard != nil), ("--vocab", vocab != nil),
-                ("--config", config != nil), ("--images", images != nil), ("--limit", limit != nil),
+                ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
+                ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
                 ("--crf", crf), ("--strict", strict),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
         } else {
             guard logs.isEmpty else { throw ValidationError("unexpected arguments \(logs); did you mean --merge?") }
-            let missing = [("--dataset", dataset), ("--root", root), ("--split", split), ("--checkpoint", checkpoint)]
+            let missing = [("--dataset", dataset), ("--root", root), ("--split", split)]
                 .filter { $0.1 == nil }.map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
@@ -93,7 +90,7 @@ struct Evaluate: AsyncParsableCommand {
     }
 
     func runEvaluation() throws {
-        guard let dataset, let root, let split, let checkpoint else { return }   // validate() checked them
+        guard let dataset, let root, let split else { return }   // validate() checked them
         let reader = try makeDataset(name: dataset, root: root, images: images)
         let samples = try reader.samples(split: split)
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
@@ -104,7 +101,8 @@ struct Evaluate: AsyncParsableCommand {
                 return try PixelMask(width: mask.width, height: mask.height, pixels: mask.pixels)
             }
         }
-        let predictor = try ModelPredictor(checkpoint: checkpoint, vocabulary: vocab, config: config, crf: crf)
+        let loaded = try model.load()
+        let predictor = ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: crf)
 
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
         var runner = EvaluationRunner(log: logURL)
@@ -189,26 +187,83 @@ struct EvaluateError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The CMPC model as a predictor over dataset samples: decode the frame (the video network: its 16-frame window),
-/// tokenise the sentence with the vocabulary, run the network, bring the mask back to the frame's size, and with
-/// `crf` refine it with DenseCRF too.
-///
-/// Not wired yet: the model (`CMPCModel`, `Preprocess.prepare`, `Vocabulary`, `VideoSegmenter`) and the Video module
-/// are not on main, so `Evaluate` is not in `CMPCVideo`'s subcommands until this body calls them.
-struct ModelPredictor: SamplePredictor {
-    var checkpoint: String
-    var vocabulary: String?
-    var config: String?
-    var crf: Bool
+/// The CMPC model as a predictor over dataset samples: decode the frame (for the video network, the sampled
+/// frames of its 16-frame window), tokenise the sentence, run the network, bring the mask back to the frame's size
+/// and, with `crf`, refine it with DenseCRF too. Frame features are kept for the frames of the current video, so
+/// the sentences of one video (which share annotated frames) reuse them.
+final class ModelPredictor: SamplePredictor {
+    let model: CMPCModel
+    let vocabulary: Vocabulary
+    let crf: Bool
+    private var readerPath: String?
+    private var reader: VideoReader?
+    private var frameCache: [Int: (prepared: PreparedImage, features: FrameFeatures?)] = [:]
 
-    init(checkpoint: String, vocabulary: String?, config: String?, crf: Bool) throws {
-        self.checkpoint = checkpoint
+    init(model: CMPCModel, vocabulary: Vocabulary, crf: Bool) {
+        self.model = model
         self.vocabulary = vocabulary
-        self.config = config
         self.crf = crf
     }
 
     func predict(_ sample: ReferringSample, width: Int, height: Int) throws -> Prediction {
-        throw EvaluateError("the CMPC model is not wired into `evaluate` yet (ModelPredictor in Evaluate.swift)")
+        let words = try vocabulary.encode(sample.sentence, steps: model.config.numSteps).ids
+        let outputs: CMPCOutputs
+        let target: PreparedImage
+        switch sample.source {
+        case .image(let path):
+            let image = try ImageIO.read(path: path)
+            target = try prepare(image)
+            outputs = try model.forward(input: target.tensor, words: words)
+        case .video(let path, let frame, _), .frames(let path, let frame, _):
+            let reader = try openVideo(path)
+            let sampler = try ClipSampler(frameCount: reader.info.frameCount)
+            let p = model.parameters
+            switch model.network {
+            case let .video(net):
+                let frames = try sampler.sampledFrames(around: frame)
+                let entries = try frames.map { try features(frame: $0, reader: reader, net: net) }
+                let sentence = try net.sentence(words, p)
+                let perFrame = try entries.map { try net.frameSentence([$0.features!], sentence, p)[0] }
+                target = entries[ClipSampler.targetSlot].prepared
+                outputs = try net.window(sampled: perFrame, target: entries[ClipSampler.targetSlot].features!, sentence, p)
+            case .image:
+                target = try prepare(try reader.frame(at: frame))
+                outputs = try model.forward(input: target.tensor, words: words)
+            }
+        }
+        let g = target.geometry
+        guard g.frameWidth == width, g.frameHeight == height else {
+            throw EvaluateError("\(sample.source.path): the frame is \(g.frameWidth)×\(g.frameHeight) but its mask is \(width)×\(height)")
+        }
+        let post = MaskPostprocess(config: model.config)
+        let mask = post.mask(logits: outputs.up.scalars, geometry: g)
+        let crfMask = crf ? try post.crfMask(probabilities: try outputs.sigm().scalars, networkRGB: target.rgb, geometry: g) : nil
+        return Prediction(mask: try PixelMask(width: width, height: height, pixels: mask),
+                          crfMask: try crfMask.map { try PixelMask(width: width, height: height, pixels: $0) })
+    }
+
+    private func prepare(_ image: RGBImage) throws -> PreparedImage {
+        try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height,
+                               H: model.config.H, W: model.config.W)
+    }
+
+    private func openVideo(_ path: String) throws -> VideoReader {
+        if readerPath == path, let reader { return reader }
+        reader = nil
+        frameCache = [:]
+        let r = try VideoReader(path: path)
+        reader = r
+        readerPath = path
+        return r
+    }
+
+    private func features(frame: Int, reader: VideoReader, net: CMPCVideoNetwork) throws
+        -> (prepared: PreparedImage, features: FrameFeatures?) {
+        if let cached = frameCache[frame] { return cached }
+        let prepared = try prepare(try reader.frame(at: frame))
+        let image = try prepared.tensor.reshaped(to: [1, model.config.H, model.config.W, 3])
+        let entry = (prepared, Optional(try net.frames(image, model.parameters)[0]))
+        frameCache[frame] = entry
+        return entry
     }
 }

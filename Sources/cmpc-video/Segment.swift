@@ -77,7 +77,7 @@ struct Segment: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded)
         segmenter.logitThreshold = log(threshold / (1 - threshold))
-        let output = try SegmentationOutput(folder: out, sentences: sentences, crf: crf)
+        let output = try SegmentationOutput(folder: out, sentences: sentences, crf: crf, config: loaded.model.config)
         if try isStillImage(input) {
             let image = try ImageIO.read(path: input)
             var results: [FrameMask] = []
@@ -200,6 +200,7 @@ final class SegmentationOutput {
     let folder: String
     let sentences: [String]
     let crf: Bool
+    let config: ModelConfig
     private(set) var records: [(sentence: Int, frame: Int, rle: RLE)] = []
 
     /// Distinct overlay colours, one per sentence.
@@ -207,7 +208,8 @@ final class SegmentationOutput {
         (255, 48, 48), (48, 160, 255), (64, 220, 64), (255, 200, 0), (200, 64, 255), (0, 220, 200), (255, 120, 200),
     ]
 
-    init(folder: String, sentences: [String], crf: Bool) throws {
+    init(folder: String, sentences: [String], crf: Bool, config: ModelConfig) throws {
+        self.config = config
         self.folder = folder
         self.sentences = sentences
         self.crf = crf
@@ -216,12 +218,9 @@ final class SegmentationOutput {
     /// The mask after the CRF when asked for.
     func refined(_ r: FrameMask) throws -> FrameMask {
         guard crf else { return r }
-        let g = r.geometry
-        let side = Int(Double(r.probabilities.count).squareRoot())
-        let (h, w) = (r.networkRGB.count / 3 / max(1, side), side)
-        let labels = try DenseCRF.refine(probabilities: r.probabilities, rgb: r.networkRGB, width: w, height: h).labels
         var out = r
-        out.mask = Preprocess.maskToFrame(labels.map { Float($0) }, H: h, W: w, frameHeight: g.frameHeight, frameWidth: g.frameWidth)
+        out.mask = try MaskPostprocess(config: config)
+            .crfMask(probabilities: r.probabilities, networkRGB: r.networkRGB, geometry: r.geometry)
         return out
     }
 

@@ -24,7 +24,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Random access to the bytes of a file or an in-memory buffer, with checked ranges.
-public protocol ByteSource {
+public protocol ByteSource: Sendable {
     /// Total number of bytes.
     var count: Int { get }
     /// Bytes [offset, offset+length); throws if the range leaves the source.
@@ -49,7 +49,8 @@ public struct MemorySource: ByteSource {
 }
 
 /// A `ByteSource` over an open file, read on demand (a 700 MB checkpoint is never held whole).
-public final class FileSource: ByteSource {
+/// Reads use pread, so one source may serve several threads at once.
+public final class FileSource: ByteSource, @unchecked Sendable {
     public let name: String
     public let count: Int
     private let handle: FileHandle
@@ -82,18 +83,21 @@ public final class FileSource: ByteSource {
 
     public func read(at offset: Int, count length: Int) throws -> [UInt8] {
         try checkRange(offset, length, within: count, file: name, what: "read")
-        if length == 0 { return [] }
-        do {
-            try handle.seek(toOffset: UInt64(offset))
-            guard let data = try handle.read(upToCount: length), data.count == length else {
-                throw CheckpointError(file: name, problem: "short read of \(length) bytes at offset \(offset); was the file truncated while reading?")
+        let fd = handle.fileDescriptor
+        var out = [UInt8](repeating: 0, count: length)
+        var done = 0
+        try out.withUnsafeMutableBytes { buffer in
+            while done < length {
+                let n = pread(fd, buffer.baseAddress! + done, min(length - done, 1 << 30), off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    let why = n < 0 ? String(cString: strerror(errno)) : "end of file"
+                    throw CheckpointError(file: name, problem: "read of \(length) bytes at offset \(offset) failed (\(why)); was the file truncated while reading?")
+                }
+                done += n
             }
-            return [UInt8](data)
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
-            throw CheckpointError(file: name, problem: "read failed at offset \(offset): \(error.localizedDescription)")
         }
+        return out
     }
 }
 

@@ -17,6 +17,9 @@ public enum CheckpointFile {
     public static func kind(of path: String) throws -> Kind {
         if TFCheckpoint.exists(path) { return .tensorflow }
         let url = URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CheckpointError(file: path, problem: "no such file, and no \(path).index for a TensorFlow checkpoint prefix; check the path")
+        }
         let source = try FileSource(url)
         let head = try source.read(at: 0, count: min(8, source.count))
         if head.starts(with: NumPy.magic) { return .npy }

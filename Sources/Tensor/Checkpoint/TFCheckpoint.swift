@@ -29,7 +29,7 @@ import Foundation
 ///
 ///     let ckpt = try TFCheckpoint(prefix: "model.ckpt-700000")
 ///     let w = try ckpt.read("text_objseg/c5_lateral/DW").tensor()   // [1, 1, 2048, 500]
-public struct TFCheckpoint {
+public struct TFCheckpoint: Sendable {
     /// Where a tensor's bytes live.
     struct Entry {
         var name: String

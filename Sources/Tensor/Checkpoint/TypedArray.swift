@@ -92,7 +92,10 @@ public struct TypedArray: Sendable, Equatable, CustomStringConvertible {
     /// A float32 array; `scalars.count` must equal the shape's product.
     public init(float32 shape: [Int], scalars: [Float]) {
         precondition(shape.reduce(1, *) == scalars.count, "TypedArray: \(scalars.count) scalars do not fill \(shape)")
-        self.init(unchecked: .float32, shape: shape, bytes: littleEndianBytes(scalars.map { $0.bitPattern }))
+        let bytes = isLittleEndianHost
+            ? scalars.withUnsafeBytes { [UInt8]($0) }
+            : littleEndianBytes(scalars.map { $0.bitPattern })
+        self.init(unchecked: .float32, shape: shape, bytes: bytes)
     }
 
     /// A float64 array; `scalars.count` must equal the shape's product.
@@ -145,6 +148,8 @@ public struct TypedArray: Sendable, Equatable, CustomStringConvertible {
             try bytes.withUnsafeBytes { raw in
                 guard raw.count == n * dtype.size else { throw sizeError() }
                 switch dtype {
+                case .float32 where isLittleEndianHost:
+                    if n > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: 4 * n) }
                 case .float32:
                     for i in 0 ..< n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
                 case .float64:
@@ -239,6 +244,10 @@ public struct TypedArray: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// True on little-endian machines (every platform Swift runs this package on), where float32
+/// bytes can be copied as they are.
+let isLittleEndianHost = 1.littleEndian == 1
 
 /// Little-endian bytes of fixed-width integers, in order.
 func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {

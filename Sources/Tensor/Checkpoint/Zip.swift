@@ -266,8 +266,13 @@ struct ZipWriter {
     private(set) var bytes: [UInt8] = []
     private var central: [UInt8] = []
     private var count = 0
+    /// Writes ZIP64 records even when nothing needs them (to test readers).
+    let forceZip64: Bool
 
-    init(file: String) { self.file = file }
+    init(file: String, forceZip64: Bool = false) {
+        self.file = file
+        self.forceZip64 = forceZip64
+    }
 
     /// Appends a member named `name` holding `data`.
     mutating func add(name: String, data: [UInt8], compressed: Bool) throws {
@@ -276,7 +281,7 @@ struct ZipWriter {
         let crc = zlibCRC32(data)
         let payload = compressed ? try deflateRaw(data, file: file) : data
         let offset = bytes.count
-        let big = payload.count >= 0xffff_ffff || data.count >= 0xffff_ffff || offset >= 0xffff_ffff
+        let big = forceZip64 || payload.count >= 0xffff_ffff || data.count >= 0xffff_ffff || offset >= 0xffff_ffff
         let method: UInt16 = compressed ? 8 : 0
         let version: UInt16 = big ? 45 : 20
 
@@ -322,7 +327,7 @@ struct ZipWriter {
         let cdOffset = bytes.count
         bytes += central
         let cdSize = central.count
-        let big = cdOffset >= 0xffff_ffff || cdSize >= 0xffff_ffff || count >= 0xffff
+        let big = forceZip64 || cdOffset >= 0xffff_ffff || cdSize >= 0xffff_ffff || count >= 0xffff
         if big {
             let recordOffset = bytes.count
             bytes.appendLE32(0x0606_4b50); bytes.appendLE64(44)

@@ -1,0 +1,180 @@
+// `cmpc-video bench image-model` and `bench video-model`: the full-size networks' speed against the
+// OpenBLAS sgemm rate measured in the same run, and their peak resident memory.
+//
+// GFLOP/s counts the GEMM work (2·m·n·k of every sgemm the run makes — convolutions and matrix
+// products, which are nearly all of it); ratio = that rate / the sgemm peak. Peak memory is the
+// process's maximum resident set (getrusage); the whole-video cases run in child processes so each
+// reports its own peak.
+import ArgumentParser
+import Foundation
+import ImageModel
+import Tensor
+import Video
+import VideoModel
+
+/// Peak resident memory of this process so far, MiB.
+func peakResidentMiB() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024   // kilobytes on Linux
+}
+
+/// Times `body` (best of `repeats` after a warm-up) and the sgemm FLOPs of one run.
+func timedGEMM(repeats: Int, _ body: () throws -> Void) throws -> (seconds: Double, flops: Double) {
+    let before = BLAS.flopCount
+    try body()
+    let flops = Double(BLAS.flopCount - before)
+    var best = Double.infinity
+    for _ in 0..<max(1, repeats) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return (best, flops)
+}
+
+/// A configuration from --config, else the original's full size.
+func benchConfig(_ path: String?, kind: ModelKind) throws -> ModelConfig {
+    var c = try path.map { try ModelConfig.load(URL(fileURLWithPath: $0)) } ?? ModelConfig()
+    c.model = kind
+    try c.validate()
+    return c
+}
+
+struct BenchImageModel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image-model",
+        abstract: "One forward of the full-size image network and of its backbone, against the sgemm peak.")
+    @OptionGroup var options: BenchOptions
+    @Option(help: "Model configuration (default: the original's sizes, 320², ResNet-101).")
+    var config: String?
+
+    func run() async throws {
+        try BLAS.load()
+        let repeats = max(1, min(options.repeats, 3))
+        let peak = try sgemmPeak(repeats: options.repeats)
+        emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
+        let c = try benchConfig(config, kind: .image)
+        let model = try CMPCModel(config: c, seed: 1)
+        guard case let .image(net) = model.network else { return }
+        var rng = SplitMix64(seed: 2)
+        let image = Tensor.uniform(shape: [1, c.H, c.W, 3], lo: -120, hi: 130, using: &rng)
+        let words: [Int32] = Array(repeating: 0, count: max(0, c.numSteps - 7)) + [4, 5, 6, 7, 8, 9, 10].prefix(c.numSteps)
+        let backbone = try timedGEMM(repeats: repeats) { _ = try net.backbone(image, model.parameters) }
+        emitModelRow("backbone", backbone, peak: peak)
+        let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
+        emitModelRow("image-network", full, peak: peak)
+        emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB())], json: options.json)
+    }
+
+    func emitModelRow(_ name: String, _ r: (seconds: Double, flops: Double), peak: Double) {
+        let gflops = r.flops / r.seconds / 1e9
+        emit([("case", name), ("seconds", r.seconds), ("gflops", gflops), ("ratio", gflops / peak),
+              ("gflop", r.flops / 1e9)], json: options.json)
+    }
+}
+
+struct BenchVideoModel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "video-model",
+        abstract: "One clip of the full-size video network, and whole-video segmentation of a 10 s and a 60 s clip.",
+        discussion: """
+            Rows {"case": "clip" | "whole-10s" | "whole-60s", "seconds", "frames_per_second", "peak_mib", "speedup"}; \
+            speedup = whole-video frames/s over the rate of one clip per frame from scratch. The clips are 320 pixels \
+            high, made with the project's VideoWriter at --frame-rate (default 2, so the 60 s clip has 120 frames).
+            """)
+    @OptionGroup var options: BenchOptions
+    @Option(help: "Model configuration (default: the original's sizes).")
+    var config: String?
+    @Option(help: "Frame rate of the generated clips.")
+    var frameRate: Int = 2
+    @Option(help: "Run only one case (clip, whole-10s, whole-60s); used for the child processes.")
+    var only: String?
+    @Option(help: "Seconds per clip for the clip case's timing repeats.")
+    var clipSeconds: Double?
+
+    func run() async throws {
+        try BLAS.load()
+        let c = try benchConfig(config, kind: .video)
+        switch only {
+        case "whole-10s"?: try runWhole(seconds: 10, config: c, clipSeconds: clipSeconds)
+        case "whole-60s"?: try runWhole(seconds: 60, config: c, clipSeconds: clipSeconds)
+        case "clip"?, nil:
+            let peak = try sgemmPeak(repeats: options.repeats)
+            emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
+            let clip = try clipTime(config: c)
+            let gflops = clip.flops / clip.seconds / 1e9
+            emit([("case", "clip"), ("seconds", clip.seconds), ("frames_per_second", 1 / clip.seconds),
+                  ("gflops", gflops), ("ratio", gflops / peak), ("peak_mib", peakResidentMiB())], json: options.json)
+            guard only == nil else { return }
+            for name in ["whole-10s", "whole-60s"] {
+                var args = ["bench", "video-model", "--only", name, "--frame-rate", String(frameRate),
+                            "--clip-seconds", String(clip.seconds)]
+                if let config { args += ["--config", config] }
+                if options.json { args.append("--json") }
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                child.arguments = args
+                try child.run()
+                child.waitUntilExit()
+                guard child.terminationStatus == 0 else { throw UserError("bench video-model --only \(name) failed") }
+            }
+        default:
+            throw ValidationError("--only takes clip, whole-10s or whole-60s")
+        }
+    }
+
+    func clipTime(config c: ModelConfig) throws -> (seconds: Double, flops: Double) {
+        let model = try CMPCModel(config: c, seed: 1)
+        var rng = SplitMix64(seed: 2)
+        let clip = Tensor.uniform(shape: [5, c.H, c.W, 3], lo: -120, hi: 130, using: &rng)
+        let words = benchWords(c)
+        return try timedGEMM(repeats: 1) { _ = try model.forward(input: clip, words: words) }
+    }
+
+    func runWhole(seconds: Int, config c: ModelConfig, clipSeconds: Double?) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cmpc-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("clip-\(seconds)s.mp4").path
+        let (width, height) = (427, 320)
+        let writer = try VideoWriter(path: path, width: width, height: height, frameRate: FrameRate(frameRate))
+        for i in 0..<(seconds * frameRate) { try writer.append(benchFrame(i, width: width, height: height)) }
+        try writer.finish()
+        let model = try CMPCModel(config: c, seed: 1)
+        let reader = try VideoReader(path: path)
+        let n = reader.info.frameCount
+        let segmenter = try VideoSegmenter(model: model, sentences: [benchWords(c)])
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try segmenter.run(frameCount: n, targets: Array(1...n), nextFrame: { try reader.nextFrame() }, emit: { _ in })
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let fps = Double(n) / elapsed
+        var fields: [(String, Any)] = [("case", "whole-\(seconds)s"), ("seconds", elapsed), ("frames", n),
+                                       ("frames_per_second", fps), ("peak_mib", peakResidentMiB()),
+                                       ("backbone_passes", segmenter.backbonePasses)]
+        if let clipSeconds { fields.append(("speedup", fps * clipSeconds)) }
+        emit(fields, json: options.json)
+    }
+}
+
+func benchWords(_ c: ModelConfig) -> [Int32] {
+    let sentence: [Int32] = [4, 5, 6, 7, 8, 9, 10].map { Int32(Int($0) % max(5, c.vocabSize - 1)) }
+    let kept = Array(sentence.prefix(c.numSteps))
+    return Array(repeating: 0, count: c.numSteps - kept.count) + kept
+}
+
+/// A moving pattern, so consecutive frames differ.
+func benchFrame(_ i: Int, width: Int, height: Int) -> RGBImage {
+    var px = [UInt8](repeating: 0, count: width * height * 3)
+    let cx = (i * 7) % width, cy = height / 2
+    for y in 0..<height {
+        for x in 0..<width {
+            let o = (y * width + x) * 3
+            let inside = (x - cx) * (x - cx) + (y - cy) * (y - cy) < 40 * 40
+            px[o] = inside ? 220 : UInt8((x + i) & 0x7f)
+            px[o + 1] = inside ? 40 : UInt8((y * 2) & 0xff)
+            px[o + 2] = UInt8((x ^ y) & 0x3f)
+        }
+    }
+    return try! RGBImage(width: width, height: height, pixels: px)
+}
