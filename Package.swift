@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
         .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation"]),
         .target(name: "Evaluation", dependencies: ["Tensor"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor"],
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Video"],
                 swiftSettings: optimised),
 
         // The command-line tool.
