@@ -12,6 +12,34 @@
 // reachable nodes from the newest to the oldest is a valid reverse topological order.
 
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Per-thread "recording off" depth, so one thread's `withoutRecording` (a backward pass, an
+/// evaluation) never turns recording off for a training step running on another thread.
+private final class RecordingDepth {
+    var value = 0
+}
+
+private let recordingDepthKey: pthread_key_t = {
+    var key = pthread_key_t()
+    #if canImport(Darwin)
+    pthread_key_create(&key) { Unmanaged<RecordingDepth>.fromOpaque($0).release() }
+    #else
+    pthread_key_create(&key) { p in if let p { Unmanaged<RecordingDepth>.fromOpaque(p).release() } }
+    #endif
+    return key
+}()
+
+private func threadRecordingDepth() -> RecordingDepth {
+    if let p = pthread_getspecific(recordingDepthKey) { return Unmanaged<RecordingDepth>.fromOpaque(p).takeUnretainedValue() }
+    let box = RecordingDepth()
+    pthread_setspecific(recordingDepthKey, Unmanaged.passRetained(box).toOpaque())
+    return box
+}
 
 /// One recorded operation (or a leaf variable) on the tape.
 public final class TapeNode: @unchecked Sendable {
@@ -40,17 +68,18 @@ public final class TapeNode: @unchecked Sendable {
 /// Controls recording and runs back-propagation.
 public enum Tape {
     private static let counter = Atomic<Int>(0)
-    private static let disabledDepth = Atomic<Int>(0)
 
     static func nextID() -> Int { counter.add(1, ordering: .relaxed).newValue }
 
-    /// True unless inside `withoutRecording`.
-    public static var isRecording: Bool { disabledDepth.load(ordering: .relaxed) == 0 }
+    /// True unless inside `withoutRecording` on this thread.
+    public static var isRecording: Bool { threadRecordingDepth().value == 0 }
 
-    /// Runs `body` with recording off: results carry no nodes (evaluation inside training).
+    /// Runs `body` with recording off on this thread: results carry no nodes (evaluation inside
+    /// training). Other threads keep recording.
     public static func withoutRecording<R>(_ body: () throws -> R) rethrows -> R {
-        disabledDepth.add(1, ordering: .relaxed)
-        defer { disabledDepth.subtract(1, ordering: .relaxed) }
+        let depth = threadRecordingDepth()
+        depth.value += 1
+        defer { depth.value -= 1 }
         return try body()
     }
 
