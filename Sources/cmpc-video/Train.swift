@@ -84,6 +84,7 @@ struct Train: AsyncParsableCommand {
     }
 
     func run() async throws {
+        setvbuf(stdout, nil, _IOLBF, 0)   // progress lines reach a log file as they are printed
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let policy = CheckpointPolicy(folder: outURL, every: checkpointEvery)
@@ -156,7 +157,13 @@ struct Train: AsyncParsableCommand {
 /// Copies the tensors of a checkpoint whose names the network declares (shapes must match) into the
 /// model. Returns (copied, skipped names).
 func loadInitialWeights(_ path: String, into model: CMPCModel) throws -> (Int, Int) {
-    let tensors = try readCheckpointTensors(path)
+    let tensors: [(name: String, value: Tensor)]
+    if TFCheckpointV1.isV1(path) {
+        tensors = try TFCheckpointV1(path: path).readAll().filter { $0.array.dtype == .float32 }
+            .map { ($0.name, try $0.array.tensor()) }
+    } else {
+        tensors = try readCheckpointTensors(path)
+    }
     var copied = 0, skipped = 0
     var wrong: [String] = []
     for (name, value) in tensors {

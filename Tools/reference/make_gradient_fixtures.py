@@ -3,7 +3,7 @@
 
 Regenerate (by hand, never in CI; python3 + numpy + tensorflow-cpu 2.x, about a minute on 2 cores):
 
-    cd <repo> && python3 Tools/reference/make_gradient_fixtures.py [case ...]
+    cd <repo> && python3 Tools/reference/make_gradient_fixtures.py [case ...]     (cases below, and "v1")
 
 The graphs come from cmpc_reference.py (the original CMPC graphs, original variable names). On top
 of them this script builds the original training objective and one optimizer step, written anew
@@ -151,9 +151,49 @@ def write(name):
         print("   %-34s %9d bytes" % (f, os.path.getsize(os.path.join(outdir, f))))
 
 
+# --------------------------------------------------------------------------------------------
+# TensorFlow's old V1 checkpoint format (what deeplab_resnet_init.ckpt is), for TFCheckpointV1.
+
+V1_OUT = os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures", "v1")
+
+
+def write_v1():
+    """Tests/TrainingTests/Fixtures/v1/: deeplab_like.ckpt (V1, one file) + expected.npz (same tensors)."""
+    os.makedirs(V1_OUT, exist_ok=True)
+    r = np.random.default_rng(7)
+    values = {
+        "conv1/weights": r.normal(0, 0.1, (7, 7, 3, 4)).astype(np.float32),
+        "bn_conv1/beta": r.normal(0, 0.1, (4,)).astype(np.float32),
+        "bn_conv1/gamma": r.uniform(0.8, 1.2, (4,)).astype(np.float32),
+        "bn_conv1/moving_mean": r.normal(0, 0.1, (4,)).astype(np.float32),
+        "bn_conv1/moving_variance": r.uniform(0.5, 1.5, (4,)).astype(np.float32),
+        "res2a_branch1/weights": r.normal(0, 0.1, (1, 1, 4, 16)).astype(np.float32),
+        "fc/bias64": r.normal(0, 1, (3,)).astype(np.float64),
+        "scalar": np.float32(2.5),
+        "empty": np.zeros((0, 3), np.float32),
+    }
+    g = tf1.Graph()
+    with g.as_default():
+        vs = {n: tf1.Variable(v, name=n) for n, v in values.items()}
+        step = tf1.Variable(np.int64(1234), name="global_step")
+        saver = tf1.train.Saver(list(vs.values()) + [step], write_version=tf1.train.SaverDef.V1)
+        with tf1.Session(graph=g) as sess:
+            sess.run(tf1.global_variables_initializer())
+            path = os.path.join(V1_OUT, "deeplab_like.ckpt")
+            saver.save(sess, path, write_meta_graph=False, write_state=False)
+    expected = {n.replace("/", "__"): np.asarray(v) for n, v in values.items()}
+    expected["global_step"] = np.int64(1234)
+    np.savez(os.path.join(V1_OUT, "expected.npz"), **expected)
+    print("== v1: %s" % ", ".join("%s %d bytes" % (f, os.path.getsize(os.path.join(V1_OUT, f)))
+                                   for f in sorted(os.listdir(V1_OUT))))
+
+
 def main(argv):
-    for name in argv[1:] or list(CASES):
-        write(name)
+    for name in argv[1:] or list(CASES) + ["v1"]:
+        if name == "v1":
+            write_v1()
+        else:
+            write(name)
     return 0
 
 
