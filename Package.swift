@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
         .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation"]),
         .target(name: "Evaluation", dependencies: ["Tensor"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor"],
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Video"],
                 swiftSettings: optimised),
 
         // The command-line tool.
@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor"],
+                    resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.
     swiftLanguageModes: [.v5]

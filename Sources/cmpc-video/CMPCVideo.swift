@@ -11,6 +11,7 @@ struct CMPCVideo: AsyncParsableCommand {
             Segment.self,
             Evaluate.self,
             Forward.self,
+            Train.self,
             Inspect.self,
             Convert.self,
             DatasetsCommand.self,

@@ -1,1 +1,0 @@
-// Training module: see docs/architecture.md for what it holds.

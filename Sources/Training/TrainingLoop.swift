@@ -1,0 +1,107 @@
+// The training loop: steps from a loader, a progress line, periodic checkpoints, stop on request.
+//
+// Checkpoints go to OUT/model-<step>.safetensors every `checkpointEvery` steps and at the end (or
+// on a stop request); OUT/model.safetensors is always the latest one (what --resume reads).
+
+import Evaluation
+import Foundation
+import ImageModel
+import Tensor
+import VideoModel
+
+/// Where and how often a run writes checkpoints.
+public struct CheckpointPolicy: Sendable {
+    public var folder: URL
+    /// Steps between checkpoints (0: only at the end).
+    public var every: Int
+
+    public init(folder: URL, every: Int) {
+        self.folder = folder
+        self.every = every
+    }
+
+    public var latest: URL { folder.appendingPathComponent("model.safetensors") }
+
+    public func numbered(_ step: Int) -> URL { folder.appendingPathComponent("model-\(step).safetensors") }
+
+    /// Writes the numbered checkpoint and the latest one (both atomically).
+    public func save(_ trainer: Trainer) throws {
+        try trainer.save(to: numbered(trainer.step))
+        try trainer.save(to: latest)
+    }
+}
+
+/// The progress line: step, loss (current, running average), pixel accuracy (all / positive /
+/// negative, current and average) as the original printed them, learning rate, s/step, ETA.
+public func progressLine(_ r: StepReport, averages: RunningAverages, totalSteps: Int, secondsPerStep: Double) -> String {
+    let eta = Double(max(0, totalSteps - r.step)) * secondsPerStep
+    return String(format: "step %d/%d  loss %.4f (avg %.4f)  acc %.3f/%.3f/%.3f (avg %.3f/%.3f/%.3f)  lr %.3g  %.2f s/step  ETA %@",
+                  r.step, totalSteps, r.terms.clsLoss, averages.loss,
+                  r.accuracy.all, r.accuracy.positive, r.accuracy.negative,
+                  averages.accuracy.all, averages.accuracy.positive, averages.accuracy.negative,
+                  r.learningRate, secondsPerStep, ProgressReporter.duration(eta))
+}
+
+/// How a run ended.
+public struct RunSummary: Sendable {
+    public var stepsRun: Int
+    public var finalStep: Int
+    public var stopped: Bool
+    /// cls_loss (final head) of every step run, in order.
+    public var losses: [Float]
+    public var seconds: Double
+}
+
+/// Runs steps until `totalSteps` (global) or a stop request; writes checkpoints by `policy`.
+/// `log` gets the progress line every `logEvery` steps (and on the last).
+public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: Int, policy: CheckpointPolicy?,
+                        stop: StopRequest? = nil, logEvery: Int = 10,
+                        log: (String) -> Void = { print($0) }) throws -> RunSummary {
+    let start = ProgressReporter.monotonicSeconds()
+    var losses: [Float] = []
+    var lastSaved = trainer.step
+    var stopped = false
+    var timeAverage = 0.0
+    while trainer.step < totalSteps {
+        if stop?.isRequested == true { stopped = true; break }
+        let t0 = ProgressReporter.monotonicSeconds()
+        let batch = try loader.next(batch: trainer.settings.batchSize)
+        let r = try trainer.step(batch)
+        let dt = ProgressReporter.monotonicSeconds() - t0
+        timeAverage = losses.isEmpty ? dt : 0.9 * timeAverage + 0.1 * dt
+        losses.append(r.terms.clsLoss)
+        if r.step % max(1, logEvery) == 0 || r.step == totalSteps || losses.count == 1 {
+            log(progressLine(r, averages: trainer.averages, totalSteps: totalSteps, secondsPerStep: timeAverage))
+        }
+        if let policy, policy.every > 0, trainer.step % policy.every == 0 {
+            try policy.save(trainer)
+            lastSaved = trainer.step
+        }
+    }
+    if let policy, lastSaved != trainer.step || stopped || !FileManager.default.fileExists(atPath: policy.latest.path) {
+        try policy.save(trainer)
+        log("checkpoint \(policy.numbered(trainer.step).path) (step \(trainer.step))")
+    }
+    return RunSummary(stepsRun: losses.count, finalStep: trainer.step, stopped: stopped, losses: losses,
+                      seconds: ProgressReporter.monotonicSeconds() - start)
+}
+
+/// Overall and mean IoU of the final head at the network's H×W (prediction logit ≥ 0 vs the
+/// resized-and-padded target), a quick check during development; `cmpc-video evaluate` measures at
+/// the frame's resolution as the original.
+public func quickEvaluate(model: CMPCModel, samples: [TrainingSample]) throws -> (overallIoU: Double, meanIoU: Double) {
+    var inter = 0.0, union = 0.0, sumIoU = 0.0
+    for s in samples {
+        let out = try Tape.withoutRecording { try model.forward(input: s.input, words: s.words) }
+        var i = 0.0, u = 0.0
+        for (logit, t) in zip(out.up.scalars, s.target.scalars) {
+            let p = logit >= 0, g = t != 0
+            if p && g { i += 1 }
+            if p || g { u += 1 }
+        }
+        inter += i
+        union += u
+        sumIoU += u > 0 ? i / u : 1
+    }
+    return (union > 0 ? inter / union : 0, samples.isEmpty ? 0 : sumIoU / Double(samples.count))
+}

@@ -1,0 +1,181 @@
+// `cmpc-video train`: train a CMPC network with the original objective (docs/training.md).
+import ArgumentParser
+import Datasets
+import Evaluation
+import Foundation
+import ImageModel
+import Tensor
+import Training
+import VideoModel
+
+struct Train: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a CMPC network (the original's loss, Adam with polynomial decay, bias gradients ×2).",
+        discussion: """
+            Reads the A2D Sentences layout under --root (e.g. made by `cmpc-video synth`), writes \
+            OUT/model-<step>.safetensors every --checkpoint-every steps and at the end, OUT/model.safetensors \
+            (the latest), OUT/config.json and OUT/vocabulary.txt. --resume continues from OUT/model.safetensors \
+            exactly. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits. See docs/training.md.
+            """)
+
+    @Option(help: "Dataset kind: a2d (the A2D Sentences layout).")
+    var dataset: String = "a2d"
+
+    @Option(help: "The dataset folder.")
+    var root: String
+
+    @Option(help: "Model configuration JSON (ignored with --resume: the checkpoint has it).")
+    var config: String?
+
+    @Option(help: "Output folder for checkpoints.")
+    var out: String
+
+    @Option(help: "Initial weights: the DeepLab init checkpoint (TF V1), or a CMPC checkpoint (TF V2, .safetensors, .npz).")
+    var `init`: String?
+
+    @Option(help: "Trained variables: none (text_objseg only, the original), res3-5, all (from scratch).")
+    var finetune: String = "none"
+
+    @Option(help: "Total steps.")
+    var steps: Int = 1000
+
+    @Option(help: "Samples per step.")
+    var batch: Int = 1
+
+    @Option(help: "Seed of the initial weights and of the data order.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Continue from OUT/model.safetensors.")
+    var resume = false
+
+    @Option(name: .customLong("lr"), help: "Start learning rate (the original: 0.00025).")
+    var learningRate: Float = 0.00025
+
+    @Option(help: "Polynomial decay steps (default: --steps).")
+    var decaySteps: Int?
+
+    @Option(help: "L2 factor of the head's weights.")
+    var weightDecay: Float = 0.0005
+
+    @Option(help: "Steps between checkpoints (0: only at the end).")
+    var checkpointEvery: Int = 500
+
+    @Option(help: "Steps between progress lines.")
+    var logEvery: Int = 10
+
+    @Option(help: "Vocabulary (default: ROOT/vocabulary.txt).")
+    var vocab: String?
+
+    @Option(help: "The split to train on.")
+    var split: String = "train"
+
+    @Option(help: "After training, report overall/mean IoU at the network's resolution on this split (e.g. test).")
+    var evalSplit: String?
+
+    @Option(help: "Stop after this many steps of this run (the schedule still uses --steps).")
+    var stopAfter: Int?
+
+    func validate() throws {
+        guard dataset == "a2d" else { throw ValidationError("--dataset: only a2d (the A2D Sentences layout) is supported for training") }
+        guard Finetune(rawValue: finetune) != nil else { throw ValidationError("--finetune must be none, res3-5 or all") }
+        guard steps >= 1, steps <= 100_000_000 else { throw ValidationError("--steps must be positive") }
+        guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
+        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0") }
+    }
+
+    func run() async throws {
+        setvbuf(stdout, nil, _IOLBF, 0)   // progress lines reach a log file as they are printed
+        let outURL = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        let policy = CheckpointPolicy(folder: outURL, every: checkpointEvery)
+        let vocabPath = vocab ?? (root as NSString).appendingPathComponent("vocabulary.txt")
+        let vocabulary = try Vocabulary.load(URL(fileURLWithPath: vocabPath))
+
+        let trainer: Trainer
+        if resume {
+            guard FileManager.default.fileExists(atPath: policy.latest.path) else {
+                throw UserError("--resume: \(policy.latest.path) does not exist")
+            }
+            trainer = try Trainer.resume(from: policy.latest)
+            print("resumed \(policy.latest.path) at step \(trainer.step)")
+        } else {
+            var cfg = ModelConfig()
+            if let config { cfg = try ModelConfig.load(URL(fileURLWithPath: config)) }
+            let model = try CMPCModel(config: cfg, seed: seed)
+            if let initPath = `init` {
+                let (loaded, kept) = try loadInitialWeights(initPath, into: model)
+                print("initialised \(loaded) variables from \(initPath)\(kept > 0 ? " (\(kept) names not in the network skipped)" : "")")
+            }
+            var settings = TrainingSettings()
+            settings.finetune = Finetune(rawValue: finetune) ?? .none
+            settings.startLearningRate = learningRate
+            settings.decaySteps = decaySteps ?? steps
+            settings.weightDecay = weightDecay
+            settings.batchSize = batch
+            settings.seed = seed
+            trainer = try Trainer(model: model, settings: settings)
+        }
+        let cfg = trainer.model.config
+        guard vocabulary.count <= cfg.vocabSize else {
+            throw UserError("\(vocabPath) has \(vocabulary.count) words but the model's vocab_size is \(cfg.vocabSize)")
+        }
+        try writeAtomically(Array(try JSONEncoder().encode(cfg)), to: outURL.appendingPathComponent("config.json"))
+        try writeAtomically(Array((vocabulary.words.joined(separator: "\n") + "\n").utf8),
+                            to: outURL.appendingPathComponent("vocabulary.txt"))
+
+        let data = A2DSentences(root: root)
+        let samples = try data.samples(split: split)
+        let preparer = SamplePreparer(config: cfg, vocabulary: vocabulary)
+        let order = SampleOrder(count: samples.count, seed: trainer.settings.seed)
+        let loader = try PrefetchLoader(order: order, start: trainer.samplesConsumed) { i in
+            try preparer.prepare(samples[i])
+        }
+        defer { loader.stop() }
+        print("training \(cfg.model.rawValue) network: \(trainer.trained.count) of \(trainer.model.parameters.specs.count) variables "
+              + "(finetune \(trainer.settings.finetune.rawValue)), \(samples.count) samples, batch \(trainer.settings.batchSize), "
+              + "steps \(trainer.step + 1)…\(steps)")
+        let stop = StopRequest.onSignals { n in
+            ProgressReporter.standardError("\nsignal \(n): writing a checkpoint after this step (again to quit now)\n")
+        }
+        defer { stop.uninstall() }
+        let target = min(steps, stopAfter.map { trainer.step + $0 } ?? steps)
+        let summary = try runTraining(trainer: trainer, loader: loader, totalSteps: target, policy: policy, stop: stop,
+                                      logEvery: logEvery)
+        print(String(format: "%d steps in %.1f s (%.2f s/step)%@", summary.stepsRun, summary.seconds,
+                     summary.seconds / Double(max(1, summary.stepsRun)), summary.stopped ? ", stopped on request" : ""))
+        if let evalSplit, !summary.stopped {
+            let testSamples = try data.samples(split: evalSplit)
+            let prepared = try testSamples.map { try preparer.prepare($0) }
+            let (overall, mean) = try quickEvaluate(model: trainer.model, samples: prepared)
+            print(String(format: "%@ (%d samples, at %dx%d): overall IoU %.4f, mean IoU %.4f",
+                         evalSplit, prepared.count, cfg.W, cfg.H, overall, mean))
+        }
+        if summary.stopped, let n = stop.signalNumber { throw ExitCode(128 + n) }
+    }
+}
+
+/// Copies the tensors of a checkpoint whose names the network declares (shapes must match) into the
+/// model. Returns (copied, skipped names).
+func loadInitialWeights(_ path: String, into model: CMPCModel) throws -> (Int, Int) {
+    let tensors: [(name: String, value: Tensor)]
+    if TFCheckpointV1.isV1(path) {
+        tensors = try TFCheckpointV1(path: path).readAll().filter { $0.array.dtype == .float32 }
+            .map { ($0.name, try $0.array.tensor()) }
+    } else {
+        tensors = try readCheckpointTensors(path)
+    }
+    var copied = 0, skipped = 0
+    var wrong: [String] = []
+    for (name, value) in tensors {
+        guard model.parameters.contains(name) else { skipped += 1; continue }
+        let want = try model.parameters(name).shape
+        guard want == value.shape else { wrong.append("\(name): file \(value.shape), network \(want)"); continue }
+        model.parameters.values[name] = value
+        copied += 1
+    }
+    guard wrong.isEmpty else {
+        throw UserError("\(path) does not fit the network (check --config): " + wrong.prefix(10).joined(separator: "; "))
+    }
+    guard copied > 0 else { throw UserError("\(path) holds no variable of the network") }
+    return (copied, skipped)
+}
