@@ -107,6 +107,7 @@ struct BenchVideoModel: AsyncParsableCommand {
             emit([("case", "clip"), ("seconds", clip.seconds), ("frames_per_second", 1 / clip.seconds),
                   ("gflops", gflops), ("ratio", gflops / peak), ("peak_mib", peakResidentMiB())], json: options.json)
             guard only == nil else { return }
+            fflush(stdout)   // our rows before the children's
             for name in ["whole-10s", "whole-60s"] {
                 var args = ["bench", "video-model", "--only", name, "--frame-rate", String(frameRate),
                             "--clip-seconds", String(clip.seconds)]
