@@ -33,6 +33,9 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Initial weights: the DeepLab init checkpoint (TF V1), or a CMPC checkpoint (TF V2, .safetensors, .npz).")
     var `init`: String?
 
+    @Option(help: "GloVe embedding matrix (.npy, [vocab_size, glove_dim], e.g. the original's Gref_emb.npy) for text_objseg/Variable.")
+    var glove: String?
+
     @Option(help: "Trained variables: none (text_objseg only, the original), res3-5, all (from scratch).")
     var finetune: String = "none"
 
@@ -105,6 +108,17 @@ struct Train: AsyncParsableCommand {
             if let initPath = `init` {
                 let (loaded, kept) = try loadInitialWeights(initPath, into: model)
                 print("initialised \(loaded) variables from \(initPath)\(kept > 0 ? " (\(kept) names not in the network skipped)" : "")")
+            }
+            if let glove {
+                // The original initialises the embedding with GloVe vectors (its -emb option).
+                let table = try NumPy.readNPY(URL(fileURLWithPath: glove)).tensor()
+                let name = "text_objseg/Variable"
+                guard table.shape == model.parameters.values[name]?.shape else {
+                    throw UserError("\(glove) holds a \(table.shape) matrix; the model's embedding is "
+                        + "\(model.parameters.values[name]?.shape ?? []) ([vocab_size, glove_dim] of the configuration)")
+                }
+                model.parameters.values[name] = table
+                print("embedding initialised from \(glove)")
             }
             var settings = TrainingSettings()
             settings.finetune = Finetune(rawValue: finetune) ?? .none
