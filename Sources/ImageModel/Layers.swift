@@ -26,9 +26,13 @@ public struct HeadConv: Sendable {
          ParameterSpec(biasName, [outChannels], .zeros)]
     }
 
-    /// x [N,H,W,in] → [N,H,W,out].
+    /// x [N,H,W,in] → [N,H,W,out]. Without gradients the bias is added in the convolution's output pass.
     public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
-        try biasAdd(conv2d(x, p(weightName), padding: .same), p(biasName))
+        let w = try p(weightName), b = try p(biasName)
+        if Tape.isRecording, x.isTracked || w.isTracked || b.isTracked {
+            return try biasAdd(conv2d(x, w, padding: .same), b)
+        }
+        return try conv2dFused(x, w, padding: .same, shift: b)
     }
 }
 
