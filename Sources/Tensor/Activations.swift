@@ -10,6 +10,28 @@ import Darwin
 @inline(__always)
 func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
+/// tanh as TensorFlow computes it on the CPU for float32: Eigen's rational approximation
+/// (generic_fast_tanh_float) — odd degree-13 numerator over even degree-6 denominator on
+/// [−7.99881172, 7.99881172], x itself below 0.0004, ±1 beyond the interval (as TensorFlow 2.21
+/// returns). No libm call, so the loop vectorises.
+@inline(__always)
+func fastTanh(_ input: Float) -> Float {
+    let x = Swift.min(Swift.max(input, -7.99881172180175781), 7.99881172180175781)
+    let x2 = x * x
+    var p: Float = x2 * -2.76076847742355e-16 + 2.00018790482477e-13
+    p = x2 * p + -8.60467152213735e-11
+    p = x2 * p + 5.12229709037114e-08
+    p = x2 * p + 1.48572235717979e-05
+    p = x2 * p + 6.37261928875436e-04
+    p = x2 * p + 4.89352455891786e-03
+    p = x * p
+    var q: Float = x2 * 1.19825839466702e-06 + 1.18534705686654e-04
+    q = x2 * q + 2.26843463243900e-03
+    q = x2 * q + 4.89352518554385e-03
+    let a = Swift.abs(input)
+    return a < 0.0004 ? input : (a >= 7.99881172180175781 ? (input > 0 ? 1 : -1) : p / q)
+}
+
 /// Elementwise max(x, 0); the gradient passes where x > 0. Shape unchanged.
 public func relu(_ x: Tensor) throws -> Tensor {
     let y = mapElements(x) { $0 > 0 ? $0 : 0 }
@@ -24,7 +46,7 @@ public func sigmoid(_ x: Tensor) throws -> Tensor {
 
 /// Elementwise hyperbolic tangent; shape unchanged.
 public func tanh(_ x: Tensor) throws -> Tensor {
-    let y = mapElements(x) { tanhf($0) }
+    let y = mapElements(x) { fastTanh($0) }
     return Tensor.recorded(y, op: "tanh", inputs: [x]) { g in [zipElements(g, y) { $0 * (1 - $1 * $1) }] }
 }
 
