@@ -1,4 +1,5 @@
-// Loading the committed TensorFlow fixtures (.npy files, one array each) through the project's own
+// Loading the committed TensorFlow fixtures (Fixtures/kernels and Fixtures/ops: .npy files, one array
+// each, written by Tools/reference/make_kernel_fixtures.py and make_op_fixtures.py) through the project's own
 // reader, NumPy.readNPY.
 import Foundation
 import Testing
@@ -35,5 +36,17 @@ func expectClose(_ a: Tensor, _ b: Tensor, _ name: String, tolerance: Float = 1e
         let head = (0..<min(4, a.count)).map { "\(a.scalars[$0]) vs \(b.scalars[$0])" }.joined(separator: ", ")
         Issue.record("\(name): max diff \(worst) > \(tolerance) (first: \(head))", sourceLocation: sourceLocation)
     }
+    return worst
+}
+/// Reads `Fixtures/ops/<name>.npy` as a Tensor.
+func loadOpsFixture(_ name: String) throws -> Tensor {
+    try NPYFixture.load(name, subdirectory: "Fixtures/ops")
+}
+
+/// Largest |a − b| (infinity when the shapes differ).
+func opsMaxDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    guard a.shape == b.shape else { return .infinity }
+    var worst: Float = 0
+    for i in 0..<a.count { worst = Swift.max(worst, Swift.abs(a.scalars[i] - b.scalars[i])) }
     return worst
 }
