@@ -64,6 +64,9 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
+    @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
+    var cues: String?
+
     func validate() throws {
         if merge {
             guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
@@ -132,8 +135,37 @@ struct Evaluate: AsyncParsableCommand {
         let summary = summaryURL(forLog: logURL)
         try outcome.report.write(to: summary)
         print("log \(logURL.path), summary \(summary.path)")
+        if let cues { try printCueTable(log: logURL, cues: cues) }
         if outcome.remaining > 0 {
             print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
+        }
+    }
+
+    /// Mean IoU and overall IoU of the logged samples grouped by the cue their sentence needs.
+    func printCueTable(log: URL, cues path: String) throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw EvaluateError("cannot read --cues \(path): \(error.localizedDescription)")
+        }
+        guard let table = try? JSONSerialization.jsonObject(with: data) as? [String: String] else {
+            throw EvaluateError("\(path) is not a JSON object of \"video,instance,sentence\": cue strings")
+        }
+        var groups: [String: (n: Int, iou: Double, i: Int, u: Int)] = [:]
+        for (_, record) in try readLog(log).records {
+            guard case let .evaluated(result, _) = record.outcome, let video = record.info.video ?? record.info.image,
+                  let cue = table["\(video),\(record.info.instance),\(record.info.sentence)"] else { continue }
+            var g = groups[cue] ?? (0, 0, 0, 0)
+            g.n += 1
+            g.iou += result.union > 0 ? Double(result.intersection) / Double(result.union) : 0
+            g.i += result.intersection
+            g.u += result.union
+            groups[cue] = g
+        }
+        print("cue         samples  mean IoU  overall IoU")
+        for (cue, g) in groups.sorted(by: { $0.key < $1.key }) {
+            let name = cue.padding(toLength: max(11, cue.count), withPad: " ", startingAt: 0)
+            print(name + String(format: " %7d  %8.2f  %11.2f", g.n, 100 * g.iou / Double(g.n),
+                                g.u > 0 ? 100 * Double(g.i) / Double(g.u) : 0))
         }
     }
 
