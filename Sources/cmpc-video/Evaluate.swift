@@ -85,6 +85,9 @@ struct Evaluate: AsyncParsableCommand {
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
             if let shard { _ = try Shard(parsing: shard) }
+            if let cues, !FileManager.default.fileExists(atPath: cues) {
+                throw ValidationError("--cues \(cues): no such file (it is DIR/cues.json of `cmpc-video synth`)")
+            }
         }
     }
 
