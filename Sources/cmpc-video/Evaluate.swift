@@ -232,7 +232,7 @@ final class ModelPredictor: SamplePredictor {
     let crf: Bool
     private var readerPath: String?
     private var reader: VideoReader?
-    private var frameCache: [Int: (prepared: PreparedImage, features: FrameFeatures?)] = [:]
+    private var frameCache: [Int: (prepared: PreparedImage, features: FrameFeatures)] = [:]
 
     init(model: CMPCModel, vocabulary: Vocabulary, crf: Bool) {
         self.model = model
@@ -258,9 +258,9 @@ final class ModelPredictor: SamplePredictor {
                 let frames = try sampler.sampledFrames(around: frame)
                 let entries = try frames.map { try features(frame: $0, reader: reader, net: net) }
                 let sentence = try net.sentence(words, p)
-                let perFrame = try entries.map { try net.frameSentence([$0.features!], sentence, p)[0] }
+                let perFrame = try entries.map { try net.frameSentence([$0.features], sentence, p)[0] }
                 target = entries[ClipSampler.targetSlot].prepared
-                outputs = try net.window(sampled: perFrame, target: entries[ClipSampler.targetSlot].features!, sentence, p)
+                outputs = try net.window(sampled: perFrame, target: entries[ClipSampler.targetSlot].features, sentence, p)
             case .image:
                 target = try prepare(try reader.frame(at: frame))
                 outputs = try model.forward(input: target.tensor, words: words)
@@ -293,11 +293,11 @@ final class ModelPredictor: SamplePredictor {
     }
 
     private func features(frame: Int, reader: VideoReader, net: CMPCVideoNetwork) throws
-        -> (prepared: PreparedImage, features: FrameFeatures?) {
+        -> (prepared: PreparedImage, features: FrameFeatures) {
         if let cached = frameCache[frame] { return cached }
         let prepared = try prepare(try reader.frame(at: frame))
         let image = try prepared.tensor.reshaped(to: [1, model.config.H, model.config.W, 3])
-        let entry = (prepared, Optional(try net.frames(image, model.parameters)[0]))
+        let entry = (prepared: prepared, features: try net.frames(image, model.parameters)[0])
         frameCache[frame] = entry
         return entry
     }
