@@ -98,10 +98,14 @@ public struct CMPCImageNetwork: Sendable {
         }
     }
 
+    /// The sentence every sentence becomes with the "no_sentence" ablation: the one word id 3 (<unk>).
+    public static func blindWords(_ steps: Int) -> [Int32] { Array(repeating: 0, count: steps - 1) + [3] }
+
     /// Everything after the backbone.
     public func head(features: BackboneFeatures, words: [Int32], _ p: Parameters) throws -> CMPCOutputs {
         let (vh, vw) = (config.featureHeight, config.featureWidth)
-        let lang = try language(words, p)
+        // The "no_sentence" ablation: every sentence is the one word id 3 (<unk>).
+        let lang = try language(config.ablation == .noSentence ? Self.blindWords(config.numSteps) : words, p)
         let v5 = try c5.lateral(features.c5, p)
         let v4 = try c4.lateral(features.c4, p)
         let v3 = try c3.lateral(features.c3, p)

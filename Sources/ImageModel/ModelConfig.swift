@@ -5,6 +5,8 @@
 //      "num_steps": 20, "vocab_size": 12112, "glove_dim": 300, "parse_dim": 500,
 //      "width_divisor": 1, "depth": [3, 4, 23, 3]}
 //
+// "ablation": "single_frame" | "no_sentence" makes a baseline variant (see ModelAblation).
+//
 // Absent keys take the original's sizes; vf_h and vf_w are derived from H and W (output stride 8).
 
 import Foundation
@@ -18,6 +20,14 @@ public enum ModelKind: String, Codable, Sendable {
 
     /// Word types of the word parser: entity, attribute, relation, unnecessary (+ action for video).
     public var wordTypes: Int { self == .image ? 4 : 5 }
+}
+
+/// A deliberately weakened network, trained and evaluated as a baseline for the parts CMPC adds.
+public enum ModelAblation: String, Codable, Sendable, CaseIterable {
+    /// The video network sees only the target frame: its 5 sampled frames are all the target frame.
+    case singleFrame = "single_frame"
+    /// The sentence is ignored: every sentence becomes the same one-word sentence (id 3, <unk>).
+    case noSentence = "no_sentence"
 }
 
 /// Why a configuration cannot describe a network.
@@ -53,13 +63,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var widthDivisor: Int = 1
     /// Residual blocks per stage res2…res5 ([3, 4, 23, 3] = ResNet-101).
     public var depth: [Int] = [3, 4, 23, 3]
+    /// A baseline variant (absent = the CMPC network itself).
+    public var ablation: ModelAblation? = nil
 
     enum CodingKeys: String, CodingKey {
         case model, H, W
         case vfH = "vf_h", vfW = "vf_w"
         case vEmbDim = "v_emb_dim", mlpDim = "mlp_dim", rnnSize = "rnn_size", numSteps = "num_steps"
         case vocabSize = "vocab_size", gloveDim = "glove_dim", parseDim = "parse_dim"
-        case widthDivisor = "width_divisor", depth
+        case widthDivisor = "width_divisor", depth, ablation
     }
 
     public init() {}
@@ -81,6 +93,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         d.parseDim = try c.decodeIfPresent(Int.self, forKey: .parseDim) ?? d.parseDim
         d.widthDivisor = try c.decodeIfPresent(Int.self, forKey: .widthDivisor) ?? d.widthDivisor
         d.depth = try c.decodeIfPresent([Int].self, forKey: .depth) ?? d.depth
+        if let a = try c.decodeIfPresent(String.self, forKey: .ablation) {
+            guard let v = ModelAblation(rawValue: a) else {
+                throw ModelConfigError(description: "ablation must be one of "
+                    + ModelAblation.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + " (got \"\(a)\")")
+            }
+            d.ablation = v
+        }
         self = d
     }
 
@@ -133,6 +152,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         if depth.count != 4 || depth.contains(where: { $0 < 1 || $0 > 64 }) {
             try fail("depth must list the blocks of res2…res5, four numbers in 1…64 (got \(depth))")
+        }
+        if ablation == .singleFrame, model != .video {
+            try fail("ablation \"single_frame\" needs model \"video\" (the image network sees one frame anyway)")
+        }
+        if ablation == .noSentence, vocabSize < 4 {
+            try fail("ablation \"no_sentence\" replaces every sentence by word id 3 (<unk>): vocab_size must be at least 4")
         }
     }
 }

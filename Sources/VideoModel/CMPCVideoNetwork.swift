@@ -134,7 +134,7 @@ public struct CMPCVideoNetwork: Sendable {
             throw TensorError.invalidArgument(op: "CMPCVideoNetwork",
                                               reason: "\(words.count) word ids given; num_steps is \(config.numSteps)")
         }
-        let lang = try language(words, p)
+        let lang = try language(config.ablation == .noSentence ? CMPCImageNetwork.blindWords(config.numSteps) : words, p)
         let parse = try parser(lang.words, p)                                             // [1,1,T',5]
         return SentenceFeatures(
             words: lang.words, parse: parse,
@@ -169,6 +169,9 @@ public struct CMPCVideoNetwork: Sendable {
             throw TensorError.invalidArgument(op: "CMPCVideoNetwork.window",
                                               reason: "\(sampled.count) sampled frames given; the network takes \(sampledFramePositions.count)")
         }
+        // The "single_frame" ablation: every sampled frame is the target frame.
+        let sampled = config.ablation == .singleFrame
+            ? Array(repeating: sampled[targetSample], count: sampled.count) : sampled
         let spatial = self.spatial
         let (h, w) = (config.featureHeight, config.featureWidth)
         var fused: [Tensor] = []
@@ -197,6 +200,11 @@ public struct CMPCVideoNetwork: Sendable {
                                             reason: "the clip must be [16, H, W, 3] (or its 5 sampled frames) as configured")
         }
         let s = try sentence(words, p)
+        if config.ablation == .singleFrame {
+            let t = try frames(sampledImages.slice(begin: [targetSample, 0, 0, 0], size: [1, H, W, 3]), p)[0]
+            let ts = try frameSentence([t], s, p)[0]
+            return try window(sampled: Array(repeating: ts, count: sampledFramePositions.count), target: t, s, p)
+        }
         let f = try frames(sampledImages, p)
         let fs = try frameSentence(f, s, p)
         return try window(sampled: fs, target: f[targetSample], s, p)

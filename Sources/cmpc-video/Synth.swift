@@ -40,6 +40,9 @@ struct Synth: AsyncParsableCommand {
     @Option(name: .long, help: "Frames per second of the mp4 clips.")
     var frameRate: Int = 24
 
+    @Option(name: .long, help: "Actor radii as a multiple of the defaults (7.5 % and 12.5 % of the shorter side), 0.5-2.5.")
+    var actorScale: Double = 1
+
     @Flag(name: .long, help: "Also write every frame as Release/frames/<vid>/<%05d>.png.")
     var framePngs = false
 
@@ -62,6 +65,7 @@ struct Synth: AsyncParsableCommand {
         config.annotateEvery = annotateEvery
         config.testFraction = testFraction
         config.frameRate = frameRate
+        config.actorScale = actorScale
         let generator: SynthGenerator
         do {
             generator = try SynthGenerator(config: config)

@@ -36,6 +36,9 @@ struct Train: AsyncParsableCommand {
     @Option(help: "GloVe embedding matrix (.npy, [vocab_size, glove_dim], e.g. the original's Gref_emb.npy) for text_objseg/Variable.")
     var glove: String?
 
+    @Option(help: "Train a baseline variant: single_frame (the video network sees only the target frame) or no_sentence (every sentence is replaced by one fixed word); kept in OUT/config.json, so evaluate and segment run the same variant.")
+    var ablation: String?
+
     @Option(help: "Trained variables: none (text_objseg only, the original), res3-5, all (from scratch).")
     var finetune: String = "none"
 
@@ -104,6 +107,14 @@ struct Train: AsyncParsableCommand {
         } else {
             var cfg = ModelConfig()
             if let config { cfg = try ModelConfig.load(URL(fileURLWithPath: config)) }
+            if let ablation {
+                guard let a = ModelAblation(rawValue: ablation) else {
+                    throw ValidationError("--ablation must be one of "
+                        + ModelAblation.allCases.map(\.rawValue).joined(separator: ", ") + " (got '\(ablation)')")
+                }
+                cfg.ablation = a
+                try cfg.validate()
+            }
             let model = try CMPCModel(config: cfg, seed: seed)
             if let initPath = `init` {
                 let (loaded, kept) = try loadInitialWeights(initPath, into: model)

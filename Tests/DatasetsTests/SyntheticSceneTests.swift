@@ -64,8 +64,10 @@ struct SentenceReader {
 }
 
 @Suite struct SyntheticSceneTests {
-    static func generator(videos: Int = 40, images: Int = 0, seed: UInt64 = 7) throws -> SynthGenerator {
+    static func generator(videos: Int = 40, images: Int = 0, seed: UInt64 = 7, actorScale: Double = 1) throws
+        -> SynthGenerator {
         var c = SyntheticConfig()
+        c.actorScale = actorScale
         c.videos = videos
         c.images = images
         c.seed = seed
@@ -89,14 +91,18 @@ struct SentenceReader {
         #expect(differs, "another seed should give other clips")
     }
 
-    @Test func everySentenceSinglesOutItsActorThroughItsCue() throws {
-        let g = try Self.generator(videos: 30, images: 20)
+    @Test(arguments: [1.0, 2.0])
+    func everySentenceSinglesOutItsActorThroughItsCue(actorScale: Double) throws {
+        let g = try Self.generator(videos: 30, images: 20, actorScale: actorScale)
         var cues: [SynthCue: Int] = [:]
         let clips = try (0..<30).map { try g.clip($0) } + (0..<20).map { try g.still($0) }
         for clip in clips {
             #expect(clip.expressions.count == clip.actors.count)
             #expect(Set(clip.expressions.map(\.target)) == Set(clip.actors.map(\.instance)))
             #expect((2...4).contains(clip.actors.count))
+            for a in clip.actors {
+                #expect(a.radius == a.appearance.size.radius(side: 120, scale: actorScale))
+            }
             for e in clip.expressions {
                 let r = try #require(SentenceReader(e.text), "cannot read back '\(e.text)'")
                 cues[e.cue, default: 0] += 1
@@ -206,6 +212,10 @@ struct SentenceReader {
         c = SyntheticConfig()
         c.testFraction = 1.5
         #expect(throws: SyntheticError.self) { try SynthGenerator(config: c) }
+        c = SyntheticConfig()
+        c.actorScale = 3
+        #expect(throws: SyntheticError.self) { try SynthGenerator(config: c) }
+        #expect(SynthSize.small.radius(side: 120, scale: 2) == 18 && SynthSize.big.radius(side: 120, scale: 2) == 30)
         #expect(SyntheticConfig().annotatedFrames == [9, 17, 25])
     }
 }

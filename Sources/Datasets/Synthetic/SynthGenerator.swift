@@ -30,6 +30,8 @@ public struct SyntheticConfig: Sendable, Equatable {
     /// Share of clips (and images) in the test split (the last ones).
     public var testFraction: Double = 0.2
     public var frameRate: Int = 24
+    /// Actor radii as a multiple of the defaults (7.5 % and 12.5 % of the shorter side).
+    public var actorScale: Double = 1
 
     public init() {}
 
@@ -47,6 +49,9 @@ public struct SyntheticConfig: Sendable, Equatable {
         guard (2...64).contains(annotateEvery) else { throw bad("annotate-every", "\(annotateEvery) is outside 2…64") }
         guard testFraction >= 0, testFraction < 1 else { throw bad("test-fraction", "\(testFraction) is outside [0, 1)") }
         guard (1...120).contains(frameRate) else { throw bad("frame-rate", "\(frameRate) is outside 1…120") }
+        guard actorScale >= 0.5, actorScale <= 2.5 else {
+            throw bad("actor-scale", "\(actorScale) is outside 0.5…2.5 (bigger actors no longer fit beside each other)")
+        }
     }
 
     /// The annotated frames of every clip: 1 + k·stride for k ≥ 1, up to F − stride/2.
@@ -202,7 +207,7 @@ public struct SynthGenerator: Sendable {
         let order = rng.shuffled(Array(members.indices))
         var actors: [SynthActor] = []
         for (k, m) in order.enumerated() {
-            let r = members[m].appearance.size.radius(side: side)
+            let r = members[m].appearance.size.radius(side: side, scale: config.actorScale)
             var xr = r...(w - 1 - r), yr = r...(h - 1 - r)
             switch members[m].action {
             case .movingLeft: xr = (r + travel)...(w - 1 - r)

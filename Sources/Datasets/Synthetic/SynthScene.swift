@@ -111,9 +111,10 @@ public enum SynthSize: Int, CaseIterable, Sendable, Codable {
 
     public var word: String { self == .small ? "small" : "big" }
 
-    /// Radius in pixels for a frame whose shorter side is `side` pixels.
-    public func radius(side: Int) -> Int {
-        let f = self == .small ? 0.075 : 0.125
+    /// Radius in pixels for a frame whose shorter side is `side` pixels: 7.5 % (small) or 12.5 % (big)
+    /// of it, times `scale`.
+    public func radius(side: Int, scale: Double = 1) -> Int {
+        let f = (self == .small ? 0.075 : 0.125) * scale
         return max(3, Int((Double(side) * f).rounded()))
     }
 }

@@ -190,6 +190,7 @@ public struct SyntheticWriter {
             ("frames", String(c.frames)), ("annotate_every", String(c.annotateEvery)),
             ("annotated_frames", "[" + c.annotatedFrames.map(String.init).joined(separator: ", ") + "]"),
             ("frame_rate", String(c.frameRate)), ("test_fraction", String(c.testFraction)),
+            ("actor_scale", String(c.actorScale)),
             ("videos", String(s.videos)), ("train_videos", String(s.trainVideos)), ("test_videos", String(s.testVideos)),
             ("sentences", String(s.sentences)), ("samples", String(s.samples)),
             ("train_samples", String(s.trainSamples)), ("test_samples", String(s.testSamples)),
