@@ -16,7 +16,7 @@ public struct Lateral: Sendable {
 
     /// [N,H,W,Cin] → [N,H,W,C], unit length over channels.
     public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
-        try l2Normalize(conv(x, p), axes: [3])
+        try Profiler.section("Lateral") { try l2Normalize(conv(x, p), axes: [3]) }
     }
 }
 
@@ -31,7 +31,9 @@ public struct ScoreHead: Sendable {
     public var specs: [ParameterSpec] { conv.specs }
 
     /// [1,h,w,D] → logits [1,h,w,1].
-    public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor { try conv(x, p) }
+    public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
+        try Profiler.section("ScoreHead") { try conv(x, p) }
+    }
 }
 
 /// Everything one forward pass produces, under the names `cmpc-video forward` writes.

@@ -37,8 +37,10 @@ public struct ImageLevel: Sendable {
         let mm = try mutan(visual: visual, spatial: spatial, sentence: entity, p)                  // [1,h,w,C]
         let graph = try spatialGraph(multimodal: mm, words: words,
                                      relation: WordTypeSelection.type(2, of: parse), p)          // [1,h,w,C]
-        let sentence = try entity.tiled([1, h, w, 1])
-        return try relu(fusion(concat([mm, graph, sentence, spatial], axis: 3), p))              // [1,h,w,D]
+        return try Profiler.section("fusion") {
+            let sentence = try entity.tiled([1, h, w, 1])
+            return try relu(fusion(concat([mm, graph, sentence, spatial], axis: 3), p))          // [1,h,w,D]
+        }
     }
 }
 

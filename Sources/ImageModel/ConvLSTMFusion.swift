@@ -38,28 +38,30 @@ public struct ConvLSTMFusion: Sendable {
 
     /// The sequence of [1,H,W,D] inputs → the last output h [1,H,W,D].
     public func callAsFunction(_ sequence: [Tensor], _ p: Parameters) throws -> Tensor {
-        let d = channels
-        let shape = [1, height, width, d]
-        var c = Tensor(shape: shape)
-        var h = Tensor(shape: shape)
-        let kernel = try p(kernelName)
-        let wci = try p(scope + "/W_ci"), wcf = try p(scope + "/W_cf"), wco = try p(scope + "/W_co")
-        for x in sequence {
-            let y = try conv2d(concat([x, h], axis: 3), kernel, padding: .same)           // [1,H,W,4D]
-            let gates = try split(y, count: 4, axis: 3)
-            var (j, i, f, o) = (gates[0], gates[1], gates[2], gates[3])
-            i = try i + wci * c
-            f = try f + wcf * c
-            j = try norms[0](j, p)
-            i = try norms[1](i, p)
-            f = try norms[2](f, p)
-            f = try sigmoid(f + 1.0)
-            c = try c * f + sigmoid(i) * tanh(j)
-            o = try o + wco * c
-            o = try norms[3](o, p)
-            c = try norms[4](c, p)
-            h = try sigmoid(o) * tanh(c)
+        try Profiler.section("ConvLSTMFusion") {
+            let d = channels
+            let shape = [1, height, width, d]
+            var c = Tensor(shape: shape)
+            var h = Tensor(shape: shape)
+            let kernel = try p(kernelName)
+            let wci = try p(scope + "/W_ci"), wcf = try p(scope + "/W_cf"), wco = try p(scope + "/W_co")
+            for x in sequence {
+                let y = try conv2d(concat([x, h], axis: 3), kernel, padding: .same)           // [1,H,W,4D]
+                let gates = try split(y, count: 4, axis: 3)
+                var (j, i, f, o) = (gates[0], gates[1], gates[2], gates[3])
+                i = try i + wci * c
+                f = try f + wcf * c
+                j = try norms[0](j, p)
+                i = try norms[1](i, p)
+                f = try norms[2](f, p)
+                f = try sigmoid(f + 1.0)
+                c = try c * f + sigmoid(i) * tanh(j)
+                o = try o + wco * c
+                o = try norms[3](o, p)
+                c = try norms[4](c, p)
+                h = try sigmoid(o) * tanh(c)
+            }
+            return h
         }
-        return h
     }
 }

@@ -131,13 +131,15 @@ public struct DeepLabResNet: Sendable {
 
     /// image [N,H,W,3] (BGR minus the Caffe mean) → the res3, res4, res5 outputs.
     public func callAsFunction(_ image: Tensor, _ p: Parameters) throws -> BackboneFeatures {
-        var x = try stem(image, p)                                                        // [N,H/2,W/2,64]
-        x = try maxPool2d(x, window: (3, 3), strides: (2, 2), padding: .same)             // pool1 [N,H/4,W/4,64]
-        var outputs: [Tensor] = []
-        for stage in stages {
-            for block in stage { x = try block(x, p) }
-            outputs.append(x)
+        try Profiler.section("DeepLabResNet") {
+            var x = try stem(image, p)                                                        // [N,H/2,W/2,64]
+            x = try maxPool2d(x, window: (3, 3), strides: (2, 2), padding: .same)             // pool1 [N,H/4,W/4,64]
+            var outputs: [Tensor] = []
+            for stage in stages {
+                for block in stage { x = try block(x, p) }
+                outputs.append(x)
+            }
+            return BackboneFeatures(c3: outputs[1], c4: outputs[2], c5: outputs[3])
         }
-        return BackboneFeatures(c3: outputs[1], c4: outputs[2], c5: outputs[3])
     }
 }

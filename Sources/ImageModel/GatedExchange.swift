@@ -74,12 +74,14 @@ public struct GatedExchange: Sendable {
 
     /// fusion c3, c4, c5 [1,H,W,D] and the sentence [1,1,1,C] → the twice-exchanged c3, c4, c5.
     public func callAsFunction(c3: Tensor, c4: Tensor, c5: Tensor, sentence: Tensor, _ p: Parameters) throws -> [Tensor] {
-        func exchange(_ m: [GatedExchangeModule], _ f3: Tensor, _ f4: Tensor, _ f5: Tensor) throws -> [Tensor] {
-            [try l2Normalize(m[0](f3, f4, f5, sentence: sentence, p), axes: [3]),
-             try l2Normalize(m[1](f4, f3, f5, sentence: sentence, p), axes: [3]),
-             try l2Normalize(m[2](f5, f3, f4, sentence: sentence, p), axes: [3])]
+        try Profiler.section("GatedExchange") {
+            func exchange(_ m: [GatedExchangeModule], _ f3: Tensor, _ f4: Tensor, _ f5: Tensor) throws -> [Tensor] {
+                [try l2Normalize(m[0](f3, f4, f5, sentence: sentence, p), axes: [3]),
+                 try l2Normalize(m[1](f4, f3, f5, sentence: sentence, p), axes: [3]),
+                 try l2Normalize(m[2](f5, f3, f4, sentence: sentence, p), axes: [3])]
+            }
+            let first = try exchange(round1, c3, c4, c5)
+            return try exchange(round2, first[0], first[1], first[2])
         }
-        let first = try exchange(round1, c3, c4, c5)
-        return try exchange(round2, first[0], first[1], first[2])
     }
 }

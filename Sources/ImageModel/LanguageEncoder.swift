@@ -45,31 +45,33 @@ public struct LanguageEncoder: Sendable {
 
     /// words: T ids, left-padded with 0.
     public func callAsFunction(_ words: [Int32], _ p: Parameters) throws -> LanguageFeatures {
-        let valid = Self.validIndex(words)
-        if let bad = words.first(where: { $0 < 0 || Int($0) >= vocabSize }) {
-            throw TensorError.invalidArgument(op: "LanguageEncoder", reason: "word id \(bad) is outside the vocabulary of \(vocabSize) words")
-        }
-        let kernel = try p(kernelName)
-        let bias = try p(biasName)
-        let table = try p(embeddingName)
-        var h = Tensor(shape: [1, units])
-        var c = Tensor(shape: [1, units])
-        var outputs: [Tensor] = []
-        var lastOutput = h
-        for (n, id) in words.enumerated() {
-            if id == 0 {
-                lastOutput = Tensor(shape: [1, units])                      // f1: zeros, state unchanged
-            } else {
-                let x = try embeddingLookup(table, ids: [id])               // [1, glove]
-                (h, c) = try lstmCell(x: x, h: h, c: c, kernel: kernel, bias: bias, forgetBias: 1.0)
-                lastOutput = h
+        try Profiler.section("LanguageEncoder") {
+            let valid = Self.validIndex(words)
+            if let bad = words.first(where: { $0 < 0 || Int($0) >= vocabSize }) {
+                throw TensorError.invalidArgument(op: "LanguageEncoder", reason: "word id \(bad) is outside the vocabulary of \(vocabSize) words")
             }
-            if n >= valid { outputs.append(lastOutput) }
+            let kernel = try p(kernelName)
+            let bias = try p(biasName)
+            let table = try p(embeddingName)
+            var h = Tensor(shape: [1, units])
+            var c = Tensor(shape: [1, units])
+            var outputs: [Tensor] = []
+            var lastOutput = h
+            for (n, id) in words.enumerated() {
+                if id == 0 {
+                    lastOutput = Tensor(shape: [1, units])                      // f1: zeros, state unchanged
+                } else {
+                    let x = try embeddingLookup(table, ids: [id])               // [1, glove]
+                    (h, c) = try lstmCell(x: x, h: h, c: c, kernel: kernel, bias: bias, forgetBias: 1.0)
+                    lastOutput = h
+                }
+                if n >= valid { outputs.append(lastOutput) }
+            }
+            let stacked = try concat(outputs, axis: 0)                          // [T', C]
+            let normalised = try l2Normalize(stacked, axes: [1])
+            return LanguageFeatures(validIndex: valid,
+                                    words: try normalised.reshaped(to: [1, 1, outputs.count, units]),
+                                    lastOutput: lastOutput)
         }
-        let stacked = try concat(outputs, axis: 0)                          // [T', C]
-        let normalised = try l2Normalize(stacked, axes: [1])
-        return LanguageFeatures(validIndex: valid,
-                                words: try normalised.reshaped(to: [1, 1, outputs.count, units]),
-                                lastOutput: lastOutput)
     }
 }

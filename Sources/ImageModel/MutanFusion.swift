@@ -19,14 +19,22 @@ public struct MutanFusion: Sendable {
 
     /// visual [F,H,W,C], spatial [1,H,W,8], sentence [1,1,1,C] → [F,H,W,C].
     public func callAsFunction(visual v: Tensor, spatial: Tensor, sentence: Tensor, _ p: Parameters) throws -> Tensor {
-        let frames = v.shape[0]
-        let s = frames == 1 ? spatial : try spatial.tiled([frames, 1, 1, 1])
-        let vs = try concat([v, s], axis: 3)                                           // [F,H,W,C+8]
-        var sum: Tensor? = nil
-        for (vk, lk) in zip(visual, language) {
-            let head = try tanh(vk(vs, p)) * tanh(lk(sentence, p))                     // [F,H,W,C]
-            sum = try sum.map { try $0 + head } ?? head
+        try Profiler.section("MutanFusion") {
+            let frames = v.shape[0]
+            let s = frames == 1 ? spatial : try spatial.tiled([frames, 1, 1, 1])
+            let vs = try concat([v, s], axis: 3)                                           // [F,H,W,C+8]
+            var sum: Tensor? = nil
+            for (vk, lk) in zip(visual, language) {
+                let a = try vk(vs, p), l = try tanh(lk(sentence, p))                         // [F,H,W,C], [1,1,1,C]
+                if Tape.isRecording, a.isTracked || l.isTracked || sum?.isTracked == true {
+                    let head = try tanh(a) * l
+                    sum = try sum.map { try $0 + head } ?? head
+                } else {
+                    // Inference: the same arithmetic in one pass, without the head's temporaries.
+                    sum = try accumulateTanhProduct(sum, a, channelFactor: l)
+                }
+            }
+            return try l2Normalize(tanh(sum!), axes: [3])
         }
-        return try l2Normalize(tanh(sum!), axes: [3])
     }
 }

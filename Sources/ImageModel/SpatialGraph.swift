@@ -26,17 +26,19 @@ public struct SpatialGraph: Sendable {
 
     /// multimodal [1,H,W,C], words [1,1,T',C], relation weights [1,1,T'] → [1,H,W,C], L2-normalised.
     public func callAsFunction(multimodal m: Tensor, words: Tensor, relation: Tensor, _ p: Parameters) throws -> Tensor {
-        let (h, w, c) = (m.shape[1], m.shape[2], channels)
-        let t = words.shape[2]
-        let wt = try wordsTransform(words, p).reshaped(to: [1, t, c])                   // [1,T',C]
-        let nt = try nodesTransform(m, p).reshaped(to: [1, h * w, c])                   // [1,HW,C]
-        var affinity = try matmul(nt, wt, transposeB: true) / Float(c).squareRoot()          // [1,HW,T']
-        affinity = try relation * affinity
-        let overWords = try softmax(affinity, axis: 2)                                  // [1,HW,T']
-        let overNodes = try softmax(affinity, axis: 1)                                  // [1,HW,T']
-        let x = try m.reshaped(to: [1, h * w, c])
-        let messages = try matmul(overWords, matmul(overNodes, x, transposeA: true))    // [1,HW,C]
-        let out = try graphConv(nodes: x.reshaped(to: [1, 1, h * w, c]), messages: messages, p)
-        return try l2Normalize(out.reshaped(to: [1, h, w, c]), axes: [3])
+        try Profiler.section("SpatialGraph") {
+            let (h, w, c) = (m.shape[1], m.shape[2], channels)
+            let t = words.shape[2]
+            let wt = try wordsTransform(words, p).reshaped(to: [1, t, c])                   // [1,T',C]
+            let nt = try nodesTransform(m, p).reshaped(to: [1, h * w, c])                   // [1,HW,C]
+            var affinity = try matmul(nt, wt, transposeB: true) / Float(c).squareRoot()          // [1,HW,T']
+            affinity = try relation * affinity
+            let overWords = try softmax(affinity, axis: 2)                                  // [1,HW,T']
+            let overNodes = try softmax(affinity, axis: 1)                                  // [1,HW,T']
+            let x = try m.reshaped(to: [1, h * w, c])
+            let messages = try matmul(overWords, matmul(overNodes, x, transposeA: true))    // [1,HW,C]
+            let out = try graphConv(nodes: x.reshaped(to: [1, 1, h * w, c]), messages: messages, p)
+            return try l2Normalize(out.reshaped(to: [1, h, w, c]), axes: [3])
+        }
     }
 }

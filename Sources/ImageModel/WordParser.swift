@@ -22,7 +22,9 @@ public struct WordParser: Sendable {
 
     /// words [1,1,T',C] → [1,1,T',types], rows summing to 1.
     public func callAsFunction(_ words: Tensor, _ p: Parameters) throws -> Tensor {
-        try softmax(output(relu(hidden(words, p)), p), axis: 3)
+        try Profiler.section("WordParser") {
+            try softmax(output(relu(hidden(words, p)), p), axis: 3)
+        }
     }
 }
 

@@ -86,6 +86,12 @@ struct ConvEpilogue {
 /// two convolutions running at once cannot leave it at 1).
 let blasDefaultThreads: Int = BLAS.threads
 
+extension BLAS {
+    /// True when OpenBLAS runs single-threaded and the convolutions leave it so: then several threads
+    /// may each run a network at once (one per core) without sharing OpenBLAS's thread pool.
+    public static var isSingleThreaded: Bool { threads == 1 && blasDefaultThreads == 1 }
+}
+
 /// Per-core forward: each core takes a contiguous share of the output pixels and runs im2col,
 /// a single-threaded GEMM and the epilogue on sub-tiles of `subTile` rows that stay in its own
 /// cache. No barrier between im2col and GEMM, no OpenBLAS thread hand-off: for conv1 (K = 147,

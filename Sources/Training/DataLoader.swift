@@ -3,7 +3,8 @@
 //
 // Preparation follows CMPC_video/build_A2D_batches.py (the original's A2D path):
 //   frame(s)  resize_and_pad to H×W (aspect kept, centred, zero padding), RGB → BGR, minus the Caffe mean;
-//             the video network gets the 16-frame window t−8 … t+7 clamped to the clip (frame_range)
+//             the video network gets the 16-frame window t−8 … t+7 clamped to the clip (frame_range),
+//             of which it uses frames 0, 4, 8, 12, 15: only those five are decoded and prepared
 //   mask      resize_and_pad of the 0/1 mask the same way (skimage order 1), then > 0
 //   sentence  the vocabulary's encoding, left-padded to num_steps
 // There is no random resize, crop or flip in the original's A2D path; none is done here.
@@ -30,25 +31,23 @@ public struct SamplePreparer: Sendable {
     public func prepare(_ sample: ReferringSample) throws -> TrainingSample {
         let (H, W) = (config.H, config.W)
         let words = try vocabulary.encode(sample.sentence, steps: config.numSteps).ids
+        // The video network looks at 5 frames of the 16-frame window (positions 0, 4, 8, 12, 15; the
+        // target is the third): only those are decoded into the input, [5,H,W,3]. With the
+        // "single_frame" ablation, only the target frame, [H,W,3].
+        let clipFrames = config.model == .video && config.ablation != .singleFrame
         var frames: [RGBImage] = []
         switch sample.source {
         case let .video(path, frame, _):
             let reader = try VideoReader(path: path)
-            if config.model == .video {
-                let window = try ClipSampler(frameCount: reader.info.frameCount).window(around: frame)
-                for f in window { frames.append(try reader.frame(at: f)) }
-            } else {
-                frames.append(try reader.frame(at: frame))
-            }
+            let indices = clipFrames ? try ClipSampler(frameCount: reader.info.frameCount).sampledFrames(around: frame) : [frame]
+            for f in indices { frames.append(try reader.frame(at: f)) }
         case let .frames(directory, frame, count):
-            let indices = config.model == .video
-                ? try ClipSampler(frameCount: count).window(around: frame) : [frame]
+            let indices = clipFrames ? try ClipSampler(frameCount: count).sampledFrames(around: frame) : [frame]
             for f in indices { frames.append(try ImageIO.read(path: SampleSource.framePath(directory: directory, frame: f))) }
         case let .image(path):
-            let image = try ImageIO.read(path: path)
-            frames = config.model == .video ? Array(repeating: image, count: ClipSampler.windowLength) : [image]
+            frames = [try ImageIO.read(path: path)]
         }
-        guard let centre = frames.count == 1 ? frames.first : frames[safe: 8] else {
+        guard let centre = frames.count == 1 ? frames.first : frames[safe: ClipSampler.targetSlot] else {
             throw TrainingError("\(sample.source.path): no frames decoded")
         }
         let mask = try sample.loadMask(frameWidth: centre.width, frameHeight: centre.height)

@@ -10,6 +10,7 @@
 // one sample at a time, so gradients are averaged over the samples' tapes.
 
 import ImageModel
+import Dispatch
 import Tensor
 import VideoModel
 
@@ -77,9 +78,16 @@ public struct LossTerms: Sendable, Equatable, Codable {
     }
 }
 
+/// A buffer written by concurrent workers at disjoint indices.
+struct UncheckedBuffer<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
+}
+
 /// One training example ready for the network.
 public struct TrainingSample: Sendable {
-    /// Image [H,W,3] (image network) or clip [16,H,W,3] (video network), BGR minus the Caffe mean.
+    /// Image [H,W,3] (image network) or clip [16,H,W,3] / its 5 sampled frames [5,H,W,3] (video network;
+    /// a single frame [H,W,3] is its own clip), BGR minus the Caffe mean.
     public var input: Tensor
     /// Word ids [num_steps], left-padded with 0.
     public var words: [Int32]
@@ -155,7 +163,9 @@ extension TrainingObjective {
 
     /// Runs the model on each sample with the trained variables on the tape and back-propagates.
     /// `trained` names must be declared by the model; the model's values are left unchanged.
-    public func gradients(model: CMPCModel, trained: [String], batch: [TrainingSample]) throws -> StepGradients {
+    /// `concurrent`: run the samples one per core (default: when OpenBLAS is single-threaded).
+    public func gradients(model: CMPCModel, trained: [String], batch: [TrainingSample],
+                          concurrent: Bool? = nil) throws -> StepGradients {
         guard !batch.isEmpty else {
             throw TensorError.invalidArgument(op: "TrainingObjective.gradients", reason: "empty batch")
         }
@@ -170,21 +180,42 @@ extension TrainingObjective {
             leaves.append(leaf)
         }
         let regularized = zip(trained, leaves).filter { TrainingObjective.isRegularized($0.0) }.map(\.1)
+        for sample in batch where sample.target.count != H * W {
+            throw TensorError.shapeMismatch(op: "TrainingObjective.gradients", shapes: [sample.target.shape, [H, W]],
+                                            reason: "the target must be [H, W] as configured")
+        }
+        // One sample: its loss terms, its gradients and its pixel accuracy.
+        func one(_ sample: TrainingSample) throws -> (values: [Float], grads: [Tensor], accuracy: PixelAccuracy) {
+            let target = try sample.target.detached.reshaped(to: [1, H, W, 1])
+            let outputs = try Profiler.section("forward") { try model.forward(input: sample.input, words: sample.words) }
+            let (cost, values) = try Profiler.section("loss") { try terms(outputs: outputs, target: target, regularized: regularized) }
+            let g = try Profiler.section("backward") { try Tape.gradients(of: cost, wrt: leaves) }
+            return (values.map(\.scalar), g, try PixelAccuracy(pred: outputs.pred.detached, target: target))
+        }
+        // With single-threaded OpenBLAS the samples of a batch run concurrently, one per core (with
+        // OpenBLAS's own threads they would share its one thread pool); the sums are taken in sample
+        // order either way, so the result does not depend on the scheduling.
+        var results = [Result<(values: [Float], grads: [Tensor], accuracy: PixelAccuracy), Error>?](repeating: nil, count: batch.count)
+        let workers = min(batch.count, engineThreads)
+        if workers > 1, concurrent ?? BLAS.isSingleThreaded {
+            results.withUnsafeMutableBufferPointer { out in
+                let out = UncheckedBuffer(out)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    for i in stride(from: w, to: batch.count, by: workers) {
+                        out.buffer[i] = Result { try one(batch[i]) }
+                    }
+                }
+            }
+        } else {
+            for i in batch.indices { results[i] = Result { try one(batch[i]) } }
+        }
         var sums = [Double](repeating: 0, count: 7)
         var grads: [Tensor] = saved.map { Tensor(shape: $0.shape) }
         var accuracy = PixelAccuracy()
-        for sample in batch {
-            guard sample.target.count == H * W else {
-                throw TensorError.shapeMismatch(op: "TrainingObjective.gradients", shapes: [sample.target.shape, [H, W]],
-                                                reason: "the target must be [H, W] as configured")
-            }
-            let target = try sample.target.detached.reshaped(to: [1, H, W, 1])
-            let outputs = try model.forward(input: sample.input, words: sample.words)
-            let (cost, values) = try terms(outputs: outputs, target: target, regularized: regularized)
-            for (i, v) in values.enumerated() { sums[i] += Double(v.scalar) }
-            let g = try Tape.gradients(of: cost, wrt: leaves)
+        for r in results {
+            let (values, g, acc) = try r!.get()
+            for (i, v) in values.enumerated() { sums[i] += Double(v) }
             for i in grads.indices { grads[i] = try grads[i] + g[i] }
-            let acc = try PixelAccuracy(pred: outputs.pred.detached, target: target)
             accuracy.all += acc.all
             accuracy.positive += acc.positive
             accuracy.negative += acc.negative

@@ -144,7 +144,9 @@ public final class Trainer {
             throw TrainingError("the loss is not finite at step \(step + 1) (cost \(g.terms.cost)); lower the learning rate")
         }
         let lr = schedule(step: step)
-        try adam.step(parameters: &model.parameters.values, gradients: g.gradients, learningRate: lr)
+        try Profiler.section("adam") {
+            try adam.step(parameters: &model.parameters.values, gradients: g.gradients, learningRate: lr)
+        }
         samplesConsumed += batch.count
         averages.add(loss: Double(g.terms.clsLoss), accuracy: g.accuracy)
         return StepReport(step: step, terms: g.terms, accuracy: g.accuracy, learningRate: lr)

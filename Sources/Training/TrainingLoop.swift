@@ -65,8 +65,8 @@ public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: In
     while trainer.step < totalSteps {
         if stop?.isRequested == true { stopped = true; break }
         let t0 = ProgressReporter.monotonicSeconds()
-        let batch = try loader.next(batch: trainer.settings.batchSize)
-        let r = try trainer.step(batch)
+        let batch = try Profiler.section("waiting for data") { try loader.next(batch: trainer.settings.batchSize) }
+        let r = try Profiler.section("step") { try trainer.step(batch) }
         let dt = ProgressReporter.monotonicSeconds() - t0
         timeAverage = losses.isEmpty ? dt : 0.9 * timeAverage + 0.1 * dt
         losses.append(r.terms.clsLoss)

@@ -49,6 +49,9 @@ struct BenchImageModel: AsyncParsableCommand {
     @Option(help: "Model configuration (default: the original's sizes, 320², ResNet-101).")
     var config: String?
 
+    @Flag(help: "Also time one forward block by block (wall time, sgemm GFLOP and rate of each paper block; nested blocks count in both).")
+    var blocks = false
+
     func run() async throws {
         try BLAS.load()
         let repeats = max(1, min(options.repeats, 3))
@@ -65,6 +68,20 @@ struct BenchImageModel: AsyncParsableCommand {
         let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
         emitModelRow("image-network", full, peak: peak)
         emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB())], json: options.json)
+        if blocks {
+            Profiler.reset()
+            Profiler.enabled = true
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try net(image: image, words: words, model.parameters)
+            let total = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            Profiler.enabled = false
+            for (name, e) in Profiler.entries {
+                let gflops = e.seconds > 0 ? Double(e.flops) / e.seconds / 1e9 : 0
+                emit([("case", "block"), ("block", name), ("calls", e.calls), ("seconds", e.seconds),
+                      ("share", e.seconds / total), ("gflop", Double(e.flops) / 1e9), ("gflops", gflops),
+                      ("ratio", gflops / peak)], json: options.json)
+            }
+        }
     }
 
     func emitModelRow(_ name: String, _ r: (seconds: Double, flops: Double), peak: Double) {

@@ -81,16 +81,27 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Stop after this many steps of this run (the schedule still uses --steps).")
     var stopAfter: Int?
 
+    @Flag(help: "Time the parts of each step (data, forward by paper block, loss, backward, Adam) and print the table at the end.")
+    var profile = false
+
+    @Option(help: "OpenBLAS threads for the matrix products (default: OpenBLAS's own, one per core). Small models train faster with 1: their products are too small to split; the data loader and the per-core convolutions use the other core, and the samples of a batch (--batch > 1) then run concurrently, one per core.")
+    var blasThreads: Int?
+
     func validate() throws {
         guard dataset == "a2d" else { throw ValidationError("--dataset: only a2d (the A2D Sentences layout) is supported for training") }
         guard Finetune(rawValue: finetune) != nil else { throw ValidationError("--finetune must be none, res3-5 or all") }
         guard steps >= 1, steps <= 100_000_000 else { throw ValidationError("--steps must be positive") }
         guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0") }
+        if let blasThreads, !(1...256).contains(blasThreads) { throw ValidationError("--blas-threads must be in 1…256") }
     }
 
     func run() async throws {
         setvbuf(stdout, nil, _IOLBF, 0)   // progress lines reach a log file as they are printed
+        if let blasThreads {
+            try BLAS.load()
+            try BLAS.setThreads(blasThreads)   // before the first convolution reads the default
+        }
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let policy = CheckpointPolicy(folder: outURL, every: checkpointEvery)
@@ -164,10 +175,22 @@ struct Train: AsyncParsableCommand {
         }
         defer { stop.uninstall() }
         let target = min(steps, stopAfter.map { trainer.step + $0 } ?? steps)
+        Profiler.enabled = profile
         let summary = try runTraining(trainer: trainer, loader: loader, totalSteps: target, policy: policy, stop: stop,
                                       logEvery: logEvery)
+        Profiler.enabled = false
         print(String(format: "%d steps in %.1f s (%.2f s/step)%@", summary.stepsRun, summary.seconds,
                      summary.seconds / Double(max(1, summary.stepsRun)), summary.stopped ? ", stopped on request" : ""))
+        if profile {
+            // Inclusive times: a block's time is also in "forward", "forward" in "step"; with samples
+            // running concurrently (batch > 1, --blas-threads 1) the sections of both count.
+            print("section                   calls   seconds  ms/call  share of the run")
+            for (name, e) in Profiler.entries {
+                print(name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                      + String(format: " %6d %9.2f %8.3f  %5.1f %%", e.calls, e.seconds,
+                               1000 * e.seconds / Double(max(1, e.calls)), 100 * e.seconds / max(summary.seconds, 1e-9)))
+            }
+        }
         if let evalSplit, !summary.stopped {
             let testSamples = try data.samples(split: evalSplit)
             let prepared = try testSamples.map { try preparer.prepare($0) }

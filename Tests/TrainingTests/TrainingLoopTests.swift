@@ -8,6 +8,7 @@ import ImageModel
 import Testing
 import Tensor
 @testable import Training
+import Video
 import VideoModel
 
 /// A synthetic A2D-layout set (4 clips, 96×72, 24 frames) made once per process.
@@ -183,5 +184,50 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
         #expect(!Finetune.res345.trains("res2a_branch2a/weights"))
         #expect(Finetune.all.trains("bn5a_branch2a/gamma"))
         #expect(!Finetune.all.trains("bn5a_branch2a/moving_mean"))
+    }
+}
+
+@Suite(.serialized) struct BatchTests {
+    @Test func concurrentSamplesGiveTheSequentialGradients() throws {
+        let root = try SyntheticSet.root.get()
+        let trainer = try makeTrainer(seed: 4)
+        let loader = try makeLoader(root: root, config: trainer.model.config, seed: 4, start: 0)
+        defer { loader.stop() }
+        let batch = try loader.next(batch: 3)
+        let objective = trainer.objective
+        let seq = try objective.gradients(model: trainer.model, trained: trainer.trained, batch: batch, concurrent: false)
+        let par = try objective.gradients(model: trainer.model, trained: trainer.trained, batch: batch, concurrent: true)
+        #expect(abs(seq.terms.cost - par.terms.cost) <= 1e-5 * abs(seq.terms.cost))
+        #expect(seq.accuracy == par.accuracy)
+        var worst: Float = 0
+        for (name, g) in seq.gradients {
+            let p = try #require(par.gradients[name])
+            let scale = max(g.scalars.map(abs).max() ?? 0, 1e-6)
+            worst = max(worst, zip(g.scalars, p.scalars).map { abs($0 - $1) }.max()! / scale)
+        }
+        #expect(worst <= 1e-4, "largest relative gradient difference \(worst)")
+    }
+
+    @Test func videoSamplesHoldTheFiveSampledFrames() throws {
+        let root = try SyntheticSet.root.get()
+        let vocabulary = try Vocabulary.load(URL(fileURLWithPath: root + "/vocabulary.txt"))
+        let sample = try #require(try A2DSentences(root: root).samples(split: "train").first)
+        let config = tinyVideoConfig()
+        let prepared = try SamplePreparer(config: config, vocabulary: vocabulary).prepare(sample)
+        #expect(prepared.input.shape == [5, 32, 32, 3])
+        // The same as the 16-frame window the original builds.
+        guard case let .video(path, frame, _) = sample.source else { Issue.record("not a video sample"); return }
+        let reader = try VideoReader(path: path)
+        let window = try ClipSampler(frameCount: reader.info.frameCount).window(around: frame)
+        let clip = try stack(window.map { f -> Tensor in
+            let image = try reader.frame(at: f)
+            return try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height, H: 32, W: 32).tensor
+        }, axis: 0)
+        let model = try CMPCModel(config: config, seed: 2)
+        #expect(try model.forward(input: prepared.input, words: prepared.words).up.scalars
+                == model.forward(input: clip, words: prepared.words).up.scalars)
+        var single = config
+        single.ablation = .singleFrame
+        #expect(try SamplePreparer(config: single, vocabulary: vocabulary).prepare(sample).input.shape == [32, 32, 3])
     }
 }
