@@ -45,8 +45,16 @@ public struct ConvLSTMFusion: Sendable {
             var h = Tensor(shape: shape)
             let kernel = try p(kernelName)
             let wci = try p(scope + "/W_ci"), wcf = try p(scope + "/W_cf"), wco = try p(scope + "/W_co")
+            let normParameters = try norms.flatMap { [try p($0.name + "/gamma"), try p($0.name + "/beta")] }
             for x in sequence {
-                let y = try conv2d(concat([x, h], axis: 3), kernel, padding: .same)           // [1,H,W,4D]
+                let y = try Profiler.section("ConvLSTM conv") { try conv2d(concat([x, h], axis: 3), kernel, padding: .same) }           // [1,H,W,4D]
+                if !Tape.isRecording || !([y, c, wci, wcf, wco] + normParameters).contains(where: \.isTracked) {
+                    // Inference: the same arithmetic in fewer passes (no gate copies or temporaries).
+                    (c, h) = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco) { k, x in
+                        try norms[k](x, p)
+                    }
+                    continue
+                }
                 let gates = try split(y, count: 4, axis: 3)
                 var (j, i, f, o) = (gates[0], gates[1], gates[2], gates[3])
                 i = try i + wci * c

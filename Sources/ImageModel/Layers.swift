@@ -28,11 +28,13 @@ public struct HeadConv: Sendable {
 
     /// x [N,H,W,in] → [N,H,W,out]. Without gradients the bias is added in the convolution's output pass.
     public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
-        let w = try p(weightName), b = try p(biasName)
-        if Tape.isRecording, x.isTracked || w.isTracked || b.isTracked {
-            return try biasAdd(conv2d(x, w, padding: .same), b)
+        try Profiler.section("HeadConv") {
+            let w = try p(weightName), b = try p(biasName)
+            if Tape.isRecording, x.isTracked || w.isTracked || b.isTracked {
+                return try biasAdd(conv2d(x, w, padding: .same), b)
+            }
+            return try conv2dFused(x, w, padding: .same, shift: b)
         }
-        return try conv2dFused(x, w, padding: .same, shift: b)
     }
 }
 

@@ -39,3 +39,98 @@ public func accumulateTanhProduct(_ acc: Tensor?, _ a: Tensor, channelFactor l: 
     }
     return out
 }
+
+/// Inference: the elementwise part of one step of the original's layer-normalised ConvLSTM cell
+/// (ConvLSTMFusion), given the convolution's output `y` = [j | i | f | o] along the last axis
+/// ([1,H,W,4D]), the cell state `c` and the peepholes `wci`, `wcf`, `wco` (H·W·D values each), and a
+/// layer norm per gate — `norm(k, x)` normalises gate k (0 j, 1 i, 2 f, 3 o, 4 c). Returns the new
+/// (c, h). Each value is computed with the same operations in the same order as the op-by-op path
+/// (i + wci·c, sigmoid(f + 1), c·f + sigmoid(i)·tanh(j), …), so the results are identical; only the
+/// temporaries between them are gone.
+public func convLSTMCellInference(gates y: Tensor, state c: Tensor, wci: Tensor, wcf: Tensor, wco: Tensor,
+                                  norm: (Int, Tensor) throws -> Tensor) throws -> (c: Tensor, h: Tensor) {
+    let d4 = y.shape.last ?? 0, d = d4 / 4
+    let shape = Array(y.shape.dropLast()) + [d]
+    let n = shape.reduce(1, *)
+    guard d4 == 4 * d, d > 0, c.shape == shape, wci.count == n, wcf.count == n, wco.count == n else {
+        throw TensorError.shapeMismatch(op: "convLSTMCellInference", shapes: [y.shape, c.shape, wci.shape],
+                                        reason: "gates [..,4D], state [..,D] and peepholes of H·W·D values")
+    }
+    if Tape.isRecording, [y, c, wci, wcf, wco].contains(where: \.isTracked) {
+        throw TensorError.invalidArgument(op: "convLSTMCellInference", reason: "inference only: an input is tracked")
+    }
+    let pixels = n / d
+    // Split the gates, adding the input and forget peepholes on the way.
+    var j = Tensor(shape: shape), i = Tensor(shape: shape), f = Tensor(shape: shape)
+    var oGate = Tensor(shape: shape)
+    y.scalars.withUnsafeBufferPointer { py in
+        c.scalars.withUnsafeBufferPointer { pc in
+            wci.scalars.withUnsafeBufferPointer { pwi in
+                wcf.scalars.withUnsafeBufferPointer { pwf in
+                    j.scalars.withUnsafeMutableBufferPointer { pj in
+                        i.scalars.withUnsafeMutableBufferPointer { pi in
+                            f.scalars.withUnsafeMutableBufferPointer { pf in
+                                oGate.scalars.withUnsafeMutableBufferPointer { po in
+                                    let yy = py.baseAddress!, cc = pc.baseAddress!, wi = pwi.baseAddress!, wf = pwf.baseAddress!
+                                    let jj = pj.baseAddress!, ii = pi.baseAddress!, ff = pf.baseAddress!, oo = po.baseAddress!
+                                    parallelFor(pixels, grain: Swift.max(1, 8_192 / d)) { range in
+                                        for q in range {
+                                            let src = yy + q * d4, k0 = q * d
+                                            for k in 0..<d {
+                                                jj[k0 + k] = src[k]
+                                                ii[k0 + k] = src[d + k] + wi[k0 + k] * cc[k0 + k]
+                                                ff[k0 + k] = src[2 * d + k] + wf[k0 + k] * cc[k0 + k]
+                                                oo[k0 + k] = src[3 * d + k]
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let jn = try norm(0, j), inn = try norm(1, i), fn = try norm(2, f)
+    // c' = c·sigmoid(f + 1) + sigmoid(i)·tanh(j); o = o + wco·c'.
+    var cNew = Tensor(shape: shape)
+    jn.scalars.withUnsafeBufferPointer { pj in
+        inn.scalars.withUnsafeBufferPointer { pi in
+            fn.scalars.withUnsafeBufferPointer { pf in
+                c.scalars.withUnsafeBufferPointer { pc in
+                    wco.scalars.withUnsafeBufferPointer { pw in
+                        cNew.scalars.withUnsafeMutableBufferPointer { pn in
+                            oGate.scalars.withUnsafeMutableBufferPointer { po in
+                                let jj = pj.baseAddress!, ii = pi.baseAddress!, ff = pf.baseAddress!, cc = pc.baseAddress!
+                                let ww = pw.baseAddress!, nn = pn.baseAddress!, oo = po.baseAddress!
+                                parallelFor(n) { range in
+                                    for k in range {
+                                        let fg = sigmoidScalar(ff[k] + 1)
+                                        let v = cc[k] * fg + sigmoidScalar(ii[k]) * fastTanh(jj[k])
+                                        nn[k] = v
+                                        oo[k] = oo[k] + ww[k] * v
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let on = try norm(3, oGate), cn = try norm(4, cNew)
+    // h = sigmoid(o)·tanh(c).
+    var h = Tensor(shape: shape)
+    on.scalars.withUnsafeBufferPointer { po in
+        cn.scalars.withUnsafeBufferPointer { pc in
+            h.scalars.withUnsafeMutableBufferPointer { ph in
+                let oo = po.baseAddress!, cc = pc.baseAddress!, hh = ph.baseAddress!
+                parallelFor(n) { range in
+                    for k in range { hh[k] = sigmoidScalar(oo[k]) * fastTanh(cc[k]) }
+                }
+            }
+        }
+    }
+    return (cn, h)
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensor
 
@@ -27,11 +28,16 @@ import Testing
 
     @Test func engineChoosesAFastCoreOrKeepsTheUsersChoice() throws {
         try BLAS.load()
-        let note = BLAS.coreTypeNote
-        #expect(note.contains("OPENBLAS_CORETYPE"))
-        if BLAS.preferredCoreType() == "SkylakeX", note.contains("chosen by the engine") {
+        let parts = BLAS.coreTypeNote.components(separatedBy: "; ")
+        let core = parts[0]
+        #expect(core.contains("OPENBLAS_CORETYPE"))
+        if BLAS.preferredCoreType() == "SkylakeX", core.contains("chosen by the engine") {
             #expect(BLAS.coreName.lowercased() == "skylakex")
         }
-        #expect(BLAS.coreName.lowercased() != "prescott" || BLAS.preferredCoreType() == nil || note.contains("set by the user"))
+        #expect(BLAS.coreName.lowercased() != "prescott" || BLAS.preferredCoreType() == nil || core.contains("set by the user"))
+        // The idle-thread timeout: the engine's 4 unless the user set one, and OpenBLAS read it.
+        let timeout = try #require(parts.first { $0.hasPrefix("OPENBLAS_THREAD_TIMEOUT=") })
+        #expect(timeout.contains("set by the user") || timeout.hasPrefix("OPENBLAS_THREAD_TIMEOUT=4 "))
+        #expect(getenv("OPENBLAS_THREAD_TIMEOUT") != nil)
     }
 }
