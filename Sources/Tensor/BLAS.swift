@@ -67,6 +67,7 @@ public enum BLAS {
     }
 
     private static let loaded: Result<Library, BLASError> = {
+        Allocator.configure()
         var note: String
         if let user = getenv("OPENBLAS_CORETYPE") {
             note = "OPENBLAS_CORETYPE=\(String(cString: user)) (set by the user)"

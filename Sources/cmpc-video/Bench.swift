@@ -96,7 +96,7 @@ struct BenchGemm: AsyncParsableCommand {
         try BLAS.load()
         let peak = try sgemmPeak(repeats: options.repeats)
         emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
-        if !options.json { print("# \(BLAS.coreTypeNote); library \(BLAS.libraryPath)") }
+        if !options.json { print("# \(BLAS.coreTypeNote); \(Allocator.note); library \(BLAS.libraryPath)") }
         // M×K·K×N at the shapes the network's GEMMs take (40×40 maps, 1×1 and im2col'd 3×3 convs).
         let cases: [(String, Int, Int, Int)] = [
             ("gemm-1600x2048x1000", 1600, 1000, 2048),

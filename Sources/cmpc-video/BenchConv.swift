@@ -72,7 +72,7 @@ struct BenchConv: AsyncParsableCommand {
         let peakPerCPU = 2 * Double(n * n * n) / peakCPU / 1e9
         emit([("case", "sgemm-peak"), ("gflops", peak), ("gflops_per_cpu_second", peakPerCPU), ("core", BLAS.coreName)],
              json: options.json)
-        if !options.json { print("# \(BLAS.coreTypeNote); library \(BLAS.libraryPath); \(engineThreads) threads") }
+        if !options.json { print("# \(BLAS.coreTypeNote); \(Allocator.note); library \(BLAS.libraryPath); \(engineThreads) threads") }
         var rng = SplitMix64(seed: 1)
         for c in Self.cases {
             let x = Tensor.uniform(shape: [1, c.size, c.size, c.cin], using: &rng)

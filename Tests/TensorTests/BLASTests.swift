@@ -39,5 +39,9 @@ import Testing
         let timeout = try #require(parts.first { $0.hasPrefix("OPENBLAS_THREAD_TIMEOUT=") })
         #expect(timeout.contains("set by the user") || timeout.hasPrefix("OPENBLAS_THREAD_TIMEOUT=4 "))
         #expect(getenv("OPENBLAS_THREAD_TIMEOUT") != nil)
+        // malloc: the engine's settings, or the user's when they set any.
+        let userMalloc = ["GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"]
+            .contains { (name: String) in getenv(name) != nil }
+        #expect(Allocator.note.contains(userMalloc ? "the user's settings" : "chosen by the engine"))
     }
 }
