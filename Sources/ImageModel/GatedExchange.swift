@@ -54,9 +54,13 @@ public struct GatedExchangeModule: Sendable {
     public func callAsFunction(_ feat: Tensor, _ other1: Tensor, _ other2: Tensor, sentence: Tensor,
                                _ p: Parameters) throws -> Tensor {
         let g = try globalVec(feat, sentence: sentence, p)
-        let f1 = try relu(transform1(other1, p)) * sigmoid(gate1(g, p))
-        let f2 = try relu(transform2(other2, p)) * sigmoid(gate2(g, p))
-        return try feat + f1 + f2
+        let t1 = try transform1(other1, p), s1 = try sigmoid(gate1(g, p))
+        let t2 = try transform2(other2, p), s2 = try sigmoid(gate2(g, p))
+        if Tape.isRecording, [feat, t1, s1, t2, s2].contains(where: \.isTracked) {
+            return try feat + relu(t1) * s1 + relu(t2) * s2
+        }
+        // Inference: the same arithmetic in one pass.
+        return try addGatedPair(feat, t1, gate: s1, t2, gate: s2)
     }
 }
 

@@ -134,3 +134,42 @@ public func convLSTMCellInference(gates y: Tensor, state c: Tensor, wci: Tensor,
     }
     return (cn, h)
 }
+
+/// Inference: x + relu(a)·s + relu(b)·t, where s and t hold one value per channel (the last axis) —
+/// the gated exchange of one level (GatedExchangeModule). Computed as (x + relu(a)·s) + relu(b)·t,
+/// the op-by-op order, so the result is identical.
+public func addGatedPair(_ x: Tensor, _ a: Tensor, gate s: Tensor, _ b: Tensor, gate t: Tensor) throws -> Tensor {
+    let c = x.shape.last ?? 0
+    guard c > 0, a.shape == x.shape, b.shape == x.shape, s.count == c, t.count == c else {
+        throw TensorError.shapeMismatch(op: "addGatedPair", shapes: [x.shape, a.shape, b.shape, s.shape, t.shape],
+                                        reason: "x, a, b of one shape and a gate value per channel")
+    }
+    if Tape.isRecording, [x, a, s, b, t].contains(where: \.isTracked) {
+        throw TensorError.invalidArgument(op: "addGatedPair", reason: "inference only: an input is tracked")
+    }
+    let rows = x.count / c
+    return x.scalars.withUnsafeBufferPointer { px in
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                s.scalars.withUnsafeBufferPointer { ps in
+                    t.scalars.withUnsafeBufferPointer { pt in
+                        Tensor(shape: x.shape) { po in
+                            let xx = px.baseAddress!, aa = pa.baseAddress!, bb = pb.baseAddress!
+                            let ss = ps.baseAddress!, tt = pt.baseAddress!, oo = po.baseAddress!
+                            parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { range in
+                                for r in range {
+                                    let base = r * c
+                                    for j in 0..<c {
+                                        let ra = aa[base + j] > 0 ? aa[base + j] : 0
+                                        let rb = bb[base + j] > 0 ? bb[base + j] : 0
+                                        oo[base + j] = (xx[base + j] + ra * ss[j]) + rb * tt[j]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -27,4 +27,17 @@ import Testing
         let y = try Tape.withoutRecording { try accumulateTanhProduct(nil, a.trackingGradients(), channelFactor: l) }
         #expect(y.scalars.allSatisfy { abs($0 - 2 * Float(0.46211716)) < 1e-6 })
     }
+
+    @Test func gatedPairEqualsTheOpByOpArithmetic() throws {
+        var rng = SplitMix64(seed: 5)
+        let x = Tensor.uniform(shape: [1, 6, 5, 17], lo: -1, hi: 1, using: &rng)
+        let a = Tensor.uniform(shape: [1, 6, 5, 17], lo: -2, hi: 2, using: &rng)
+        let b = Tensor.uniform(shape: [1, 6, 5, 17], lo: -2, hi: 2, using: &rng)
+        let s = Tensor.uniform(shape: [1, 1, 1, 17], lo: 0, hi: 1, using: &rng)
+        let t = Tensor.uniform(shape: [1, 1, 1, 17], lo: 0, hi: 1, using: &rng)
+        let expected = try x + relu(a) * s + relu(b) * t
+        #expect(try addGatedPair(x, a, gate: s, b, gate: t).scalars == expected.scalars)
+        #expect(throws: TensorError.self) { try addGatedPair(x, a.trackingGradients(), gate: s, b, gate: t) }
+        #expect(throws: TensorError.self) { try addGatedPair(x, a, gate: Tensor(shape: [3]), b, gate: t) }
+    }
 }
