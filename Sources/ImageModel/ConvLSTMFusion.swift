@@ -48,7 +48,7 @@ public struct ConvLSTMFusion: Sendable {
             let normParameters = try norms.flatMap { [try p($0.name + "/gamma"), try p($0.name + "/beta")] }
             for x in sequence {
                 let y = try Profiler.section("ConvLSTM conv") { try conv2d(concat([x, h], axis: 3), kernel, padding: .same) }           // [1,H,W,4D]
-                if !Tape.isRecording || !([y, c, wci, wcf, wco] + normParameters).contains(where: \.isTracked) {
+                if !Tape.records([y, c, wci, wcf, wco] + normParameters) {
                     // Inference: the same arithmetic in fewer passes (no gate copies or temporaries).
                     (c, h) = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco) { k, x in
                         try norms[k](x, p)

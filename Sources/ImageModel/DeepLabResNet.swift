@@ -38,8 +38,7 @@ public struct ConvBatchNorm: Sendable {
         let mean = try p(bn + "/moving_mean"), variance = try p(bn + "/moving_variance")
         let beta = try p(bn + "/beta"), gamma = try p(bn + "/gamma")
         let applyReLU = reluAfter ?? withReLU
-        let tracked = [x, weights, beta, gamma].contains(where: \.isTracked) || (residual?.isTracked ?? false)
-        if !(tracked && Tape.isRecording) {
+        if !Tape.records([x, weights, beta, gamma, residual]) {
             let folded = try foldBatchNorm(mean: mean, variance: variance, offset: beta, scale: gamma, epsilon: 0.001)
             return try conv2dFused(x, weights, strides: (stride, stride), dilations: (dilation, dilation), padding: .same,
                                    scale: folded.scale, shift: folded.shift, residual: residual, relu: applyReLU)

@@ -56,7 +56,7 @@ public struct GatedExchangeModule: Sendable {
         let g = try globalVec(feat, sentence: sentence, p)
         let t1 = try transform1(other1, p), s1 = try sigmoid(gate1(g, p))
         let t2 = try transform2(other2, p), s2 = try sigmoid(gate2(g, p))
-        if Tape.isRecording, [feat, t1, s1, t2, s2].contains(where: \.isTracked) {
+        if Tape.records([feat, t1, s1, t2, s2]) {
             return try feat + relu(t1) * s1 + relu(t2) * s2
         }
         // Inference: the same arithmetic in one pass.

@@ -30,7 +30,7 @@ public struct HeadConv: Sendable {
     public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
         try Profiler.section("HeadConv") {
             let w = try p(weightName), b = try p(biasName)
-            if Tape.isRecording, x.isTracked || w.isTracked || b.isTracked {
+            if Tape.records([x, w, b]) {
                 return try biasAdd(conv2d(x, w, padding: .same), b)
             }
             return try conv2dFused(x, w, padding: .same, shift: b)

@@ -26,7 +26,7 @@ public struct MutanFusion: Sendable {
             var sum: Tensor? = nil
             for (vk, lk) in zip(visual, language) {
                 let a = try vk(vs, p), l = try tanh(lk(sentence, p))                         // [F,H,W,C], [1,1,1,C]
-                if Tape.isRecording, a.isTracked || l.isTracked || sum?.isTracked == true {
+                if Tape.records([a, l, sum]) {
                     let head = try tanh(a) * l
                     sum = try sum.map { try $0 + head } ?? head
                 } else {

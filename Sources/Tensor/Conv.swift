@@ -335,7 +335,7 @@ public func conv2dFused(_ x: Tensor, _ filter: Tensor, strides: (Int, Int) = (1,
     let op = "conv2dFused"
     let (g, cout) = try convGeometry(op: op, x: x.shape, filter: filter.shape, strides: strides,
                                      dilations: dilations, padding: padding)
-    if Tape.isRecording, ([x, filter] + [scale, shift, residual].compactMap { $0 }).contains(where: \.isTracked) {
+    if Tape.records([x, filter, scale, shift, residual]) {
         throw TensorError.invalidArgument(
             op: op, reason: "inference only: an input tracks gradients (use conv2d and batchNormInference to train)")
     }

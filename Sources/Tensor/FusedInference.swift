@@ -2,6 +2,29 @@
 // instead of one temporary per op. Inference only — they record nothing, and refuse tracked inputs
 // while the tape records (the blocks take the op-by-op path then).
 
+/// Runs `body` with the base addresses of the tensors' scalars (every tensor non-empty).
+private func reading<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+    func nest(_ k: Int, _ pointers: [UnsafePointer<Float>]) -> R {
+        guard k < tensors.count else { return body(pointers) }
+        return tensors[k].scalars.withUnsafeBufferPointer { nest(k + 1, pointers + [$0.baseAddress!]) }
+    }
+    return nest(0, [])
+}
+
+/// `count` new tensors of `shape`, every element written by `body` through their base addresses.
+private func writing(_ count: Int, shape: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> Void) -> [Tensor] {
+    func nest(_ k: Int, _ pointers: [UnsafeMutablePointer<Float>]) -> [Tensor] {
+        guard k < count else {
+            body(pointers)
+            return []
+        }
+        var rest: [Tensor] = []
+        let t = Tensor(shape: shape) { rest = nest(k + 1, pointers + [$0.baseAddress!]) }
+        return [t] + rest
+    }
+    return nest(0, [])
+}
+
 /// acc + tanh(a) · l, where l holds one value per channel (a's last axis) — one MUTAN head added to
 /// the heads' sum. `acc` nil = 0. Same rounding as tanh(a) * l + acc op by op (TensorFlow's tanh).
 public func accumulateTanhProduct(_ acc: Tensor?, _ a: Tensor, channelFactor l: Tensor) throws -> Tensor {
@@ -14,30 +37,26 @@ public func accumulateTanhProduct(_ acc: Tensor?, _ a: Tensor, channelFactor l: 
         throw TensorError.shapeMismatch(op: "accumulateTanhProduct", shapes: [acc.shape, a.shape],
                                         reason: "the sum and the head must have one shape")
     }
-    if Tape.isRecording, a.isTracked || l.isTracked || acc?.isTracked == true {
+    if Tape.records([a, l, acc]) {
         throw TensorError.invalidArgument(op: "accumulateTanhProduct", reason: "inference only: an input is tracked")
     }
-    var out = acc?.detached ?? Tensor(shape: a.shape)
+    guard a.count > 0 else { return a }
     let rows = a.count / c
-    let first = acc == nil
-    out.scalars.withUnsafeMutableBufferPointer { po in
-        a.scalars.withUnsafeBufferPointer { pa in
-            l.scalars.withUnsafeBufferPointer { pl in
-                guard let o = po.baseAddress, let x = pa.baseAddress, let f = pl.baseAddress else { return }
-                parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { range in
-                    for r in range {
-                        let base = r * c
-                        if first {
-                            for j in 0..<c { o[base + j] = fastTanh(x[base + j]) * f[j] }
-                        } else {
-                            for j in 0..<c { o[base + j] = fastTanh(x[base + j]) * f[j] + o[base + j] }
-                        }
+    return reading([a, l, acc ?? a]) { p in
+        writing(1, shape: a.shape) { o in
+            let (x, f, sum, out, first) = (p[0], p[1], p[2], o[0], acc == nil)
+            parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { range in
+                for r in range {
+                    let base = r * c
+                    if first {
+                        for j in 0..<c { out[base + j] = fastTanh(x[base + j]) * f[j] }
+                    } else {
+                        for j in 0..<c { out[base + j] = fastTanh(x[base + j]) * f[j] + sum[base + j] }
                     }
                 }
             }
-        }
+        }[0]
     }
-    return out
 }
 
 /// Inference: the elementwise part of one step of the original's layer-normalised ConvLSTM cell
@@ -52,85 +71,54 @@ public func convLSTMCellInference(gates y: Tensor, state c: Tensor, wci: Tensor,
     let d4 = y.shape.last ?? 0, d = d4 / 4
     let shape = Array(y.shape.dropLast()) + [d]
     let n = shape.reduce(1, *)
-    guard d4 == 4 * d, d > 0, c.shape == shape, wci.count == n, wcf.count == n, wco.count == n else {
+    guard d4 == 4 * d, d > 0, n > 0, c.shape == shape, wci.count == n, wcf.count == n, wco.count == n else {
         throw TensorError.shapeMismatch(op: "convLSTMCellInference", shapes: [y.shape, c.shape, wci.shape],
                                         reason: "gates [..,4D], state [..,D] and peepholes of H·W·D values")
     }
-    if Tape.isRecording, [y, c, wci, wcf, wco].contains(where: \.isTracked) {
+    if Tape.records([y, c, wci, wcf, wco]) {
         throw TensorError.invalidArgument(op: "convLSTMCellInference", reason: "inference only: an input is tracked")
     }
-    let pixels = n / d
-    // Split the gates, adding the input and forget peepholes on the way.
-    var j = Tensor(shape: shape), i = Tensor(shape: shape), f = Tensor(shape: shape)
-    var oGate = Tensor(shape: shape)
-    y.scalars.withUnsafeBufferPointer { py in
-        c.scalars.withUnsafeBufferPointer { pc in
-            wci.scalars.withUnsafeBufferPointer { pwi in
-                wcf.scalars.withUnsafeBufferPointer { pwf in
-                    j.scalars.withUnsafeMutableBufferPointer { pj in
-                        i.scalars.withUnsafeMutableBufferPointer { pi in
-                            f.scalars.withUnsafeMutableBufferPointer { pf in
-                                oGate.scalars.withUnsafeMutableBufferPointer { po in
-                                    let yy = py.baseAddress!, cc = pc.baseAddress!, wi = pwi.baseAddress!, wf = pwf.baseAddress!
-                                    let jj = pj.baseAddress!, ii = pi.baseAddress!, ff = pf.baseAddress!, oo = po.baseAddress!
-                                    parallelFor(pixels, grain: Swift.max(1, 8_192 / d)) { range in
-                                        for q in range {
-                                            let src = yy + q * d4, k0 = q * d
-                                            for k in 0..<d {
-                                                jj[k0 + k] = src[k]
-                                                ii[k0 + k] = src[d + k] + wi[k0 + k] * cc[k0 + k]
-                                                ff[k0 + k] = src[2 * d + k] + wf[k0 + k] * cc[k0 + k]
-                                                oo[k0 + k] = src[3 * d + k]
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
+    // Split the gates j, i, f, o, adding the input and forget peepholes on the way.
+    let gates = reading([y, c, wci, wcf]) { p in
+        writing(4, shape: shape) { o in
+            let (gy, cc, wi, wf) = (p[0], p[1], p[2], p[3])
+            let (j, i, f, og) = (o[0], o[1], o[2], o[3])
+            parallelFor(n / d, grain: Swift.max(1, 8_192 / d)) { range in
+                for q in range {
+                    let src = gy + q * d4, k0 = q * d
+                    for k in 0..<d {
+                        j[k0 + k] = src[k]
+                        i[k0 + k] = src[d + k] + wi[k0 + k] * cc[k0 + k]
+                        f[k0 + k] = src[2 * d + k] + wf[k0 + k] * cc[k0 + k]
+                        og[k0 + k] = src[3 * d + k]
                     }
                 }
             }
         }
     }
-    let jn = try norm(0, j), inn = try norm(1, i), fn = try norm(2, f)
-    // c' = c·sigmoid(f + 1) + sigmoid(i)·tanh(j); o = o + wco·c'.
-    var cNew = Tensor(shape: shape)
-    jn.scalars.withUnsafeBufferPointer { pj in
-        inn.scalars.withUnsafeBufferPointer { pi in
-            fn.scalars.withUnsafeBufferPointer { pf in
-                c.scalars.withUnsafeBufferPointer { pc in
-                    wco.scalars.withUnsafeBufferPointer { pw in
-                        cNew.scalars.withUnsafeMutableBufferPointer { pn in
-                            oGate.scalars.withUnsafeMutableBufferPointer { po in
-                                let jj = pj.baseAddress!, ii = pi.baseAddress!, ff = pf.baseAddress!, cc = pc.baseAddress!
-                                let ww = pw.baseAddress!, nn = pn.baseAddress!, oo = po.baseAddress!
-                                parallelFor(n) { range in
-                                    for k in range {
-                                        let fg = sigmoidScalar(ff[k] + 1)
-                                        let v = cc[k] * fg + sigmoidScalar(ii[k]) * fastTanh(jj[k])
-                                        nn[k] = v
-                                        oo[k] = oo[k] + ww[k] * v
-                                    }
-                                }
-                            }
-                        }
-                    }
+    let jn = try norm(0, gates[0]), inn = try norm(1, gates[1]), fn = try norm(2, gates[2])
+    // c' = c·sigmoid(f + 1) + sigmoid(i)·tanh(j); o + wco·c'.
+    let next = reading([jn, inn, fn, c, wco, gates[3]]) { p in
+        writing(2, shape: shape) { o in
+            let (j, i, f, cc, w, og, cNew, oNew) = (p[0], p[1], p[2], p[3], p[4], p[5], o[0], o[1])
+            parallelFor(n) { range in
+                for k in range {
+                    let v = cc[k] * sigmoidScalar(f[k] + 1) + sigmoidScalar(i[k]) * fastTanh(j[k])
+                    cNew[k] = v
+                    oNew[k] = og[k] + w[k] * v
                 }
             }
         }
     }
-    let on = try norm(3, oGate), cn = try norm(4, cNew)
+    let on = try norm(3, next[1]), cn = try norm(4, next[0])
     // h = sigmoid(o)·tanh(c).
-    var h = Tensor(shape: shape)
-    on.scalars.withUnsafeBufferPointer { po in
-        cn.scalars.withUnsafeBufferPointer { pc in
-            h.scalars.withUnsafeMutableBufferPointer { ph in
-                let oo = po.baseAddress!, cc = pc.baseAddress!, hh = ph.baseAddress!
-                parallelFor(n) { range in
-                    for k in range { hh[k] = sigmoidScalar(oo[k]) * fastTanh(cc[k]) }
-                }
+    let h = reading([on, cn]) { p in
+        writing(1, shape: shape) { o in
+            let (og, cc, hh) = (p[0], p[1], o[0])
+            parallelFor(n) { range in
+                for k in range { hh[k] = sigmoidScalar(og[k]) * fastTanh(cc[k]) }
             }
-        }
+        }[0]
     }
     return (cn, h)
 }
@@ -144,32 +132,24 @@ public func addGatedPair(_ x: Tensor, _ a: Tensor, gate s: Tensor, _ b: Tensor, 
         throw TensorError.shapeMismatch(op: "addGatedPair", shapes: [x.shape, a.shape, b.shape, s.shape, t.shape],
                                         reason: "x, a, b of one shape and a gate value per channel")
     }
-    if Tape.isRecording, [x, a, s, b, t].contains(where: \.isTracked) {
+    if Tape.records([x, a, s, b, t]) {
         throw TensorError.invalidArgument(op: "addGatedPair", reason: "inference only: an input is tracked")
     }
+    guard x.count > 0 else { return x }
     let rows = x.count / c
-    return x.scalars.withUnsafeBufferPointer { px in
-        a.scalars.withUnsafeBufferPointer { pa in
-            b.scalars.withUnsafeBufferPointer { pb in
-                s.scalars.withUnsafeBufferPointer { ps in
-                    t.scalars.withUnsafeBufferPointer { pt in
-                        Tensor(shape: x.shape) { po in
-                            let xx = px.baseAddress!, aa = pa.baseAddress!, bb = pb.baseAddress!
-                            let ss = ps.baseAddress!, tt = pt.baseAddress!, oo = po.baseAddress!
-                            parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { range in
-                                for r in range {
-                                    let base = r * c
-                                    for j in 0..<c {
-                                        let ra = aa[base + j] > 0 ? aa[base + j] : 0
-                                        let rb = bb[base + j] > 0 ? bb[base + j] : 0
-                                        oo[base + j] = (xx[base + j] + ra * ss[j]) + rb * tt[j]
-                                    }
-                                }
-                            }
-                        }
+    return reading([x, a, b, s, t]) { p in
+        writing(1, shape: x.shape) { o in
+            let (xx, aa, bb, ss, tt, out) = (p[0], p[1], p[2], p[3], p[4], o[0])
+            parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { range in
+                for r in range {
+                    let base = r * c
+                    for j in 0..<c {
+                        let ra = aa[base + j] > 0 ? aa[base + j] : 0
+                        let rb = bb[base + j] > 0 ? bb[base + j] : 0
+                        out[base + j] = (xx[base + j] + ra * ss[j]) + rb * tt[j]
                     }
                 }
             }
-        }
+        }[0]
     }
 }

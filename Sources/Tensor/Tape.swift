@@ -62,6 +62,13 @@ public enum Tape {
     /// True unless the calling thread is inside `withoutRecording`.
     public static var isRecording: Bool { disabledDepth == 0 }
 
+    /// Whether an op on these inputs would be recorded: recording is on and one of them tracks
+    /// gradients. The inference-only kernels refuse such inputs; the blocks take their
+    /// differentiable path then.
+    public static func records(_ inputs: [Tensor?]) -> Bool {
+        isRecording && inputs.contains { $0?.isTracked == true }
+    }
+
     /// Runs `body` with recording off on the calling thread: results carry no nodes (evaluation
     /// inside training).
     public static func withoutRecording<R>(_ body: () throws -> R) rethrows -> R {
@@ -147,7 +154,7 @@ extension Tensor {
         _ result: Tensor, op: String, inputs: [Tensor],
         pullback: @escaping (Tensor) throws -> [Tensor?]
     ) -> Tensor {
-        guard Tape.isRecording, inputs.contains(where: { $0.node != nil }) else { return result }
+        guard Tape.records(inputs) else { return result }
         var r = result
         r.attachNode(op: op, inputs: inputs, pullback: pullback)
         return r

@@ -78,12 +78,6 @@ public struct LossTerms: Sendable, Equatable, Codable {
     }
 }
 
-/// A buffer written by concurrent workers at disjoint indices.
-struct UncheckedBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
-}
-
 /// One training example ready for the network.
 public struct TrainingSample: Sendable {
     /// Image [H,W,3] (image network) or clip [16,H,W,3] / its 5 sampled frames [5,H,W,3] (video network;
@@ -199,10 +193,9 @@ extension TrainingObjective {
         let workers = min(batch.count, engineThreads)
         if workers > 1, concurrent ?? BLAS.isSingleThreaded {
             results.withUnsafeMutableBufferPointer { out in
-                let out = UncheckedBuffer(out)
                 DispatchQueue.concurrentPerform(iterations: workers) { w in
                     for i in stride(from: w, to: batch.count, by: workers) {
-                        out.buffer[i] = Result { try one(batch[i]) }
+                        out[i] = Result { try one(batch[i]) }
                     }
                 }
             }

@@ -255,7 +255,9 @@ final class ModelPredictor: SamplePredictor {
             let p = model.parameters
             switch model.network {
             case let .video(net):
-                let frames = try sampler.sampledFrames(around: frame)
+                // The "single_frame" baseline looks at the target frame only: no other frame is decoded.
+                let frames = net.config.ablation == .singleFrame
+                    ? Array(repeating: frame, count: ClipSampler.sampleOffsets.count) : try sampler.sampledFrames(around: frame)
                 let entries = try frames.map { try features(frame: $0, reader: reader, net: net) }
                 let sentence = try net.sentence(words, p)
                 let perFrame = try entries.map { try net.frameSentence([$0.features], sentence, p)[0] }

@@ -22,6 +22,32 @@ import Video
         return try SyntheticWriter(generator: SynthGenerator(config: c), media: SyntheticVideoMedia()).write(to: dir)
     }
 
+    /// PSNR (dB) of a decoded picture against the rendered pixels.
+    static func psnr(_ decoded: RGBImage, _ rendered: [UInt8]) -> Double {
+        var squared = 0.0
+        for i in rendered.indices { let d = Double(decoded.pixels[i]) - Double(rendered[i]); squared += d * d }
+        return 10 * log10(255 * 255 / (squared / Double(rendered.count)))
+    }
+
+    /// The decoded picture's mean colour over a 0/1 mask, the palette colour nearest to it, and the
+    /// number of mask pixels.
+    static func meanColour(_ decoded: RGBImage, mask: [UInt8]) -> (mean: [Int], nearest: SynthColour?, pixels: Int) {
+        var sum = [0, 0, 0], n = 0
+        for i in mask.indices where mask[i] == 1 {
+            let p = decoded[i % decoded.width, i / decoded.width]
+            sum[0] += Int(p.0); sum[1] += Int(p.1); sum[2] += Int(p.2); n += 1
+        }
+        let mean = sum.map { $0 / max(1, n) }
+        let nearest = SynthColour.allCases.min { c1, c2 in
+            func d(_ c: SynthColour) -> Int {
+                let (r, g, b) = c.rgb
+                return abs(mean[0] - Int(r)) + abs(mean[1] - Int(g)) + abs(mean[2] - Int(b))
+            }
+            return d(c1) < d(c2)
+        }
+        return (mean, nearest, n)
+    }
+
     /// Every file under `dir`, relative path → bytes.
     static func files(_ dir: String) throws -> [String: Data] {
         var out: [String: Data] = [:]
@@ -88,25 +114,10 @@ import Video
                 #expect(mask.pixels == frames[frame - 1].mask(instance: instance))
                 // … and the decoded frame is close to the rendered one (H.264, 4:2:0 chroma: lossy at
                 // edges), with the actor's mean colour over its mask nearest to its own palette colour.
-                let decoded = try reader.frame(at: frame - 1)
-                let rendered = frames[frame - 1].image.pixels
-                var squared = 0.0
-                for i in rendered.indices { let d = Double(decoded.pixels[i]) - Double(rendered[i]); squared += d * d }
-                let psnr = 10 * log10(255 * 255 / (squared / Double(rendered.count)))
+                let decoded = try reader.frame(at: frame)
+                let psnr = Self.psnr(decoded, frames[frame - 1].image.pixels)
                 #expect(psnr > 28, "\(clip.id) frame \(frame): PSNR \(psnr) dB")
-                var sum = [0, 0, 0], n = 0
-                for i in mask.pixels.indices where mask.pixels[i] == 1 {
-                    let p = decoded[i % clip.width, i / clip.width]
-                    sum[0] += Int(p.0); sum[1] += Int(p.1); sum[2] += Int(p.2); n += 1
-                }
-                let mean = sum.map { $0 / max(1, n) }
-                let nearest = SynthColour.allCases.min { c1, c2 in
-                    func d(_ c: SynthColour) -> Int {
-                        let (r, g, b) = c.rgb
-                        return abs(mean[0] - Int(r)) + abs(mean[1] - Int(g)) + abs(mean[2] - Int(b))
-                    }
-                    return d(c1) < d(c2)
-                }
+                let (mean, nearest, _) = Self.meanColour(decoded, mask: mask.pixels)
                 #expect(nearest == clip.actors[instance].appearance.colour,
                         "\(clip.id) frame \(frame) instance \(instance): mean colour \(mean)")
             }
@@ -135,24 +146,9 @@ import Video
             #expect(head.elementsEqual([0xFF, 0xD8, 0xFF]), "\(imagePath) does not start with a JPEG marker")
             let decoded = try ImageIO.read(path: imagePath)
             #expect(decoded.width == still.width && decoded.height == still.height)
-            let rendered = frame.image.pixels
-            var squared = 0.0
-            for i in rendered.indices { let d = Double(decoded.pixels[i]) - Double(rendered[i]); squared += d * d }
-            let psnr = 10 * log10(255 * 255 / (squared / Double(rendered.count)))
+            let psnr = Self.psnr(decoded, frame.image.pixels)
             #expect(psnr > 30, "\(imagePath): PSNR \(psnr) dB")
-            var sum = [0, 0, 0], n = 0
-            for i in mask.pixels.indices where mask.pixels[i] == 1 {
-                let p = decoded[i % still.width, i / still.width]
-                sum[0] += Int(p.0); sum[1] += Int(p.1); sum[2] += Int(p.2); n += 1
-            }
-            let mean = sum.map { $0 / max(1, n) }
-            let colour = SynthColour.allCases.min { c1, c2 in
-                func d(_ c: SynthColour) -> Int {
-                    let (r, g, b) = c.rgb
-                    return abs(mean[0] - Int(r)) + abs(mean[1] - Int(g)) + abs(mean[2] - Int(b))
-                }
-                return d(c1) < d(c2)
-            }
+            let (mean, colour, n) = Self.meanColour(decoded, mask: mask.pixels)
             #expect(n == 0 || colour == still.actors[instance].appearance.colour, "\(key): mean colour \(mean)")
         }
         // The ReferIt check finds every picture and mask.
