@@ -39,7 +39,7 @@ public struct ImageLevel: Sendable {
                                      relation: WordTypeSelection.type(2, of: parse), p)          // [1,h,w,C]
         return try Profiler.section("fusion") {
             let sentence = try entity.tiled([1, h, w, 1])
-            return try relu(fusion(concat([mm, graph, sentence, spatial], axis: 3), p))          // [1,h,w,D]
+            return try fusion(concat([mm, graph, sentence, spatial], axis: 3), p, relu: true)          // [1,h,w,D]
         }
     }
 }

@@ -20,8 +20,7 @@ public struct GraphConvolution: Sendable {
 
     /// nodes [1,1,N,C] and the propagated messages A·X [1,N,C] → [1,1,N,C].
     public func callAsFunction(nodes: Tensor, messages: Tensor, _ p: Parameters) throws -> Tensor {
-        let g = try featureNorm(messages.reshaped(to: nodes.shape), p)
-        let x = try relu(nodes + g)
-        return try relu(updateNorm(update(x, p), p))
+        let x = try featureNorm(messages.reshaped(to: nodes.shape), p, residual: nodes, relu: true)   // relu(X + LN(A·X))
+        return try updateNorm(update(x, p), p, relu: true)
     }
 }

@@ -26,14 +26,16 @@ public struct HeadConv: Sendable {
          ParameterSpec(biasName, [outChannels], .zeros)]
     }
 
-    /// x [N,H,W,in] → [N,H,W,out]. Without gradients the bias is added in the convolution's output pass.
-    public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
+    /// x [N,H,W,in] → [N,H,W,out], then max(·, 0) when `relu`. Without gradients the bias (and the
+    /// ReLU) are applied in the convolution's output pass.
+    public func callAsFunction(_ x: Tensor, _ p: Parameters, relu applyRelu: Bool = false) throws -> Tensor {
         try Profiler.section("HeadConv") {
             let w = try p(weightName), b = try p(biasName)
             if Tape.records([x, w, b]) {
-                return try biasAdd(conv2d(x, w, padding: .same), b)
+                let y = try biasAdd(conv2d(x, w, padding: .same), b)
+                return applyRelu ? try relu(y) : y
             }
-            return try conv2dFused(x, w, padding: .same, shift: b)
+            return try conv2dFused(x, w, padding: .same, shift: b, relu: applyRelu)
         }
     }
 }
@@ -53,8 +55,17 @@ public struct LayerNormLayer: Sendable {
         [ParameterSpec(name + "/beta", [channels], .zeros), ParameterSpec(name + "/gamma", [channels], .ones)]
     }
 
-    public func callAsFunction(_ x: Tensor, _ p: Parameters) throws -> Tensor {
-        try layerNorm(x, gamma: p(name + "/gamma"), beta: p(name + "/beta"), beginNormAxis: 1, epsilon: 1e-12)
+    /// LN(x); with `residual`, residual + LN(x); with `relu`, then max(·, 0). Without gradients the
+    /// add and the ReLU happen in the normalisation's output pass (same results).
+    public func callAsFunction(_ x: Tensor, _ p: Parameters, residual: Tensor? = nil, relu applyRelu: Bool = false) throws -> Tensor {
+        let gamma = try p(name + "/gamma"), beta = try p(name + "/beta")
+        if !Tape.records([x, gamma, beta, residual]) {
+            return try layerNormInference(x, gamma: gamma, beta: beta, beginNormAxis: 1, epsilon: 1e-12,
+                                          residual: residual, relu: applyRelu)
+        }
+        var y = try layerNorm(x, gamma: gamma, beta: beta, beginNormAxis: 1, epsilon: 1e-12)
+        if let residual { y = try residual + y }
+        return applyRelu ? try relu(y) : y
     }
 }
 

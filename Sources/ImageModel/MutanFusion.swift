@@ -23,16 +23,18 @@ public struct MutanFusion: Sendable {
             let frames = v.shape[0]
             let s = frames == 1 ? spatial : try spatial.tiled([frames, 1, 1, 1])
             let vs = try concat([v, s], axis: 3)                                           // [F,H,W,C+8]
-            var sum: Tensor? = nil
-            for (vk, lk) in zip(visual, language) {
-                let a = try vk(vs, p), l = try tanh(lk(sentence, p))                         // [F,H,W,C], [1,1,1,C]
-                if Tape.records([a, l, sum]) {
-                    let head = try tanh(a) * l
-                    sum = try sum.map { try $0 + head } ?? head
-                } else {
-                    // Inference: the same arithmetic in one pass, without the head's temporaries.
-                    sum = try accumulateTanhProduct(sum, a, channelFactor: l)
+            let factors = try language.map { try tanh($0(sentence, p)) }                    // [1,1,1,C] each
+            let weights = try visual.map { try p($0.weightName) }, biases = try visual.map { try p($0.biasName) }
+            if !Tape.records([vs] + factors + weights + biases) {
+                // Inference: the five products into one buffer, then one pass per location.
+                return try Profiler.section("HeadConv") {
+                    try mutanInference(vs, weights: weights, biases: biases, factors: factors)
                 }
+            }
+            var sum: Tensor? = nil
+            for (vk, l) in zip(visual, factors) {
+                let head = try tanh(vk(vs, p)) * l                                          // [F,H,W,C]
+                sum = try sum.map { try $0 + head } ?? head
             }
             return try l2Normalize(tanh(sum!), axes: [3])
         }

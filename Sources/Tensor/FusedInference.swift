@@ -25,40 +25,6 @@ private func writing(_ count: Int, shape: [Int], _ body: ([UnsafeMutablePointer<
     return nest(0, [])
 }
 
-/// acc + tanh(a) · l, where l holds one value per channel (a's last axis) — one MUTAN head added to
-/// the heads' sum. `acc` nil = 0. Same rounding as tanh(a) * l + acc op by op (TensorFlow's tanh).
-public func accumulateTanhProduct(_ acc: Tensor?, _ a: Tensor, channelFactor l: Tensor) throws -> Tensor {
-    let c = a.shape.last ?? 0
-    guard l.count == c, c > 0 else {
-        throw TensorError.shapeMismatch(op: "accumulateTanhProduct", shapes: [a.shape, l.shape],
-                                        reason: "the factor needs one value per channel of a")
-    }
-    if let acc, acc.shape != a.shape {
-        throw TensorError.shapeMismatch(op: "accumulateTanhProduct", shapes: [acc.shape, a.shape],
-                                        reason: "the sum and the head must have one shape")
-    }
-    if Tape.records([a, l, acc]) {
-        throw TensorError.invalidArgument(op: "accumulateTanhProduct", reason: "inference only: an input is tracked")
-    }
-    guard a.count > 0 else { return a }
-    let rows = a.count / c
-    return reading([a, l, acc ?? a]) { p in
-        writing(1, shape: a.shape) { o in
-            let (x, f, sum, out, first) = (p[0], p[1], p[2], o[0], acc == nil)
-            parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { range in
-                for r in range {
-                    let base = r * c
-                    if first {
-                        for j in 0..<c { out[base + j] = fastTanh(x[base + j]) * f[j] }
-                    } else {
-                        for j in 0..<c { out[base + j] = fastTanh(x[base + j]) * f[j] + sum[base + j] }
-                    }
-                }
-            }
-        }[0]
-    }
-}
-
 /// Inference: the elementwise part of one step of the original's layer-normalised ConvLSTM cell
 /// (ConvLSTMFusion), given the convolution's output `y` = [j | i | f | o] along the last axis
 /// ([1,H,W,4D]), the cell state `c` and the peepholes `wci`, `wcf`, `wco` (H·W·D values each), and a
@@ -148,6 +114,78 @@ public func addGatedPair(_ x: Tensor, _ a: Tensor, gate s: Tensor, _ b: Tensor, 
                         let rb = bb[base + j] > 0 ? bb[base + j] : 0
                         out[base + j] = (xx[base + j] + ra * ss[j]) + rb * tt[j]
                     }
+                }
+            }
+        }[0]
+    }
+}
+
+/// Inference: layerNorm(x) followed, in the same pass, by `residual + ·` (when given) and ReLU (when
+/// `relu`) — the graph convolution's relu(X + LN(A·X)) and relu(LN(·)). The same operations in the
+/// same order as layerNorm, the add and relu op by op, so the results are identical.
+public func layerNormInference(_ x: Tensor, gamma: Tensor?, beta: Tensor?, beginNormAxis: Int = 1,
+                               epsilon: Float = 1e-12, residual: Tensor? = nil, relu: Bool = false) throws -> Tensor {
+    if Tape.records([x, gamma, beta, residual]) {
+        throw TensorError.invalidArgument(op: "layerNormInference", reason: "inference only: an input is tracked")
+    }
+    return try layerNormForward(x, gamma: gamma, beta: beta, beginNormAxis: beginNormAxis, epsilon: epsilon,
+                                residual: residual, relu: relu).y
+}
+
+/// Inference: the whole MUTAN fusion after its input concatenation,
+/// l2normalize(tanh(Σₖ tanh(x·Wₖ + bₖ)·lₖ)) over the last axis, for K heads with weights Wₖ
+/// ([1,1,Cin,C] or [Cin,C]), biases bₖ [C] and language factors lₖ (C values). The K products run as
+/// one sgemm each into the columns of a [rows, K·C] buffer; then one pass per row does the rest
+/// while the row is in cache (instead of 3K + 2 passes over [rows, C]). Each value takes the
+/// operations of the op-by-op path in its order (the bias added to the product, heads summed from
+/// the first, the row's squares summed left to right), so the result is the one the separate 1×1
+/// convolutions (single-sgemm path), tanh, products, sums and l2Normalize give.
+public func mutanInference(_ x: Tensor, weights: [Tensor], biases: [Tensor], factors: [Tensor],
+                           epsilon: Float = 1e-12) throws -> Tensor {
+    let heads = weights.count
+    let cin = x.shape.last ?? 0
+    let c = weights.first?.shape.last ?? 0
+    guard heads > 0, biases.count == heads, factors.count == heads, cin > 0, c > 0,
+          weights.allSatisfy({ $0.count == cin * c && $0.shape.last == c }),
+          biases.allSatisfy({ $0.count == c }), factors.allSatisfy({ $0.count == c }) else {
+        throw TensorError.shapeMismatch(op: "mutanInference", shapes: [x.shape] + weights.map(\.shape),
+                                        reason: "x [..,Cin], head weights [Cin,C], a bias and a factor of C values per head")
+    }
+    if Tape.records([x] + weights + biases + factors) {
+        throw TensorError.invalidArgument(op: "mutanInference", reason: "inference only: an input is tracked")
+    }
+    let rows = x.count / cin
+    let shape = Array(x.shape.dropLast()) + [c]
+    guard rows > 0 else { return Tensor(shape: shape) }
+    let width = heads * c
+    let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
+    defer { products.deallocate() }
+    var failure: Error?
+    reading([x] + weights) { p in
+        do {
+            for k in 0..<heads {
+                try BLAS.sgemm(m: rows, n: c, k: cin, a: p[0], lda: cin, b: p[1 + k], ldb: c,
+                               c: products + k * c, ldc: width)
+            }
+        } catch { failure = error }
+    }
+    if let failure { throw failure }
+    return reading(biases + factors) { p in
+        writing(1, shape: shape) { o in
+            let out = o[0]
+            parallelFor(rows, grain: Swift.max(1, 8_192 / width)) { range in
+                for r in range {
+                    let raw = products + r * width, row = out + r * c
+                    for j in 0..<c { row[j] = fastTanh(raw[j] + p[0][j]) * p[heads][j] }
+                    for k in 1..<heads {
+                        let rk = raw + k * c, b = p[k], l = p[heads + k]
+                        for j in 0..<c { row[j] = fastTanh(rk[j] + b[j]) * l[j] + row[j] }
+                    }
+                    for j in 0..<c { row[j] = fastTanh(row[j]) }
+                    var s: Float = 0
+                    for j in 0..<c { s += row[j] * row[j] }
+                    let scale = 1 / Swift.max(s, epsilon).squareRoot()
+                    for j in 0..<c { row[j] = row[j] * scale }
                 }
             }
         }[0]

@@ -70,75 +70,10 @@ private func l2NormalizeLastAxis(_ x: Tensor, epsilon: Float) -> Tensor {
 public func layerNorm(
     _ x: Tensor, gamma: Tensor?, beta: Tensor?, beginNormAxis: Int = 1, epsilon: Float = 1e-12
 ) throws -> Tensor {
-    guard x.rank >= 1 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "needs rank ≥ 1") }
-    let b = try canonicalAxis(beginNormAxis, rank: x.rank, op: "layerNorm")
-    let c = x.shape[x.rank - 1]
-    for (name, p) in [("gamma", gamma), ("beta", beta)] {
-        if let p, p.shape != [c] {
-            throw TensorError.shapeMismatch(op: "layerNorm", shapes: [x.shape, p.shape],
-                                            reason: "\(name) must have the last axis' extent [\(c)]")
-        }
-    }
-    let rows = x.shape[..<b].reduce(1, *), n = x.shape[b...].reduce(1, *)
-    guard n > 0 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "empty normalisation axes in \(x.shape)") }
-    let pixels = n / c                      // positions of C values in one row
-    // Per-row mean and 1/√(var + ε): Float sums per position, Double across positions.
-    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-    var partial = [Double](repeating: 0, count: rows * pixels)
-    x.scalars.withUnsafeBufferPointer { p0 in
-        partial.withUnsafeMutableBufferPointer { pp in
-            guard let p = p0.baseAddress else { return }
-            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
-                for q in range { pp[q] = blockedSum(p + q * c, c) }
-            }
-            for r in 0..<rows {
-                var s = 0.0
-                for q in 0..<pixels { s += pp[r * pixels + q] }
-                mean[r] = Float(s / Double(n))
-            }
-            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
-                for q in range {
-                    let m = mean[q / pixels], row = p + q * c
-                    var s0: Float = 0
-                    for j in 0..<c { let d = row[j] - m; s0 += d * d }
-                    pp[q] = Double(s0)
-                }
-            }
-            for r in 0..<rows {
-                var v = 0.0
-                for q in 0..<pixels { v += pp[r * pixels + q] }
-                rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
-            }
-        }
-    }
-    let gammaS = gamma?.scalars ?? [Float](repeating: 1, count: c)
-    let betaS = beta?.scalars ?? [Float](repeating: 0, count: c)
-    // y = x·scale + shift with scale = rstd·gamma and shift = beta − mean·rstd·gamma, per row.
-    var scale = [Float](repeating: 0, count: rows * c), shift = [Float](repeating: 0, count: rows * c)
-    for r in 0..<rows {
-        for j in 0..<c {
-            scale[r * c + j] = rstd[r] * gammaS[j]
-            shift[r * c + j] = betaS[j] - mean[r] * rstd[r] * gammaS[j]
-        }
-    }
-    let xs = x.detached
-    let y = x.scalars.withUnsafeBufferPointer { p0 in
-        scale.withUnsafeBufferPointer { sc0 in
-            shift.withUnsafeBufferPointer { sh0 in
-                Tensor(shape: x.shape) { o in
-                    guard let q = o.baseAddress, let px = p0.baseAddress else { return }
-                    let sc = sc0.baseAddress!, sh = sh0.baseAddress!
-                    parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
-                        for pix in range {
-                            let r = pix / pixels, at = pix * c
-                            let a = sc + r * c, bb = sh + r * c
-                            for j in 0..<c { q[at + j] = px[at + j] * a[j] + bb[j] }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let forward = try layerNormForward(x, gamma: gamma, beta: beta, beginNormAxis: beginNormAxis, epsilon: epsilon)
+    let (y, mean, rstd, gammaS, rows, pixels, c, xs) = (forward.y, forward.mean, forward.rstd, forward.gammaS,
+                                                        forward.rows, forward.pixels, forward.c, x.detached)
+    let n = pixels * c
     var inputs = [x]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
@@ -221,4 +156,99 @@ public func layerNorm(
         }
         return grads
     }
+}
+
+/// The forward pass of `layerNorm`, with an optional epilogue for fused inference: the normalised
+/// value v becomes `residual + v` (residual of x's shape, added in that order) and then max(·, 0)
+/// when `relu`. Returns the output and the statistics the gradient needs.
+func layerNormForward(
+    _ x: Tensor, gamma: Tensor?, beta: Tensor?, beginNormAxis: Int, epsilon: Float,
+    residual: Tensor? = nil, relu: Bool = false
+) throws -> (y: Tensor, mean: [Float], rstd: [Float], gammaS: [Float], rows: Int, pixels: Int, c: Int) {
+    guard x.rank >= 1 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "needs rank ≥ 1") }
+    let b = try canonicalAxis(beginNormAxis, rank: x.rank, op: "layerNorm")
+    let c = x.shape[x.rank - 1]
+    for (name, p) in [("gamma", gamma), ("beta", beta)] {
+        if let p, p.shape != [c] {
+            throw TensorError.shapeMismatch(op: "layerNorm", shapes: [x.shape, p.shape],
+                                            reason: "\(name) must have the last axis' extent [\(c)]")
+        }
+    }
+    let rows = x.shape[..<b].reduce(1, *), n = x.shape[b...].reduce(1, *)
+    guard n > 0 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "empty normalisation axes in \(x.shape)") }
+    let pixels = n / c                      // positions of C values in one row
+    // Per-row mean and 1/√(var + ε): Float sums per position, Double across positions.
+    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+    var partial = [Double](repeating: 0, count: rows * pixels)
+    x.scalars.withUnsafeBufferPointer { p0 in
+        partial.withUnsafeMutableBufferPointer { pp in
+            guard let p = p0.baseAddress else { return }
+            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                for q in range { pp[q] = blockedSum(p + q * c, c) }
+            }
+            for r in 0..<rows {
+                var s = 0.0
+                for q in 0..<pixels { s += pp[r * pixels + q] }
+                mean[r] = Float(s / Double(n))
+            }
+            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                for q in range {
+                    let m = mean[q / pixels], row = p + q * c
+                    var s0: Float = 0
+                    for j in 0..<c { let d = row[j] - m; s0 += d * d }
+                    pp[q] = Double(s0)
+                }
+            }
+            for r in 0..<rows {
+                var v = 0.0
+                for q in 0..<pixels { v += pp[r * pixels + q] }
+                rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
+            }
+        }
+    }
+    let gammaS = gamma?.scalars ?? [Float](repeating: 1, count: c)
+    let betaS = beta?.scalars ?? [Float](repeating: 0, count: c)
+    // y = x·scale + shift with scale = rstd·gamma and shift = beta − mean·rstd·gamma, per row.
+    var scale = [Float](repeating: 0, count: rows * c), shift = [Float](repeating: 0, count: rows * c)
+    for r in 0..<rows {
+        for j in 0..<c {
+            scale[r * c + j] = rstd[r] * gammaS[j]
+            shift[r * c + j] = betaS[j] - mean[r] * rstd[r] * gammaS[j]
+        }
+    }
+    if let residual, residual.shape != x.shape {
+        throw TensorError.shapeMismatch(op: "layerNorm", shapes: [x.shape, residual.shape],
+                                        reason: "the residual must have the input's shape")
+    }
+    let rs = residual?.scalars ?? []
+    let y = x.scalars.withUnsafeBufferPointer { p0 in
+        scale.withUnsafeBufferPointer { sc0 in
+            shift.withUnsafeBufferPointer { sh0 in
+                rs.withUnsafeBufferPointer { rs0 in
+                    Tensor(shape: x.shape) { o in
+                        guard let q = o.baseAddress, let px = p0.baseAddress else { return }
+                        let sc = sc0.baseAddress!, sh = sh0.baseAddress!
+                        let rp = residual == nil ? nil : rs0.baseAddress
+                        parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                            for pix in range {
+                                let r = pix / pixels, at = pix * c
+                                let a = sc + r * c, bb = sh + r * c
+                                switch (rp, relu) {
+                                case (let rp?, true):
+                                    for j in 0..<c { let v = rp[at + j] + (px[at + j] * a[j] + bb[j]); q[at + j] = v > 0 ? v : 0 }
+                                case (let rp?, false):
+                                    for j in 0..<c { q[at + j] = rp[at + j] + (px[at + j] * a[j] + bb[j]) }
+                                case (nil, true):
+                                    for j in 0..<c { let v = px[at + j] * a[j] + bb[j]; q[at + j] = v > 0 ? v : 0 }
+                                case (nil, false):
+                                    for j in 0..<c { q[at + j] = px[at + j] * a[j] + bb[j] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (y, mean, rstd, gammaS, rows, pixels, c)
 }

@@ -182,7 +182,7 @@ public struct CMPCVideoNetwork: Sendable {
             let graph = try level.spatialGraph(multimodal: mm, words: s.words, relation: WordTypeSelection.type(2, of: s.parse), p)
             let sentence = try s.valid.tiled([1, h, w, 1])
             let all = try concat([target.level(li), graph, context, sentence, spatial], axis: 3)
-            fused.append(try relu(level.fusion(all, p)))
+            fused.append(try level.fusion(all, p, relu: true))
         }
         return try tail(f3: fused[0], f4: fused[1], f5: fused[2], words: s.words, parse: s.parse, p)
     }

@@ -2,30 +2,54 @@ import Testing
 @testable import Tensor
 
 @Suite struct FusedInferenceTests {
-    @Test func tanhProductSumEqualsTheOpByOpArithmetic() throws {
+    @Test func mutanEqualsTheOpByOpArithmetic() throws {
         var rng = SplitMix64(seed: 3)
-        let heads = (0..<3).map { _ in Tensor.uniform(shape: [2, 5, 7, 33], lo: -4, hi: 4, using: &rng) }
-        let factors = (0..<3).map { _ in Tensor.uniform(shape: [1, 1, 1, 33], lo: -1, hi: 1, using: &rng) }
-        var expected: Tensor? = nil
-        var fused: Tensor? = nil
-        for (a, l) in zip(heads, factors) {
-            let head = try tanh(a) * l
-            expected = try expected.map { try $0 + head } ?? head
-            fused = try accumulateTanhProduct(fused, a, channelFactor: l)
+        // 70 rows, 19 input channels, 33 output channels, 5 heads; some rows far from zero so tanh
+        // saturates, and one row of zeros for the clamped norm.
+        var x = Tensor.uniform(shape: [2, 5, 7, 19], lo: -2, hi: 2, using: &rng)
+        x.scalars.withUnsafeMutableBufferPointer { p in for j in 0..<19 { p[j] = 0 } }
+        let weights = (0..<5).map { _ in Tensor.uniform(shape: [1, 1, 19, 33], lo: -1, hi: 1, using: &rng) }
+        let biases = (0..<5).map { _ in Tensor.uniform(shape: [33], lo: -0.5, hi: 0.5, using: &rng) }
+        let factors = (0..<5).map { _ in Tensor.uniform(shape: [1, 1, 1, 33], lo: -1, hi: 1, using: &rng) }
+        var sum: Tensor? = nil
+        for k in 0..<5 {
+            let head = try tanh(biasAdd(conv2d(x, weights[k], padding: .same), biases[k])) * factors[k]
+            sum = try sum.map { try $0 + head } ?? head
         }
-        #expect(fused!.shape == expected!.shape)
-        #expect(fused!.scalars == expected!.scalars)
+        let expected = try l2Normalize(tanh(sum!), axes: [3])
+        let fused = try mutanInference(x, weights: weights, biases: biases, factors: factors)
+        #expect(fused.shape == expected.shape)
+        #expect(fused.scalars == expected.scalars)
     }
 
-    @Test func refusesTrackedInputsAndWrongShapes() throws {
-        let a = Tensor(shape: [1, 2, 2, 4], repeating: 0.5)
-        let l = Tensor(shape: [4], repeating: 2)
-        #expect(throws: TensorError.self) { try accumulateTanhProduct(nil, a.trackingGradients(), channelFactor: l) }
-        #expect(throws: TensorError.self) { try accumulateTanhProduct(nil, a, channelFactor: Tensor(shape: [3])) }
-        #expect(throws: TensorError.self) { try accumulateTanhProduct(Tensor(shape: [1, 2, 2, 3]), a, channelFactor: l) }
-        // Without recording a tracked input is fine (inference inside training).
-        let y = try Tape.withoutRecording { try accumulateTanhProduct(nil, a.trackingGradients(), channelFactor: l) }
-        #expect(y.scalars.allSatisfy { abs($0 - 2 * Float(0.46211716)) < 1e-6 })
+    @Test func mutanRefusesTrackedInputsAndWrongShapes() throws {
+        let x = Tensor(shape: [1, 2, 2, 3], repeating: 0.5)
+        let w = [Tensor(shape: [1, 1, 3, 4], repeating: 1)], b = [Tensor(shape: [4])], l = [Tensor(shape: [4], repeating: 2)]
+        #expect(throws: TensorError.self) { try mutanInference(x.trackingGradients(), weights: w, biases: b, factors: l) }
+        #expect(throws: TensorError.self) { try mutanInference(x, weights: w, biases: b, factors: [Tensor(shape: [3])]) }
+        #expect(throws: TensorError.self) { try mutanInference(x, weights: [Tensor(shape: [1, 1, 2, 4])], biases: b, factors: l) }
+        #expect(throws: TensorError.self) { try mutanInference(x, weights: [], biases: [], factors: []) }
+        // Without recording a tracked input is fine (inference inside training): every row is
+        // tanh(tanh(1.5)·2) spread evenly over 4 channels, so 1/2 each.
+        let y = try Tape.withoutRecording { try mutanInference(x.trackingGradients(), weights: w, biases: b, factors: l) }
+        #expect(y.shape == [1, 2, 2, 4])
+        #expect(y.scalars.allSatisfy { abs($0 - 0.5) < 1e-6 })
+    }
+
+    @Test func layerNormWithResidualAndReluEqualsTheOpByOpArithmetic() throws {
+        var rng = SplitMix64(seed: 9)
+        let x = Tensor.uniform(shape: [2, 1, 40, 24], lo: -3, hi: 5, using: &rng)
+        let r = Tensor.uniform(shape: [2, 1, 40, 24], lo: -1, hi: 1, using: &rng)
+        let gamma = Tensor.uniform(shape: [24], lo: 0.5, hi: 1.5, using: &rng)
+        let beta = Tensor.uniform(shape: [24], lo: -0.2, hi: 0.2, using: &rng)
+        let n = try layerNorm(x, gamma: gamma, beta: beta)
+        #expect(try layerNormInference(x, gamma: gamma, beta: beta).scalars == n.scalars)
+        #expect(try layerNormInference(x, gamma: gamma, beta: beta, relu: true).scalars == relu(n).scalars)
+        #expect(try layerNormInference(x, gamma: gamma, beta: beta, residual: r).scalars == (r + n).scalars)
+        #expect(try layerNormInference(x, gamma: gamma, beta: beta, residual: r, relu: true).scalars == relu(r + n).scalars)
+        #expect(try relu(r + n).scalars.contains(0))
+        #expect(throws: TensorError.self) { try layerNormInference(x, gamma: gamma, beta: beta, residual: Tensor(shape: [2, 40, 24])) }
+        #expect(throws: TensorError.self) { try layerNormInference(x.trackingGradients(), gamma: gamma, beta: beta) }
     }
 
     @Test func gatedPairEqualsTheOpByOpArithmetic() throws {
