@@ -50,9 +50,8 @@ public struct ConvLSTMFusion: Sendable {
                 let y = try Profiler.section("ConvLSTM conv") { try conv2d(concat([x, h], axis: 3), kernel, padding: .same) }           // [1,H,W,4D]
                 if !Tape.records([y, c, wci, wcf, wco] + normParameters) {
                     // Inference: the same arithmetic in fewer passes (no gate copies or temporaries).
-                    (c, h) = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco) { k, x in
-                        try norms[k](x, p)
-                    }
+                    (c, h) = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco,
+                                                       norms: (0..<5).map { (normParameters[2 * $0], normParameters[2 * $0 + 1]) })
                     continue
                 }
                 let gates = try split(y, count: 4, axis: 3)

@@ -25,68 +25,163 @@ private func writing(_ count: Int, shape: [Int], _ body: ([UnsafeMutablePointer<
     return nest(0, [])
 }
 
+/// Layer-norm statistics of `rows` rows of `pixels`·`d` values at `x`, given each position's
+/// blockedSum (`partial`, rows·pixels values), as `layerNorm` computes them (Float sums per position,
+/// Double across positions, the biased variance from a second pass): the per-row, per-channel
+/// [scale | shift] (2d values per row) with which LN(x) = x·scale + shift.
+private func layerNormScaleShift(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, d: Int,
+                                 gamma: [Float], beta: [Float], epsilon: Float) -> [Float] {
+    let n = pixels * d
+    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+    for r in 0..<rows {
+        var s = 0.0
+        for q in 0..<pixels { s += partial[r * pixels + q] }
+        mean[r] = Float(s / Double(n))
+    }
+    var squares = [Double](repeating: 0, count: rows * pixels)
+    squares.withUnsafeMutableBufferPointer { sq in
+        parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / d)) { range in
+            for q in range {
+                let m = mean[q / pixels], row = x + q * d
+                var s0: Float = 0
+                for j in 0..<d { let v = row[j] - m; s0 += v * v }
+                sq[q] = Double(s0)
+            }
+        }
+    }
+    for r in 0..<rows {
+        var v = 0.0
+        for q in 0..<pixels { v += squares[r * pixels + q] }
+        rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
+    }
+    // [scale | shift] per row: rows·2d values.
+    var scaleShift = [Float](repeating: 0, count: rows * 2 * d)
+    for r in 0..<rows {
+        for j in 0..<d {
+            scaleShift[r * 2 * d + j] = rstd[r] * gamma[j]
+            scaleShift[r * 2 * d + d + j] = beta[j] - mean[r] * rstd[r] * gamma[j]
+        }
+    }
+    return scaleShift
+}
+
 /// Inference: the elementwise part of one step of the original's layer-normalised ConvLSTM cell
 /// (ConvLSTMFusion), given the convolution's output `y` = [j | i | f | o] along the last axis
-/// ([1,H,W,4D]), the cell state `c` and the peepholes `wci`, `wcf`, `wco` (H·W·D values each), and a
-/// layer norm per gate — `norm(k, x)` normalises gate k (0 j, 1 i, 2 f, 3 o, 4 c). Returns the new
-/// (c, h). Each value is computed with the same operations in the same order as the op-by-op path
-/// (i + wci·c, sigmoid(f + 1), c·f + sigmoid(i)·tanh(j), …), so the results are identical; only the
-/// temporaries between them are gone.
+/// ([N,H,W,4D]), the cell state `c` and the peepholes `wci`, `wcf`, `wco` (H·W·D values each), and
+/// the (gamma, beta) of the layer norm of each gate — 0 j, 1 i, 2 f, 3 o, 4 c (statistics over
+/// H·W·D per batch entry, ε 1e-12). Returns the new (c, h).
+///
+/// Five passes over memory: split the gates (adding the input and forget peepholes) while summing
+/// each position; the j, i, f variances; c' = c·σ(LN(f) + 1) + σ(LN(i))·tanh(LN(j)) and o + wco·c'
+/// while summing them; their variances; h = σ(LN(o))·tanh(LN(c')). Every value takes the
+/// operations of the op-by-op path (layerNorm, the peephole products, σ, tanh) in their order, so
+/// the results are identical; only the temporaries and the separate normalisation passes are gone.
 public func convLSTMCellInference(gates y: Tensor, state c: Tensor, wci: Tensor, wcf: Tensor, wco: Tensor,
-                                  norm: (Int, Tensor) throws -> Tensor) throws -> (c: Tensor, h: Tensor) {
+                                  norms: [(gamma: Tensor, beta: Tensor)],
+                                  epsilon: Float = 1e-12) throws -> (c: Tensor, h: Tensor) {
     let d4 = y.shape.last ?? 0, d = d4 / 4
     let shape = Array(y.shape.dropLast()) + [d]
-    let n = shape.reduce(1, *)
-    guard d4 == 4 * d, d > 0, n > 0, c.shape == shape, wci.count == n, wcf.count == n, wco.count == n else {
+    let count = shape.reduce(1, *)
+    let rows = y.shape.first ?? 0, perRow = rows > 0 ? count / rows : 0
+    guard y.rank >= 2, d4 == 4 * d, d > 0, count > 0, c.shape == shape,
+          wci.count == perRow, wcf.count == perRow, wco.count == perRow else {
         throw TensorError.shapeMismatch(op: "convLSTMCellInference", shapes: [y.shape, c.shape, wci.shape],
-                                        reason: "gates [..,4D], state [..,D] and peepholes of H·W·D values")
+                                        reason: "gates [N,..,4D], state [N,..,D] and peepholes of H·W·D values")
     }
-    if Tape.records([y, c, wci, wcf, wco]) {
+    guard norms.count == 5, norms.allSatisfy({ $0.gamma.shape == [d] && $0.beta.shape == [d] }) else {
+        throw TensorError.shapeMismatch(op: "convLSTMCellInference", shapes: norms.map(\.gamma.shape),
+                                        reason: "five layer norms (j, i, f, o, c) with gamma and beta of [\(d)]")
+    }
+    let normTensors = norms.flatMap { [$0.gamma, $0.beta] }
+    if Tape.records([y, c, wci, wcf, wco] + normTensors) {
         throw TensorError.invalidArgument(op: "convLSTMCellInference", reason: "inference only: an input is tracked")
     }
-    // Split the gates j, i, f, o, adding the input and forget peepholes on the way.
+    let positions = count / d, pixels = positions / rows
+    // 1. Split the gates j, i, f, o, adding the input and forget peepholes; sum each position of j, i, f.
+    var sums = [Double](repeating: 0, count: 3 * positions)                      // j | i | f
     let gates = reading([y, c, wci, wcf]) { p in
-        writing(4, shape: shape) { o in
-            let (gy, cc, wi, wf) = (p[0], p[1], p[2], p[3])
-            let (j, i, f, og) = (o[0], o[1], o[2], o[3])
-            parallelFor(n / d, grain: Swift.max(1, 8_192 / d)) { range in
-                for q in range {
-                    let src = gy + q * d4, k0 = q * d
-                    for k in 0..<d {
-                        j[k0 + k] = src[k]
-                        i[k0 + k] = src[d + k] + wi[k0 + k] * cc[k0 + k]
-                        f[k0 + k] = src[2 * d + k] + wf[k0 + k] * cc[k0 + k]
-                        og[k0 + k] = src[3 * d + k]
+        sums.withUnsafeMutableBufferPointer { sb in
+            writing(4, shape: shape) { o in
+                let (s0, s1, s2) = (sb.baseAddress!, sb.baseAddress! + positions, sb.baseAddress! + 2 * positions)
+                let (gy, cc, wi, wf) = (p[0], p[1], p[2], p[3])
+                let (j, i, f, og) = (o[0], o[1], o[2], o[3])
+                parallelFor(positions, grain: Swift.max(1, 8_192 / d)) { range in
+                    for q in range {
+                        let src = gy + q * d4, k0 = q * d, w0 = (q % pixels) * d
+                        for k in 0..<d {
+                            j[k0 + k] = src[k]
+                            i[k0 + k] = src[d + k] + wi[w0 + k] * cc[k0 + k]
+                            f[k0 + k] = src[2 * d + k] + wf[w0 + k] * cc[k0 + k]
+                            og[k0 + k] = src[3 * d + k]
+                        }
+                        s0[q] = blockedSum(j + k0, d)
+                        s1[q] = blockedSum(i + k0, d)
+                        s2[q] = blockedSum(f + k0, d)
                     }
                 }
             }
         }
     }
-    let jn = try norm(0, gates[0]), inn = try norm(1, gates[1]), fn = try norm(2, gates[2])
-    // c' = c·sigmoid(f + 1) + sigmoid(i)·tanh(j); o + wco·c'.
-    let next = reading([jn, inn, fn, c, wco, gates[3]]) { p in
-        writing(2, shape: shape) { o in
-            let (j, i, f, cc, w, og, cNew, oNew) = (p[0], p[1], p[2], p[3], p[4], p[5], o[0], o[1])
-            parallelFor(n) { range in
-                for k in range {
-                    let v = cc[k] * sigmoidScalar(f[k] + 1) + sigmoidScalar(i[k]) * fastTanh(j[k])
-                    cNew[k] = v
-                    oNew[k] = og[k] + w[k] * v
+    // 2. The j, i, f statistics.
+    let norm = normTensors.map(\.scalars)
+    let jif = try Tensor(shape: [3, rows, 2 * d], scalars: reading(Array(gates[0..<3])) { g in
+        (0..<3).flatMap { k in
+            layerNormScaleShift(g[k], partial: Array(sums[k * positions..<(k + 1) * positions]), rows: rows, pixels: pixels, d: d,
+                                gamma: norm[2 * k], beta: norm[2 * k + 1], epsilon: epsilon)
+        }
+    })
+    // 3. c' = c·σ(LN(f) + 1) + σ(LN(i))·tanh(LN(j)); o + wco·c'; sum each position of both.
+    var nextSums = [Double](repeating: 0, count: 2 * positions)                  // c' | o
+    let next = reading(gates + [c, wco, jif]) { p in
+        nextSums.withUnsafeMutableBufferPointer { sb in
+            writing(2, shape: shape) { o in
+                let (sc, so) = (sb.baseAddress!, sb.baseAddress! + positions)
+                let (j, i, f, og, cc, w, cNew, oNew) = (p[0], p[1], p[2], p[3], p[4], p[5], o[0], o[1])
+                let (js, isc, fs) = (p[6], p[6] + rows * 2 * d, p[6] + 2 * rows * 2 * d)   // [scale | shift] per row
+                parallelFor(positions, grain: Swift.max(1, 8_192 / d)) { range in
+                    for q in range {
+                        let k0 = q * d, r0 = (q / pixels) * 2 * d, w0 = (q % pixels) * d
+                        for k in 0..<d {
+                            let at = k0 + k
+                            let jn = j[at] * js[r0 + k] + js[r0 + d + k]
+                            let inn = i[at] * isc[r0 + k] + isc[r0 + d + k]
+                            let fn = f[at] * fs[r0 + k] + fs[r0 + d + k]
+                            let v = cc[at] * sigmoidScalar(fn + 1) + sigmoidScalar(inn) * fastTanh(jn)
+                            cNew[at] = v
+                            oNew[at] = og[at] + w[w0 + k] * v
+                        }
+                        sc[q] = blockedSum(cNew + k0, d)
+                        so[q] = blockedSum(oNew + k0, d)
+                    }
                 }
             }
         }
     }
-    let on = try norm(3, next[1]), cn = try norm(4, next[0])
-    // h = sigmoid(o)·tanh(c).
-    let h = reading([on, cn]) { p in
-        writing(1, shape: shape) { o in
-            let (og, cc, hh) = (p[0], p[1], o[0])
-            parallelFor(n) { range in
-                for k in range { hh[k] = sigmoidScalar(og[k]) * fastTanh(cc[k]) }
+    // 4. The o and c' statistics; 5. h = σ(LN(o))·tanh(LN(c')), and LN(c') is the new state.
+    let oc = try Tensor(shape: [2, rows, 2 * d], scalars: reading(next) { g in
+        layerNormScaleShift(g[1], partial: Array(nextSums[positions...]), rows: rows, pixels: pixels, d: d,
+                            gamma: norm[6], beta: norm[7], epsilon: epsilon)
+            + layerNormScaleShift(g[0], partial: Array(nextSums[..<positions]), rows: rows, pixels: pixels, d: d,
+                                  gamma: norm[8], beta: norm[9], epsilon: epsilon)
+    })
+    let out = reading(next + [oc]) { p in
+        writing(2, shape: shape) { o in
+            let (cRaw, oRaw, cn, hh) = (p[0], p[1], o[0], o[1])
+            let (os, cs) = (p[2], p[2] + rows * 2 * d)                                      // [scale | shift] per row
+            parallelFor(positions, grain: Swift.max(1, 8_192 / d)) { range in
+                for q in range {
+                    let k0 = q * d, r0 = (q / pixels) * 2 * d
+                    for k in 0..<d {
+                        let on = oRaw[k0 + k] * os[r0 + k] + os[r0 + d + k]
+                        let cv = cRaw[k0 + k] * cs[r0 + k] + cs[r0 + d + k]
+                        cn[k0 + k] = cv
+                        hh[k0 + k] = sigmoidScalar(on) * fastTanh(cv)
+                    }
+                }
             }
-        }[0]
+        }
     }
-    return (cn, h)
+    return (out[0], out[1])
 }
 
 /// Inference: x + relu(a)·s + relu(b)·t, where s and t hold one value per channel (the last axis) —

@@ -52,6 +52,38 @@ import Testing
         #expect(throws: TensorError.self) { try layerNormInference(x.trackingGradients(), gamma: gamma, beta: beta) }
     }
 
+    @Test func convLSTMCellEqualsTheOpByOpArithmetic() throws {
+        var rng = SplitMix64(seed: 11)
+        let (n, h, w, d) = (2, 3, 5, 7)
+        let y = Tensor.uniform(shape: [n, h, w, 4 * d], lo: -3, hi: 3, using: &rng)
+        let c = Tensor.uniform(shape: [n, h, w, d], lo: -1, hi: 1, using: &rng)
+        let (wci, wcf, wco) = (Tensor.uniform(shape: [h, w, d], lo: -0.5, hi: 0.5, using: &rng),
+                               Tensor.uniform(shape: [h, w, d], lo: -0.5, hi: 0.5, using: &rng),
+                               Tensor.uniform(shape: [h, w, d], lo: -0.5, hi: 0.5, using: &rng))
+        let norms = (0..<5).map { _ in (gamma: Tensor.uniform(shape: [d], lo: 0.5, hi: 1.5, using: &rng),
+                                        beta: Tensor.uniform(shape: [d], lo: -0.3, hi: 0.3, using: &rng)) }
+        func ln(_ x: Tensor, _ k: Int) throws -> Tensor { try layerNorm(x, gamma: norms[k].gamma, beta: norms[k].beta) }
+        // The op-by-op cell of ConvLSTMFusion.
+        let gates = try split(y, count: 4, axis: 3)
+        let j = try ln(gates[0], 0), i = try ln(gates[1] + wci * c, 1)
+        let f = try sigmoid(ln(gates[2] + wcf * c, 2) + 1.0)
+        let cRaw = try c * f + sigmoid(i) * tanh(j)
+        let o = try ln(gates[3] + wco * cRaw, 3), cNext = try ln(cRaw, 4)
+        let h1 = try sigmoid(o) * tanh(cNext)
+        let fused = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco, norms: norms)
+        #expect(fused.c.scalars == cNext.scalars)
+        #expect(fused.h.scalars == h1.scalars)
+        #expect(throws: TensorError.self) {
+            try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco, norms: Array(norms.prefix(4)))
+        }
+        #expect(throws: TensorError.self) {
+            try convLSTMCellInference(gates: y, state: c.trackingGradients(), wci: wci, wcf: wcf, wco: wco, norms: norms)
+        }
+        #expect(throws: TensorError.self) {
+            try convLSTMCellInference(gates: y, state: c, wci: Tensor(shape: [h, w, d + 1]), wcf: wcf, wco: wco, norms: norms)
+        }
+    }
+
     @Test func gatedPairEqualsTheOpByOpArithmetic() throws {
         var rng = SplitMix64(seed: 5)
         let x = Tensor.uniform(shape: [1, 6, 5, 17], lo: -1, hi: 1, using: &rng)
