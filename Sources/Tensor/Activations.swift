@@ -6,9 +6,33 @@ import Glibc
 import Darwin
 #endif
 
-/// The logistic function 1/(1+e⁻ˣ) on one value.
+/// The logistic function 1/(1+e⁻ˣ) on one value, with `fastExp` so loops over it vectorise.
 @inline(__always)
-func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+
+/// eˣ for Float without a libm call (so the loops calling it vectorise): Cephes' expf — x = n·ln 2 + r
+/// with n the nearest integer (ln 2 split in two parts), a degree-6 polynomial for eʳ, and 2ⁿ built
+/// in the exponent bits. Within 2 ulp of expf over [−87.3, 88]; 0 below (where expf gives
+/// subnormals), ∞ above (expf still gives up to 3.4e38 there), NaN stays NaN. For the logistic
+/// function these ends are exact to a Float: σ is 0 or 1 there either way.
+@inline(__always)
+func fastExp(_ input: Float) -> Float {
+    let x = Swift.min(Swift.max(input, -87.33654), 88.0)
+    let magic: Float = 12_582_912                               // 1.5·2²³: adding it rounds to an integer
+    let t = x * 1.44269504088896341 + magic
+    let n = t - magic
+    let r = (x - n * 0.693359375) + n * 2.12194440e-4           // x − n·ln 2 (ln 2 = C1 − C2)
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * (r * r) + r + 1
+    let twoN = Float(bitPattern: (t.bitPattern &- magic.bitPattern &+ 127) << 23)
+    let y = p * twoN
+    return input > 88.0 ? .infinity : (input < -87.33654 ? 0 : (input.isNaN ? input : y))
+}
 
 /// tanh as TensorFlow computes it on the CPU for float32: Eigen's rational approximation
 /// (generic_fast_tanh_float) — odd degree-13 numerator over even degree-6 denominator on

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensor
 
@@ -11,6 +12,22 @@ import Testing
         #expect(t.scalars == [0, 1])
         let p = try softmax(Tensor(shape: [2, 2], scalars: [0, 0, 1000, 1000]))
         #expect(p.scalars == [0.5, 0.5, 0.5, 0.5])
+    }
+
+    @Test func fastExpIsWithinTwoUlpOfExp() {
+        var worst: Double = 0
+        var x: Float = -87.3
+        while x <= 88 {
+            let exact = Foundation.exp(Double(x)), got = Double(fastExp(x))
+            worst = Swift.max(worst, Swift.abs(got - exact) / exact)
+            x += 0.0137
+        }
+        #expect(worst < 2.4e-7)      // 2 ulp
+        #expect(fastExp(0) == 1)
+        #expect(fastExp(-100) == 0 && fastExp(100) == .infinity && fastExp(.nan).isNaN)
+        // The logistic function at its ends and its middle.
+        #expect(sigmoidScalar(0) == 0.5 && sigmoidScalar(-100) == 0 && sigmoidScalar(100) == 1)
+        #expect(Swift.abs(sigmoidScalar(-20) - 2.0611537e-9) < 1e-15)
     }
 
     @Test func gradients() throws {
