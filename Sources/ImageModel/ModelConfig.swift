@@ -6,6 +6,8 @@
 //      "width_divisor": 1, "depth": [3, 4, 23, 3]}
 //
 // "ablation": "single_frame" | "no_sentence" makes a baseline variant (see ModelAblation).
+// "motion": true (video only) adds this port's motion features to each level's fusion (not in the
+// original; see CMPCVideoNetwork.window).
 //
 // Absent keys take the original's sizes; vf_h and vf_w are derived from H and W (output stride 8).
 
@@ -65,13 +67,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var depth: [Int] = [3, 4, 23, 3]
     /// A baseline variant (absent = the CMPC network itself).
     public var ablation: ModelAblation? = nil
+    /// Video only, not in the original: each level's fusion also reads the differences between the
+    /// other sampled frames' multimodal features and the target frame's, location by location.
+    public var motion: Bool? = nil
+    /// Whether the motion features are on.
+    public var usesMotion: Bool { motion == true }
 
     enum CodingKeys: String, CodingKey {
         case model, H, W
         case vfH = "vf_h", vfW = "vf_w"
         case vEmbDim = "v_emb_dim", mlpDim = "mlp_dim", rnnSize = "rnn_size", numSteps = "num_steps"
         case vocabSize = "vocab_size", gloveDim = "glove_dim", parseDim = "parse_dim"
-        case widthDivisor = "width_divisor", depth, ablation
+        case widthDivisor = "width_divisor", depth, ablation, motion
     }
 
     public init() {}
@@ -100,6 +107,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             }
             d.ablation = v
         }
+        d.motion = try c.decodeIfPresent(Bool.self, forKey: .motion)
         self = d
     }
 
@@ -152,6 +160,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         if depth.count != 4 || depth.contains(where: { $0 < 1 || $0 > 64 }) {
             try fail("depth must list the blocks of res2…res5, four numbers in 1…64 (got \(depth))")
+        }
+        if usesMotion, model != .video {
+            try fail("motion needs model \"video\" (it compares the sampled frames)")
         }
         if ablation == .singleFrame, model != .video {
             try fail("ablation \"single_frame\" needs model \"video\" (the image network sees one frame anyway)")

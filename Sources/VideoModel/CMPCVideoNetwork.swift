@@ -7,6 +7,8 @@
 // frames (action words) → temporal context of the target frame (sampled frame 2); spatial graph
 // of the target frame's multimodal features (static-relation words); fusion conv of
 // [visual_t; spatial graph; temporal context; sentence; spatial] → the image network's tail.
+// With the configuration's "motion" (not in the original), the fusion also reads, per location,
+// m_f − m_target for the 4 other sampled frames f (the entity-conditioned multimodal features).
 //
 // The computation is split so a whole video can reuse work: `frame` (per frame), `frameSentence`
 // (per frame and sentence) and `window` (per target frame) — `callAsFunction(clip:)` is exactly
@@ -61,7 +63,9 @@ public struct VideoLevel: Sendable {
         temporalGraph = TemporalGraph(level: level, config: config)
         temporalContext = TemporalContext(level: level, config: config)
         spatialGraph = SpatialGraph(level: level, config: config)
-        fusion = HeadConv("fusion_\(level)", in: 3 * config.vEmbDim + config.rnnSize + 8, out: config.mlpDim)
+        fusion = HeadConv("fusion_\(level)", in: 3 * config.vEmbDim + config.rnnSize + 8
+                              + (config.usesMotion ? (sampledFramePositions.count - 1) * config.vEmbDim : 0),
+                          out: config.mlpDim)
         score = ScoreHead(name: "score_\(level)", config: config)
     }
 
@@ -181,7 +185,13 @@ public struct CMPCVideoNetwork: Sendable {
             let context = try level.temporalContext(multimodal: mm, nodes: nodes, p)
             let graph = try level.spatialGraph(multimodal: mm, words: s.words, relation: WordTypeSelection.type(2, of: s.parse), p)
             let sentence = try s.valid.tiled([1, h, w, 1])
-            let all = try concat([target.level(li), graph, context, sentence, spatial], axis: 3)
+            var parts = [target.level(li), graph, context, sentence, spatial]
+            if config.usesMotion {
+                // This port's motion features: what changed at each location between each other
+                // sampled frame and the target frame (the original pools every frame to one vector).
+                for (k, f) in sampled.enumerated() where k != targetSample { parts.append(try f.multimodal[li] - mm) }
+            }
+            let all = try concat(parts, axis: 3)
             fused.append(try level.fusion(all, p, relu: true))
         }
         return try tail(f3: fused[0], f4: fused[1], f5: fused[2], words: s.words, parse: s.parse, p)
