@@ -171,6 +171,19 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
         }
     }
 
+    @Test func maskAtTheInputSizeIsTakenAsItIs() throws {
+        // At the frame's own size resize_and_pad is the identity, so "> 0" adds no border; a
+        // smaller input widens the mask by the pixels the bilinear resize touches.
+        var rng = SplitMix64(seed: 5)
+        let pixels: [UInt8] = (0..<(16 * 12)).map { _ in rng.next() % 3 == 0 ? 1 : 0 }
+        let mask = try BinaryMask(width: 16, height: 12, pixels: pixels)
+        #expect(SamplePreparer.padMask(mask, H: 12, W: 16).scalars == pixels.map(Float.init))
+        let square = try BinaryMask(width: 40, height: 40, pixels: (0..<1600).map { i in
+            (10..<30).contains(i / 40) && (10..<30).contains(i % 40) ? 1 : 0 })
+        let half = SamplePreparer.padMask(square, H: 20, W: 20)
+        #expect(half.scalars.reduce(0, +) > 100)      // 10×10 at half size, more after "> 0"
+    }
+
     @Test func objectiveRulesFollowTheOriginal() {
         #expect(TrainingObjective.isRegularized("text_objseg/c5_lateral/DW"))
         #expect(TrainingObjective.isRegularized("res4a_branch2b/weights"))
