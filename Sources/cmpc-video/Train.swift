@@ -39,6 +39,9 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Train a baseline variant: single_frame (the video network sees only the target frame) or no_sentence (every sentence is replaced by one fixed word); kept in OUT/config.json, so evaluate and segment run the same variant.")
     var ablation: String?
 
+    @Flag(help: "Video network: add the motion features (not in the original) — each level's fusion also reads the differences between the other sampled frames' multimodal features and the target frame's; kept in OUT/config.json as \"motion\": true.")
+    var motion = false
+
     @Option(help: "Trained variables: none (text_objseg only, the original), res3-5, all (from scratch).")
     var finetune: String = "none"
 
@@ -125,6 +128,10 @@ struct Train: AsyncParsableCommand {
                 }
                 cfg.ablation = a
                 try cfg.validate()
+            }
+            if motion {
+                cfg.motion = true
+                do { try cfg.validate() } catch { throw ValidationError("--motion: \(error)") }
             }
             let model = try CMPCModel(config: cfg, seed: seed)
             if let initPath = `init` {
