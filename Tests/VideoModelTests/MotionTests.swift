@@ -28,6 +28,10 @@ import Testing
             return (name, try value.slice(begin: [0, 0, 0, 0], size: [1, 1, base, cfg.mlpDim]))
         }
         let withoutMotion = try CMPCModel(tensors: tensors, base: plain, source: "memory")
+        #expect(!withoutMotion.config.usesMotion)
+        // The checkpoint's fusion width tells the loader the features are on, whatever the base says.
+        let reloaded = try CMPCModel(tensors: model.parameters.values.map { ($0.key, $0.value) }, base: plain, source: "memory")
+        #expect(reloaded.config.usesMotion)
         let words: [Int32] = [0, 0, 4, 5, 6, 7]
         let a = try model.forward(input: still, words: words).up.scalars
         let b = try withoutMotion.forward(input: still, words: words).up.scalars
