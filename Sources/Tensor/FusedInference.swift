@@ -31,29 +31,7 @@ private func writing(_ count: Int, shape: [Int], _ body: ([UnsafeMutablePointer<
 /// [scale | shift] (2d values per row) with which LN(x) = x·scale + shift.
 private func layerNormScaleShift(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, d: Int,
                                  gamma: [Float], beta: [Float], epsilon: Float) -> [Float] {
-    let n = pixels * d
-    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-    for r in 0..<rows {
-        var s = 0.0
-        for q in 0..<pixels { s += partial[r * pixels + q] }
-        mean[r] = Float(s / Double(n))
-    }
-    var squares = [Double](repeating: 0, count: rows * pixels)
-    squares.withUnsafeMutableBufferPointer { sq in
-        parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / d)) { range in
-            for q in range {
-                let m = mean[q / pixels], row = x + q * d
-                var s0: Float = 0
-                for j in 0..<d { let v = row[j] - m; s0 += v * v }
-                sq[q] = Double(s0)
-            }
-        }
-    }
-    for r in 0..<rows {
-        var v = 0.0
-        for q in 0..<pixels { v += squares[r * pixels + q] }
-        rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
-    }
+    let (mean, rstd) = layerNormStatistics(x, partial: partial, rows: rows, pixels: pixels, c: d, epsilon: epsilon)
     // [scale | shift] per row: rows·2d values.
     var scaleShift = [Float](repeating: 0, count: rows * 2 * d)
     for r in 0..<rows {

@@ -158,6 +158,49 @@ public func layerNorm(
     }
 }
 
+/// blockedSum of each of `positions` runs of `c` values at x (the first pass of layerNorm's mean).
+func positionSums(_ x: UnsafePointer<Float>, positions: Int, c: Int) -> [Double] {
+    var partial = [Double](repeating: 0, count: positions)
+    partial.withUnsafeMutableBufferPointer { pp in
+        parallelFor(positions, grain: Swift.max(1, 32_768 / c)) { range in
+            for q in range { pp[q] = blockedSum(x + q * c, c) }
+        }
+    }
+    return partial
+}
+
+/// layerNorm's statistics of `rows` rows of `pixels` positions of `c` values at x, given each
+/// position's sum (`partial`, from `positionSums` or computed as it does): per row the mean (the
+/// positions' sums added in Double) and 1/√(var + ε), the biased variance from a second pass of
+/// Float sums per position.
+func layerNormStatistics(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, c: Int,
+                         epsilon: Float) -> (mean: [Float], rstd: [Float]) {
+    let n = pixels * c
+    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+    for r in 0..<rows {
+        var s = 0.0
+        for q in 0..<pixels { s += partial[r * pixels + q] }
+        mean[r] = Float(s / Double(n))
+    }
+    var squares = [Double](repeating: 0, count: rows * pixels)
+    squares.withUnsafeMutableBufferPointer { sq in
+        parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+            for q in range {
+                let m = mean[q / pixels], row = x + q * c
+                var s0: Float = 0
+                for j in 0..<c { let d = row[j] - m; s0 += d * d }
+                sq[q] = Double(s0)
+            }
+        }
+    }
+    for r in 0..<rows {
+        var v = 0.0
+        for q in 0..<pixels { v += squares[r * pixels + q] }
+        rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
+    }
+    return (mean, rstd)
+}
+
 /// The forward pass of `layerNorm`, with an optional epilogue for fused inference: the normalised
 /// value v becomes `residual + v` (residual of x's shape, added in that order) and then max(·, 0)
 /// when `relu`. Returns the output and the statistics the gradient needs.
@@ -178,33 +221,9 @@ func layerNormForward(
     guard n > 0 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "empty normalisation axes in \(x.shape)") }
     let pixels = n / c                      // positions of C values in one row
     // Per-row mean and 1/√(var + ε): Float sums per position, Double across positions.
-    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-    var partial = [Double](repeating: 0, count: rows * pixels)
-    x.scalars.withUnsafeBufferPointer { p0 in
-        partial.withUnsafeMutableBufferPointer { pp in
-            guard let p = p0.baseAddress else { return }
-            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
-                for q in range { pp[q] = blockedSum(p + q * c, c) }
-            }
-            for r in 0..<rows {
-                var s = 0.0
-                for q in 0..<pixels { s += pp[r * pixels + q] }
-                mean[r] = Float(s / Double(n))
-            }
-            parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
-                for q in range {
-                    let m = mean[q / pixels], row = p + q * c
-                    var s0: Float = 0
-                    for j in 0..<c { let d = row[j] - m; s0 += d * d }
-                    pp[q] = Double(s0)
-                }
-            }
-            for r in 0..<rows {
-                var v = 0.0
-                for q in 0..<pixels { v += pp[r * pixels + q] }
-                rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
-            }
-        }
+    let (mean, rstd) = x.scalars.withUnsafeBufferPointer { p0 in
+        layerNormStatistics(p0.baseAddress!, partial: positionSums(p0.baseAddress!, positions: rows * pixels, c: c),
+                            rows: rows, pixels: pixels, c: c, epsilon: epsilon)
     }
     let gammaS = gamma?.scalars ?? [Float](repeating: 1, count: c)
     let betaS = beta?.scalars ?? [Float](repeating: 0, count: c)
