@@ -23,10 +23,8 @@ public enum CheckpointConfig {
         c.vEmbDim = try shape("text_objseg/c5_lateral/DW").last ?? 0
         let fusion = try shape("text_objseg/fusion_c5/DW")
         c.mlpDim = fusion.last ?? 0
-        // The video network's motion features (this port's addition) widen the fusion's input by
-        // 4·v_emb_dim.
-        let plainFusion = 3 * c.vEmbDim + c.rnnSize + 8
-        c.motion = c.model == .video && fusion.count == 4 && fusion[2] == plainFusion + 4 * c.vEmbDim ? true : nil
+        // The video network's motion features (this port's addition) widen the fusion's input.
+        c.motion = c.model == .video && fusion.count == 4 && fusion[2] == c.videoFusionInputChannels(motion: true) ? true : nil
         c.parseDim = try shape("text_objseg/words_parse_1/DW").last ?? 0
         let peephole = try shape("text_objseg/rnn/conv_lstm_cell/W_ci")
         guard peephole.count == 3 else { throw ModelConfigError(description: "\(source): W_ci has shape \(peephole), expected [vf_h, vf_w, mlp_dim]") }

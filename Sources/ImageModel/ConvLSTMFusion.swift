@@ -45,13 +45,12 @@ public struct ConvLSTMFusion: Sendable {
             var h = Tensor(shape: shape)
             let kernel = try p(kernelName)
             let wci = try p(scope + "/W_ci"), wcf = try p(scope + "/W_cf"), wco = try p(scope + "/W_co")
-            let normParameters = try norms.flatMap { [try p($0.name + "/gamma"), try p($0.name + "/beta")] }
+            let normParameters = try norms.map { (gamma: try p($0.name + "/gamma"), beta: try p($0.name + "/beta")) }
             for x in sequence {
                 let y = try Profiler.section("ConvLSTM conv") { try conv2d(concat([x, h], axis: 3), kernel, padding: .same) }           // [1,H,W,4D]
-                if !Tape.records([y, c, wci, wcf, wco] + normParameters) {
+                if !Tape.records([y, c, wci, wcf, wco] + normParameters.flatMap { [$0.gamma, $0.beta] }) {
                     // Inference: the same arithmetic in fewer passes (no gate copies or temporaries).
-                    (c, h) = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco,
-                                                       norms: (0..<5).map { (normParameters[2 * $0], normParameters[2 * $0 + 1]) })
+                    (c, h) = try convLSTMCellInference(gates: y, state: c, wci: wci, wcf: wcf, wco: wco, norms: normParameters)
                     continue
                 }
                 let gates = try split(y, count: 4, axis: 3)

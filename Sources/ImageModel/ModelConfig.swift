@@ -141,6 +141,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public func bottleneckChannels(stage: Int) -> Int { [64, 128, 256, 512][stage - 2] / widthDivisor }
     public func outputChannels(stage: Int) -> Int { 4 * bottleneckChannels(stage: stage) }
 
+    /// Input channels of the video network's fusion_c3/c4/c5: [visual; spatial graph; temporal
+    /// context; sentence; 8-channel grid], plus with `motion` one difference per sampled frame other
+    /// than the target (4 of ClipSampler's 5).
+    public func videoFusionInputChannels(motion: Bool) -> Int {
+        3 * vEmbDim + rnnSize + 8 + (motion ? 4 * vEmbDim : 0)
+    }
+
     /// Checks every size; the message names the key and the fix.
     public func validate() throws {
         func fail(_ s: String) throws -> Never { throw ModelConfigError(description: s) }

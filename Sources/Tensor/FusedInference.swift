@@ -25,24 +25,6 @@ private func writing(_ count: Int, shape: [Int], _ body: ([UnsafeMutablePointer<
     return nest(0, [])
 }
 
-/// Layer-norm statistics of `rows` rows of `pixels`·`d` values at `x`, given each position's
-/// blockedSum (`partial`, rows·pixels values), as `layerNorm` computes them (Float sums per position,
-/// Double across positions, the biased variance from a second pass): the per-row, per-channel
-/// [scale | shift] (2d values per row) with which LN(x) = x·scale + shift.
-private func layerNormScaleShift(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, d: Int,
-                                 gamma: [Float], beta: [Float], epsilon: Float) -> [Float] {
-    let (mean, rstd) = layerNormStatistics(x, partial: partial, rows: rows, pixels: pixels, c: d, epsilon: epsilon)
-    // [scale | shift] per row: rows·2d values.
-    var scaleShift = [Float](repeating: 0, count: rows * 2 * d)
-    for r in 0..<rows {
-        for j in 0..<d {
-            scaleShift[r * 2 * d + j] = rstd[r] * gamma[j]
-            scaleShift[r * 2 * d + d + j] = beta[j] - mean[r] * rstd[r] * gamma[j]
-        }
-    }
-    return scaleShift
-}
-
 /// Inference: the elementwise part of one step of the original's layer-normalised ConvLSTM cell
 /// (ConvLSTMFusion), given the convolution's output `y` = [j | i | f | o] along the last axis
 /// ([N,H,W,4D]), the cell state `c` and the peepholes `wci`, `wcf`, `wco` (H·W·D values each), and
@@ -104,8 +86,8 @@ public func convLSTMCellInference(gates y: Tensor, state c: Tensor, wci: Tensor,
     let norm = normTensors.map(\.scalars)
     let jif = try Tensor(shape: [3, rows, 2 * d], scalars: reading(Array(gates[0..<3])) { g in
         (0..<3).flatMap { k in
-            layerNormScaleShift(g[k], partial: Array(sums[k * positions..<(k + 1) * positions]), rows: rows, pixels: pixels, d: d,
-                                gamma: norm[2 * k], beta: norm[2 * k + 1], epsilon: epsilon)
+            layerNormStatistics(g[k], partial: Array(sums[k * positions..<(k + 1) * positions]), rows: rows, pixels: pixels,
+                                c: d, gamma: norm[2 * k], beta: norm[2 * k + 1], epsilon: epsilon).scaleShift
         }
     })
     // 3. c' = c·σ(LN(f) + 1) + σ(LN(i))·tanh(LN(j)); o + wco·c'; sum each position of both.
@@ -137,10 +119,10 @@ public func convLSTMCellInference(gates y: Tensor, state c: Tensor, wci: Tensor,
     }
     // 4. The o and c' statistics; 5. h = σ(LN(o))·tanh(LN(c')), and LN(c') is the new state.
     let oc = try Tensor(shape: [2, rows, 2 * d], scalars: reading(next) { g in
-        layerNormScaleShift(g[1], partial: Array(nextSums[positions...]), rows: rows, pixels: pixels, d: d,
-                            gamma: norm[6], beta: norm[7], epsilon: epsilon)
-            + layerNormScaleShift(g[0], partial: Array(nextSums[..<positions]), rows: rows, pixels: pixels, d: d,
-                                  gamma: norm[8], beta: norm[9], epsilon: epsilon)
+        layerNormStatistics(g[1], partial: Array(nextSums[positions...]), rows: rows, pixels: pixels, c: d,
+                            gamma: norm[6], beta: norm[7], epsilon: epsilon).scaleShift
+            + layerNormStatistics(g[0], partial: Array(nextSums[..<positions]), rows: rows, pixels: pixels, c: d,
+                                  gamma: norm[8], beta: norm[9], epsilon: epsilon).scaleShift
     })
     let out = reading(next + [oc]) { p in
         writing(2, shape: shape) { o in
@@ -255,10 +237,7 @@ public func mutanInference(_ x: Tensor, weights: [Tensor], biases: [Tensor], fac
                         for j in 0..<c { row[j] = fastTanh(rk[j] + b[j]) * l[j] + row[j] }
                     }
                     for j in 0..<c { row[j] = fastTanh(row[j]) }
-                    var s: Float = 0
-                    for j in 0..<c { s += row[j] * row[j] }
-                    let scale = 1 / Swift.max(s, epsilon).squareRoot()
-                    for j in 0..<c { row[j] = row[j] * scale }
+                    _ = l2NormalizeRow(row, into: row, count: c, epsilon: epsilon)
                 }
             }
         }[0]

@@ -20,6 +20,18 @@ public func l2Normalize(_ x: Tensor, axes: [Int]?, epsilon: Float = 1e-12) throw
     }
 }
 
+/// One row's part of tf.math.l2_normalize: out = row · 1/√max(Σrow², ε), the squares summed left to
+/// right. Returns that scale and whether Σrow² ≤ ε (the scale is then a constant). `out` may be `row`.
+@inline(__always)
+func l2NormalizeRow(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count c: Int,
+                    epsilon: Float) -> (scale: Float, clamped: Bool) {
+    var s: Float = 0
+    for j in 0..<c { s += row[j] * row[j] }
+    let k = 1 / Swift.max(s, epsilon).squareRoot()
+    for j in 0..<c { out[j] = row[j] * k }
+    return (k, !(s > epsilon))
+}
+
 /// l2Normalize over the last axis (channels), fused: one pass per row of C forward and backward.
 private func l2NormalizeLastAxis(_ x: Tensor, epsilon: Float) -> Tensor {
     let c = x.shape[x.rank - 1], rows = x.count / x.shape[x.rank - 1]
@@ -32,13 +44,7 @@ private func l2NormalizeLastAxis(_ x: Tensor, epsilon: Float) -> Tensor {
                     let p = p0.baseAddress!, q = o.baseAddress!
                     parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
                         for r in range {
-                            let row = p + r * c
-                            var s: Float = 0
-                            for j in 0..<c { s += row[j] * row[j] }
-                            cl[r] = !(s > epsilon)
-                            let k = 1 / Swift.max(s, epsilon).squareRoot()
-                            sc[r] = k
-                            for j in 0..<c { q[r * c + j] = row[j] * k }
+                            (sc[r], cl[r]) = l2NormalizeRow(p + r * c, into: q + r * c, count: c, epsilon: epsilon)
                         }
                     }
                 }
@@ -172,9 +178,11 @@ func positionSums(_ x: UnsafePointer<Float>, positions: Int, c: Int) -> [Double]
 /// layerNorm's statistics of `rows` rows of `pixels` positions of `c` values at x, given each
 /// position's sum (`partial`, from `positionSums` or computed as it does): per row the mean (the
 /// positions' sums added in Double) and 1/√(var + ε), the biased variance from a second pass of
-/// Float sums per position.
+/// Float sums per position; and per row [scale | shift] (2c values) with which
+/// LN(x) = x·scale + shift: scale = rstd·gamma, shift = beta − mean·rstd·gamma.
 func layerNormStatistics(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, c: Int,
-                         epsilon: Float) -> (mean: [Float], rstd: [Float]) {
+                         gamma: [Float], beta: [Float],
+                         epsilon: Float) -> (mean: [Float], rstd: [Float], scaleShift: [Float]) {
     let n = pixels * c
     var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
     for r in 0..<rows {
@@ -198,7 +206,14 @@ func layerNormStatistics(_ x: UnsafePointer<Float>, partial: [Double], rows: Int
         for q in 0..<pixels { v += squares[r * pixels + q] }
         rstd[r] = 1 / (Float(v / Double(n)) + epsilon).squareRoot()
     }
-    return (mean, rstd)
+    var scaleShift = [Float](repeating: 0, count: rows * 2 * c)
+    for r in 0..<rows {
+        for j in 0..<c {
+            scaleShift[r * 2 * c + j] = rstd[r] * gamma[j]
+            scaleShift[r * 2 * c + c + j] = beta[j] - mean[r] * rstd[r] * gamma[j]
+        }
+    }
+    return (mean, rstd, scaleShift)
 }
 
 /// The forward pass of `layerNorm`, with an optional epilogue for fused inference: the normalised
@@ -220,48 +235,38 @@ func layerNormForward(
     let rows = x.shape[..<b].reduce(1, *), n = x.shape[b...].reduce(1, *)
     guard n > 0 else { throw TensorError.invalidArgument(op: "layerNorm", reason: "empty normalisation axes in \(x.shape)") }
     let pixels = n / c                      // positions of C values in one row
-    // Per-row mean and 1/√(var + ε): Float sums per position, Double across positions.
-    let (mean, rstd) = x.scalars.withUnsafeBufferPointer { p0 in
-        layerNormStatistics(p0.baseAddress!, partial: positionSums(p0.baseAddress!, positions: rows * pixels, c: c),
-                            rows: rows, pixels: pixels, c: c, epsilon: epsilon)
-    }
-    let gammaS = gamma?.scalars ?? [Float](repeating: 1, count: c)
-    let betaS = beta?.scalars ?? [Float](repeating: 0, count: c)
-    // y = x·scale + shift with scale = rstd·gamma and shift = beta − mean·rstd·gamma, per row.
-    var scale = [Float](repeating: 0, count: rows * c), shift = [Float](repeating: 0, count: rows * c)
-    for r in 0..<rows {
-        for j in 0..<c {
-            scale[r * c + j] = rstd[r] * gammaS[j]
-            shift[r * c + j] = betaS[j] - mean[r] * rstd[r] * gammaS[j]
-        }
-    }
     if let residual, residual.shape != x.shape {
         throw TensorError.shapeMismatch(op: "layerNorm", shapes: [x.shape, residual.shape],
                                         reason: "the residual must have the input's shape")
     }
+    let gammaS = gamma?.scalars ?? [Float](repeating: 1, count: c)
+    let betaS = beta?.scalars ?? [Float](repeating: 0, count: c)
+    // Per-row mean and 1/√(var + ε): Float sums per position, Double across positions; y = x·scale + shift.
+    let (mean, rstd, scaleShift) = x.scalars.withUnsafeBufferPointer { p0 in
+        layerNormStatistics(p0.baseAddress!, partial: positionSums(p0.baseAddress!, positions: rows * pixels, c: c),
+                            rows: rows, pixels: pixels, c: c, gamma: gammaS, beta: betaS, epsilon: epsilon)
+    }
     let rs = residual?.scalars ?? []
     let y = x.scalars.withUnsafeBufferPointer { p0 in
-        scale.withUnsafeBufferPointer { sc0 in
-            shift.withUnsafeBufferPointer { sh0 in
-                rs.withUnsafeBufferPointer { rs0 in
-                    Tensor(shape: x.shape) { o in
-                        guard let q = o.baseAddress, let px = p0.baseAddress else { return }
-                        let sc = sc0.baseAddress!, sh = sh0.baseAddress!
-                        let rp = residual == nil ? nil : rs0.baseAddress
-                        parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
-                            for pix in range {
-                                let r = pix / pixels, at = pix * c
-                                let a = sc + r * c, bb = sh + r * c
-                                switch (rp, relu) {
-                                case (let rp?, true):
-                                    for j in 0..<c { let v = rp[at + j] + (px[at + j] * a[j] + bb[j]); q[at + j] = v > 0 ? v : 0 }
-                                case (let rp?, false):
-                                    for j in 0..<c { q[at + j] = rp[at + j] + (px[at + j] * a[j] + bb[j]) }
-                                case (nil, true):
-                                    for j in 0..<c { let v = px[at + j] * a[j] + bb[j]; q[at + j] = v > 0 ? v : 0 }
-                                case (nil, false):
-                                    for j in 0..<c { q[at + j] = px[at + j] * a[j] + bb[j] }
-                                }
+        scaleShift.withUnsafeBufferPointer { ss0 in
+            rs.withUnsafeBufferPointer { rs0 in
+                Tensor(shape: x.shape) { o in
+                    guard let q = o.baseAddress, let px = p0.baseAddress else { return }
+                    let ss = ss0.baseAddress!
+                    let rp = residual == nil ? nil : rs0.baseAddress
+                    parallelFor(rows * pixels, grain: Swift.max(1, 32_768 / c)) { range in
+                        for pix in range {
+                            let r = pix / pixels, at = pix * c
+                            let a = ss + r * 2 * c, bb = a + c
+                            switch (rp, relu) {
+                            case (let rp?, true):
+                                for j in 0..<c { let v = rp[at + j] + (px[at + j] * a[j] + bb[j]); q[at + j] = v > 0 ? v : 0 }
+                            case (let rp?, false):
+                                for j in 0..<c { q[at + j] = rp[at + j] + (px[at + j] * a[j] + bb[j]) }
+                            case (nil, true):
+                                for j in 0..<c { let v = px[at + j] * a[j] + bb[j]; q[at + j] = v > 0 ? v : 0 }
+                            case (nil, false):
+                                for j in 0..<c { q[at + j] = px[at + j] * a[j] + bb[j] }
                             }
                         }
                     }

@@ -63,8 +63,7 @@ public struct VideoLevel: Sendable {
         temporalGraph = TemporalGraph(level: level, config: config)
         temporalContext = TemporalContext(level: level, config: config)
         spatialGraph = SpatialGraph(level: level, config: config)
-        fusion = HeadConv("fusion_\(level)", in: 3 * config.vEmbDim + config.rnnSize + 8
-                              + (config.usesMotion ? (sampledFramePositions.count - 1) * config.vEmbDim : 0),
+        fusion = HeadConv("fusion_\(level)", in: config.videoFusionInputChannels(motion: config.usesMotion),
                           out: config.mlpDim)
         score = ScoreHead(name: "score_\(level)", config: config)
     }
