@@ -11,6 +11,8 @@
 // share into private buffers, added up at the end (1×1 stride 1: two multi-threaded GEMMs).
 // The older tiled backward with multi-threaded GEMMs is kept as the reference path for tests.
 
+import Foundation
+
 /// Floats of im2col buffer per tile (8 MB): keeps the columns in the last-level cache.
 let convTileBudget = 2 * 1024 * 1024
 
@@ -86,24 +88,56 @@ struct ConvEpilogue {
 /// two convolutions running at once cannot leave it at 1).
 let blasDefaultThreads: Int = BLAS.threads
 
+/// Callers inside `BLAS.singleThreaded` (guarded by `pinLock`).
+nonisolated(unsafe) private var singleThreadPins = 0
+private let pinLock = NSLock()
+
+/// The thread count the per-core convolutions restore: 1 while some caller is inside
+/// `BLAS.singleThreaded`, else the default.
+var blasRestoreThreads: Int {
+    pinLock.lock()
+    defer { pinLock.unlock() }
+    return singleThreadPins > 0 ? 1 : blasDefaultThreads
+}
+
 extension BLAS {
     /// True when OpenBLAS runs single-threaded and the convolutions leave it so: then several threads
     /// may each run a network at once (one per core) without sharing OpenBLAS's thread pool.
     public static var isSingleThreaded: Bool { threads == 1 && blasDefaultThreads == 1 }
+
+    /// Runs `body` with OpenBLAS single-threaded throughout: the per-core convolutions inside it do
+    /// not restore the default count when they end. Several threads may then each run a network at
+    /// once; without this, one network's convolution restoring OpenBLAS's threads while another
+    /// thread is inside a GEMM gives wrong products. Nested and concurrent calls are allowed.
+    public static func singleThreaded<R>(_ body: () throws -> R) throws -> R {
+        pinLock.lock()
+        singleThreadPins += 1
+        pinLock.unlock()
+        try setThreads(1)
+        defer {
+            pinLock.lock()
+            singleThreadPins -= 1
+            let last = singleThreadPins == 0
+            pinLock.unlock()
+            if last { try? setThreads(blasDefaultThreads) }
+        }
+        return try body()
+    }
 }
 
 /// Per-core forward: each core takes a contiguous share of the output pixels and runs im2col,
 /// a single-threaded GEMM and the epilogue on sub-tiles of `subTile` rows that stay in its own
 /// cache. No barrier between im2col and GEMM, no OpenBLAS thread hand-off: for conv1 (K = 147,
 /// Cout = 64) this is about 1.5× the multi-threaded GEMM per tile. OpenBLAS runs single-threaded
-/// meanwhile (a process-wide setting, restored after; a GEMM on another thread then is slower, not wrong).
+/// meanwhile (a process-wide setting, restored after). Networks run at once on several threads must
+/// be inside `BLAS.singleThreaded`, or one's restore lands in the middle of another's GEMM.
 func convForwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>, filter: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, subTile: Int) throws {
     let k = g.k, m = g.m
     let direct = g.isPointwise && g.strideY == 1 && g.strideX == 1
     // Never let one sub-tile hold more than a core's share, or the other core idles.
     let subTile = max(1, min(subTile, m / engineThreads))
-    let restore = blasDefaultThreads
+    let restore = blasRestoreThreads
     try BLAS.setThreads(1)
     defer { try? BLAS.setThreads(restore) }
     parallelFor(m, grain: subTile) { part in
@@ -259,7 +293,7 @@ func convBackwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>
     extraDX?.initialize(repeating: 0, count: (workers - 1) * dxCount)
     extraDW?.initialize(repeating: 0, count: (workers - 1) * dwCount)
     defer { extraDX?.deallocate(); extraDW?.deallocate() }
-    let restore = blasDefaultThreads
+    let restore = blasRestoreThreads
     try BLAS.setThreads(1)
     defer { try? BLAS.setThreads(restore) }
     parallelFor(workers, grain: 1) { ws in

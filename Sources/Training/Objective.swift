@@ -187,15 +187,18 @@ extension TrainingObjective {
             return (values.map(\.scalar), g, try PixelAccuracy(pred: outputs.pred.detached, target: target))
         }
         // With single-threaded OpenBLAS the samples of a batch run concurrently, one per core (with
-        // OpenBLAS's own threads they would share its one thread pool); the sums are taken in sample
-        // order either way, so the result does not depend on the scheduling.
+        // OpenBLAS's own threads they would share its one thread pool); asked to run concurrently
+        // otherwise, OpenBLAS is held single-threaded meanwhile. The sums are taken in sample order
+        // either way, so the result does not depend on the scheduling.
         var results = [Result<(values: [Float], grads: [Tensor], accuracy: PixelAccuracy), Error>?](repeating: nil, count: batch.count)
         let workers = min(batch.count, engineThreads)
         if workers > 1, concurrent ?? BLAS.isSingleThreaded {
-            results.withUnsafeMutableBufferPointer { out in
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    for i in stride(from: w, to: batch.count, by: workers) {
-                        out[i] = Result { try one(batch[i]) }
+            try BLAS.singleThreaded {
+                results.withUnsafeMutableBufferPointer { out in
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        for i in stride(from: w, to: batch.count, by: workers) {
+                            out[i] = Result { try one(batch[i]) }
+                        }
                     }
                 }
             }

@@ -26,6 +26,23 @@ import Testing
         }
     }
 
+    @Test func singleThreadedHoldsOneThreadThroughPerCoreConvolutions() throws {
+        try BLAS.load()
+        let before = BLAS.threads
+        #expect(before == blasDefaultThreads)
+        var rng = SplitMix64(seed: 2)
+        let x = Tensor.uniform(shape: [1, 12, 12, 8], lo: -1, hi: 1, using: &rng)
+        let w = Tensor.uniform(shape: [3, 3, 8, 16], lo: -1, hi: 1, using: &rng)
+        let inside = try BLAS.singleThreaded {
+            let nested = try BLAS.singleThreaded { BLAS.threads }
+            _ = try conv2dFused(x, w, padding: .same)           // a per-core convolution restores its count
+            return (nested, BLAS.threads, blasRestoreThreads)
+        }
+        #expect(inside.0 == 1 && inside.1 == 1 && inside.2 == 1)
+        #expect(BLAS.threads == before)
+        #expect(blasRestoreThreads == blasDefaultThreads)
+    }
+
     @Test func engineChoosesAFastCoreOrKeepsTheUsersChoice() throws {
         try BLAS.load()
         let parts = BLAS.coreTypeNote.components(separatedBy: "; ")
