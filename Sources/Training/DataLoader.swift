@@ -16,6 +16,7 @@ import Foundation
 import ImageModel
 import Tensor
 import Video
+import VideoModel
 
 /// Turns a referring sample into a training sample for one network configuration.
 public struct SamplePreparer: Sendable {
@@ -31,30 +32,35 @@ public struct SamplePreparer: Sendable {
     public func prepare(_ sample: ReferringSample) throws -> TrainingSample {
         let (H, W) = (config.H, config.W)
         let words = try vocabulary.encode(sample.sentence, steps: config.numSteps).ids
-        // The video network looks at 5 frames of the 16-frame window (positions 0, 4, 8, 12, 15; the
-        // target is the third): only those are decoded into the input, [5,H,W,3]. With the
-        // "single_frame" ablation, only the target frame, [H,W,3].
-        let clipFrames = config.model == .video && config.ablation != .singleFrame
-        var frames: [RGBImage] = []
+        // The video network reads the 5 frames of the clip window (ClipWindow: the target alone for
+        // the single_frame baseline); each distinct frame is decoded and prepared once, and the input
+        // is [5,H,W,3]. The image network reads the frame itself, [H,W,3].
+        let clip = config.model == .video
+        let indices: [Int]
+        let read: (Int) throws -> RGBImage
         switch sample.source {
         case let .video(path, frame, _):
             let reader = try VideoReader(path: path)
-            let indices = clipFrames ? try ClipSampler(frameCount: reader.info.frameCount).sampledFrames(around: frame) : [frame]
-            for f in indices { frames.append(try reader.frame(at: f)) }
+            indices = clip ? try config.clipWindow(frameCount: reader.info.frameCount).sampledFrames(around: frame) : [frame]
+            read = { try reader.frame(at: $0) }
         case let .frames(directory, frame, count):
-            let indices = clipFrames ? try ClipSampler(frameCount: count).sampledFrames(around: frame) : [frame]
-            for f in indices { frames.append(try ImageIO.read(path: SampleSource.framePath(directory: directory, frame: f))) }
+            indices = clip ? try config.clipWindow(frameCount: count).sampledFrames(around: frame) : [frame]
+            read = { try ImageIO.read(path: SampleSource.framePath(directory: directory, frame: $0)) }
         case let .image(path):
-            frames = [try ImageIO.read(path: path)]
+            indices = [1]
+            read = { _ in try ImageIO.read(path: path) }
         }
-        guard let centre = frames.count == 1 ? frames.first : frames[safe: ClipSampler.targetSlot] else {
+        var prepared: [Int: (rgb: RGBImage, tensor: Tensor)] = [:]
+        for f in indices where prepared[f] == nil {
+            let rgb = try read(f)
+            prepared[f] = (rgb, try Preprocess.prepare(rgb: rgb.pixels, width: rgb.width, height: rgb.height, H: H, W: W).tensor)
+        }
+        let targetFrame = indices.count == 1 ? indices[0] : indices[ClipWindow.targetSlot]
+        guard let centre = prepared[targetFrame]?.rgb else {
             throw TrainingError("\(sample.source.path): no frames decoded")
         }
         let mask = try sample.loadMask(frameWidth: centre.width, frameHeight: centre.height)
-        var tensors: [Tensor] = []
-        for f in frames {
-            tensors.append(try Preprocess.prepare(rgb: f.pixels, width: f.width, height: f.height, H: H, W: W).tensor)
-        }
+        let tensors = indices.compactMap { prepared[$0]?.tensor }
         let input = tensors.count == 1 ? tensors[0] : try stack(tensors, axis: 0)
         let target = SamplePreparer.padMask(mask, H: H, W: W)
         return TrainingSample(input: input, words: words, target: target)
@@ -79,9 +85,6 @@ public struct SamplePreparer: Sendable {
     }
 }
 
-extension Array {
-    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
-}
 
 /// The seeded visiting order: epoch e is a permutation of 0..<count drawn from SplitMix64(seed ⊕ e).
 public struct SampleOrder: Sendable, Equatable {

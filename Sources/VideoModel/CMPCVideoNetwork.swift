@@ -16,6 +16,7 @@
 
 import ImageModel
 import Tensor
+import Video
 
 /// Sentence-independent features of one frame: the three lateral-normalised levels [1,h,w,C].
 public struct FrameFeatures: Sendable {
@@ -168,19 +169,16 @@ public struct CMPCVideoNetwork: Sendable {
     /// frame's own features → every output.
     public func window(sampled: [FrameSentenceFeatures], target: FrameFeatures, _ s: SentenceFeatures,
                        _ p: Parameters) throws -> CMPCOutputs {
-        guard sampled.count == sampledFramePositions.count else {
+        guard sampled.count == ClipWindow.slotCount else {
             throw TensorError.invalidArgument(op: "CMPCVideoNetwork.window",
-                                              reason: "\(sampled.count) sampled frames given; the network takes \(sampledFramePositions.count)")
+                                              reason: "\(sampled.count) sampled frames given; the network takes \(ClipWindow.slotCount)")
         }
-        // The "single_frame" ablation: every sampled frame is the target frame.
-        let sampled = config.ablation == .singleFrame
-            ? Array(repeating: sampled[targetSample], count: sampled.count) : sampled
         let spatial = self.spatial
         let (h, w) = (config.featureHeight, config.featureWidth)
         var fused: [Tensor] = []
         for (li, level) in levels.enumerated() {
             let nodes = try level.temporalGraph.reason(nodes: concat(sampled.map { $0.nodes[li] }, axis: 2), p)   // [1,1,F,C]
-            let mm = sampled[targetSample].multimodal[li]                                                       // [1,h,w,C]
+            let mm = sampled[ClipWindow.targetSlot].multimodal[li]                                                       // [1,h,w,C]
             let context = try level.temporalContext(multimodal: mm, nodes: nodes, p)
             let graph = try level.spatialGraph(multimodal: mm, words: s.words, relation: WordTypeSelection.type(2, of: s.parse), p)
             let sentence = try s.valid.tiled([1, h, w, 1])
@@ -188,7 +186,7 @@ public struct CMPCVideoNetwork: Sendable {
             if config.usesMotion {
                 // This port's motion features: what changed at each location between each other
                 // sampled frame and the target frame (the original pools every frame to one vector).
-                for (k, f) in sampled.enumerated() where k != targetSample { parts.append(try f.multimodal[li] - mm) }
+                for (k, f) in sampled.enumerated() where k != ClipWindow.targetSlot { parts.append(try f.multimodal[li] - mm) }
             }
             let all = try concat(parts, axis: 3)
             fused.append(try level.fusion(all, p, relu: true))
@@ -197,25 +195,25 @@ public struct CMPCVideoNetwork: Sendable {
     }
 
     /// The full forward pass on one clip [16,H,W,3] (BGR minus mean) or its 5 sampled frames [5,H,W,3].
+    /// The frames read are ClipWindow's (the target alone for single_frame); each is computed once.
     public func callAsFunction(clip: Tensor, words: [Int32], _ p: Parameters) throws -> CMPCOutputs {
         let (H, W) = (config.H, config.W)
-        let sampledImages: Tensor
-        if clip.shape == [16, H, W, 3] {
-            sampledImages = try concat(sampledFramePositions.map { try clip.slice(begin: [$0, 0, 0, 0], size: [1, H, W, 3]) }, axis: 0)
-        } else if clip.shape == [5, H, W, 3] {
-            sampledImages = clip
+        let singleFrame = config.ablation == .singleFrame
+        let sources: [Int]   // the index in `clip` each slot reads
+        if clip.shape == [ClipWindow.length, H, W, 3] {
+            sources = ClipWindow.positions(singleFrame: singleFrame)
+        } else if clip.shape == [ClipWindow.slotCount, H, W, 3] {
+            sources = ClipWindow.slotSources(singleFrame: singleFrame)
         } else {
-            throw TensorError.shapeMismatch(op: "CMPCVideoNetwork", shapes: [clip.shape, [16, H, W, 3]],
+            throw TensorError.shapeMismatch(op: "CMPCVideoNetwork", shapes: [clip.shape, [ClipWindow.length, H, W, 3]],
                                             reason: "the clip must be [16, H, W, 3] (or its 5 sampled frames) as configured")
         }
+        let distinct = Array(Set(sources)).sorted()
+        let images = try concat(distinct.map { try clip.slice(begin: [$0, 0, 0, 0], size: [1, H, W, 3]) }, axis: 0)
         let s = try sentence(words, p)
-        if config.ablation == .singleFrame {
-            let t = try frames(sampledImages.slice(begin: [targetSample, 0, 0, 0], size: [1, H, W, 3]), p)[0]
-            let ts = try frameSentence([t], s, p)[0]
-            return try window(sampled: Array(repeating: ts, count: sampledFramePositions.count), target: t, s, p)
-        }
-        let f = try frames(sampledImages, p)
+        let f = try frames(images, p)
         let fs = try frameSentence(f, s, p)
-        return try window(sampled: fs, target: f[targetSample], s, p)
+        let slot = sources.map { distinct.firstIndex(of: $0)! }
+        return try window(sampled: slot.map { fs[$0] }, target: f[slot[ClipWindow.targetSlot]], s, p)
     }
 }

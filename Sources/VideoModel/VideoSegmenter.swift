@@ -2,7 +2,7 @@
 // computing each frame's backbone features — and its per-sentence multimodal features and
 // temporal nodes — once, and reusing them in every window that samples that frame.
 //
-// The walk is Video.ClipSampler's: targets in increasing order, each with the 5 sampled frames of
+// The walk is Video.ClipWindow's: targets in increasing order, each with the 5 sampled frames of
 // its window t−8 … t+7 (clamped), every frame decoded once and held only while a pending target
 // needs it, so memory does not grow with the video's length. A frame's features are computed the
 // first time a window needs them and dropped with the frame.
@@ -11,10 +11,13 @@ import ImageModel
 import Tensor
 import Video
 
-/// The sampled positions within a 16-frame window; position 2 is the target frame.
-public let sampledFramePositions = ClipSampler.sampleOffsets
-/// Index of the target frame among the sampled ones.
-public let targetSample = ClipSampler.targetSlot
+extension ModelConfig {
+    /// The clip window this configuration's network reads in a video of `frameCount` frames
+    /// (single_frame for that baseline).
+    public func clipWindow(frameCount: Int) throws -> ClipWindow {
+        try ClipWindow(frameCount: frameCount, singleFrame: ablation == .singleFrame)
+    }
+}
 
 /// The result for one (sentence, frame).
 public struct FrameMask: Sendable {
@@ -62,7 +65,7 @@ public final class VideoSegmenter {
     /// 1, 2, … in order (a sequential decoder; nil ends the video); `emit` receives each result.
     public func run(frameCount: Int, targets: [Int], nextFrame: () throws -> RGBImage?,
                     emit: (FrameMask) throws -> Void) throws {
-        let sampler = try ClipSampler(frameCount: frameCount)
+        let sampler = try model.config.clipWindow(frameCount: frameCount)
         let config = model.config
         let p = model.parameters
         let targets = Array(Set(targets)).sorted()
@@ -89,7 +92,7 @@ public final class VideoSegmenter {
                     backbonePasses += 1
                     frameSentencePasses += languages.count
                 }
-                let target = slots[targetSample]
+                let target = slots[ClipWindow.targetSlot]
                 for (si, s) in languages.enumerated() {
                     let outputs = try net.window(sampled: slots.map { $0.perSentence[si] }, target: target.features!, s, p)
                     try emit(result(outputs, sentence: si, frame: t, prepared: target.prepared))

@@ -251,18 +251,16 @@ final class ModelPredictor: SamplePredictor {
             outputs = try model.forward(input: target.tensor, words: words)
         case .video(let path, let frame, _), .frames(let path, let frame, _):
             let reader = try openVideo(path)
-            let sampler = try ClipSampler(frameCount: reader.info.frameCount)
             let p = model.parameters
             switch model.network {
             case let .video(net):
-                // The "single_frame" baseline looks at the target frame only: no other frame is decoded.
-                let frames = net.config.ablation == .singleFrame
-                    ? Array(repeating: frame, count: ClipSampler.sampleOffsets.count) : try sampler.sampledFrames(around: frame)
+                // The frames of the clip window (the single_frame baseline: the target frame only).
+                let frames = try net.config.clipWindow(frameCount: reader.info.frameCount).sampledFrames(around: frame)
                 let entries = try frames.map { try features(frame: $0, reader: reader, net: net) }
                 let sentence = try net.sentence(words, p)
                 let perFrame = try entries.map { try net.frameSentence([$0.features], sentence, p)[0] }
-                target = entries[ClipSampler.targetSlot].prepared
-                outputs = try net.window(sampled: perFrame, target: entries[ClipSampler.targetSlot].features, sentence, p)
+                target = entries[ClipWindow.targetSlot].prepared
+                outputs = try net.window(sampled: perFrame, target: entries[ClipWindow.targetSlot].features, sentence, p)
             case .image:
                 target = try prepare(try reader.frame(at: frame))
                 outputs = try model.forward(input: target.tensor, words: words)

@@ -236,7 +236,7 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
         // The same as the 16-frame window the original builds.
         guard case let .video(path, frame, _) = sample.source else { Issue.record("not a video sample"); return }
         let reader = try VideoReader(path: path)
-        let window = try ClipSampler(frameCount: reader.info.frameCount).window(around: frame)
+        let window = try ClipWindow(frameCount: reader.info.frameCount).window(around: frame)
         let clip = try stack(window.map { f -> Tensor in
             let image = try reader.frame(at: f)
             return try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height, H: 32, W: 32).tensor
@@ -246,6 +246,16 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
                 == model.forward(input: clip, words: prepared.words).up.scalars)
         var single = config
         single.ablation = .singleFrame
-        #expect(try SamplePreparer(config: single, vocabulary: vocabulary).prepare(sample).input.shape == [32, 32, 3])
+        // single_frame: the clip window puts the target frame in every slot, and the network gives
+        // what it gives on the 16-frame clip.
+        let singleInput = try SamplePreparer(config: single, vocabulary: vocabulary).prepare(sample).input
+        #expect(singleInput.shape == [5, 32, 32, 3])
+        let targetFrame = try singleInput.slice(begin: [ClipWindow.targetSlot, 0, 0, 0], size: [1, 32, 32, 3])
+        for k in 0..<ClipWindow.slotCount {
+            #expect(try singleInput.slice(begin: [k, 0, 0, 0], size: [1, 32, 32, 3]).scalars == targetFrame.scalars)
+        }
+        let singleModel = try CMPCModel(config: single, seed: 2)
+        #expect(try singleModel.forward(input: singleInput, words: prepared.words).up.scalars
+                == singleModel.forward(input: clip, words: prepared.words).up.scalars)
     }
 }

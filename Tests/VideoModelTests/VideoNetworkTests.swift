@@ -76,7 +76,7 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
 
         // The same frames one clip at a time, from scratch.
         for t in [1, 2, 9, 14, 20] {
-            let frames = try ClipSampler(frameCount: n).sampledFrames(around: t)
+            let frames = try ClipWindow(frameCount: n).sampledFrames(around: t)
             let clip = try concat(frames.map { i in
                 let f = syntheticFrame(i)
                 return try Preprocess.prepare(rgb: f.pixels, width: f.width, height: f.height, H: 32, W: 32)
@@ -100,7 +100,7 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
         try segmenter.run(frameCount: 40, targets: [5, 30], nextFrame: { decoded += 1; return syntheticFrame(decoded) },
                           emit: { results.append($0.frame) })
         #expect(results == [5, 30])
-        let sampler = try ClipSampler(frameCount: 40)
+        let sampler = try ClipWindow(frameCount: 40)
         let needed = Set(try sampler.sampledFrames(around: 5) + sampler.sampledFrames(around: 30))
         #expect(segmenter.backbonePasses == needed.count)
         #expect(decoded == needed.max()!)

@@ -1,9 +1,9 @@
 import Testing
 @testable import Video
 
-@Suite struct ClipSamplerTests {
+@Suite struct ClipWindowTests {
     @Test func windowIsCentredOnTheTargetAndClamped() throws {
-        let sampler = try ClipSampler(frameCount: 100)
+        let sampler = try ClipWindow(frameCount: 100)
         #expect(try sampler.window(around: 50) == Array(42...57))
         #expect(try sampler.window(around: 1) == Array(repeating: 1, count: 8) + Array(1...8))
         #expect(try sampler.window(around: 100) == Array(92...100) + Array(repeating: 100, count: 7))
@@ -12,28 +12,28 @@ import Testing
         #expect(try sampler.sampledFrames(around: 97) == [89, 93, 97, 100, 100])
         for t in 1...100 {
             let sampled = try sampler.sampledFrames(around: t)
-            #expect(sampled[ClipSampler.targetSlot] == t)
+            #expect(sampled[ClipWindow.targetSlot] == t)
             let window = try sampler.window(around: t)
-            #expect(sampled == ClipSampler.sampleOffsets.map { window[$0] })
+            #expect(sampled == ClipWindow.sampleOffsets.map { window[$0] })
         }
     }
 
     @Test func shortVideosRepeatTheirFrames() throws {
-        let sampler = try ClipSampler(frameCount: 3)
+        let sampler = try ClipWindow(frameCount: 3)
         #expect(try sampler.window(around: 2) == [1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3, 3, 3, 3])
         #expect(try sampler.sampledFrames(around: 2) == [1, 1, 2, 3, 3])
     }
 
     @Test func badTargetsAndCountsThrow() throws {
-        #expect(throws: VideoError.self) { try ClipSampler(frameCount: 0) }
-        let sampler = try ClipSampler(frameCount: 10)
+        #expect(throws: VideoError.self) { try ClipWindow(frameCount: 0) }
+        let sampler = try ClipWindow(frameCount: 10)
         #expect(throws: VideoError.self) { try sampler.window(around: 0) }
         #expect(throws: VideoError.self) { try sampler.sampledFrames(around: 11) }
         #expect(throws: VideoError.self) { try sampler.walk(targets: [12], nextFrame: { 0 }, visit: { _, _ in }) }
     }
 
     @Test func walkDecodesEachFrameOnceAndKeepsFewFrames() throws {
-        let sampler = try ClipSampler(frameCount: 200)
+        let sampler = try ClipWindow(frameCount: 200)
         var produced = 0
         var visited: [Int] = []
         let stats = try sampler.walk(nextFrame: { () -> Int? in
@@ -45,11 +45,11 @@ import Testing
         })
         #expect(visited == Array(1...200))
         #expect(produced == 200 && stats.framesDecoded == 200)
-        #expect(stats.peakCached <= ClipSampler.windowLength, "peak \(stats.peakCached)")
+        #expect(stats.peakCached <= ClipWindow.length, "peak \(stats.peakCached)")
     }
 
     @Test func walkOverSomeTargetsStopsAfterTheLastOneNeeds() throws {
-        let sampler = try ClipSampler(frameCount: 100)
+        let sampler = try ClipWindow(frameCount: 100)
         var produced = 0
         var visited: [Int] = []
         let stats = try sampler.walk(targets: [40, 10, 10], nextFrame: { () -> Int? in
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func walkReportsAVideoThatEndsEarly() throws {
-        let sampler = try ClipSampler(frameCount: 30)
+        let sampler = try ClipWindow(frameCount: 30)
         var produced = 0
         #expect { try sampler.walk(nextFrame: { () -> Int? in produced += 1; return produced <= 20 ? produced : nil },
                                     visit: { _, _ in }) } throws: { ($0 as? VideoError)?.kind == .damaged }
@@ -73,7 +73,7 @@ import Testing
     @Test func walkOverARealVideoGivesTheRandomAccessFrames() throws {
         let path = try MediaFiles.h264BFrames()
         let reader = try VideoReader(path: path)
-        let sampler = try ClipSampler(frameCount: reader.info.frameCount)
+        let sampler = try ClipWindow(frameCount: reader.info.frameCount)
         var targets = 0
         let stats = try sampler.walk(reader) { t, frames in
             targets += 1

@@ -1,37 +1,59 @@
-// The video model's view of a clip: for target frame t, the 16-frame window t−8 … t+7 clamped to
-// [1, N] and its sampled frames 0, 4, 8, 12, 15 (frame t is sampled frame 2). Frame numbers are
-// 1-based (A2D's numbering).
+// The clip window: which frames the video network reads for a target frame. The one definition
+// used by the network, `segment`, `evaluate` and the training sample reader.
+//
+// For target frame t of a video of N frames, the 16-frame window is t−8 … t+7 with every frame
+// number clamped to [1, N] (the original's `frame_range`, build_A2D_batches.py); the network reads
+// window positions 0, 4, 8, 12, 15, and t is sampled slot 2. The "single_frame" baseline reads the
+// target in every slot. Frame numbers are 1-based (A2D's numbering).
 
-/// Windows and sampled frames around a target frame, and a walk over a whole video that decodes each frame once.
-public struct ClipSampler: Sendable {
+/// The frames the video network reads around each target frame of one video, and a walk over the
+/// whole video that decodes each frame once.
+public struct ClipWindow: Sendable, Equatable {
     /// Frames in a window.
-    public static let windowLength = 16
-    /// Positions in the window the model looks at.
+    public static let length = 16
+    /// Positions in the window the network reads.
     public static let sampleOffsets = [0, 4, 8, 12, 15]
     /// The slot of the target frame among the sampled frames.
     public static let targetSlot = 2
+    /// The number of sampled frames (slots).
+    public static var slotCount: Int { sampleOffsets.count }
+
+    /// For each slot, the slot whose frame it holds: itself, or the target slot in every slot for
+    /// the single_frame baseline. A clip's 5 already-sampled frames are read through this map.
+    public static func slotSources(singleFrame: Bool) -> [Int] {
+        singleFrame ? Array(repeating: targetSlot, count: slotCount) : Array(0..<slotCount)
+    }
+
+    /// For each slot, the position in the 16-frame window it reads.
+    public static func positions(singleFrame: Bool) -> [Int] {
+        slotSources(singleFrame: singleFrame).map { sampleOffsets[$0] }
+    }
 
     /// N, the number of frames of the video.
     public let frameCount: Int
+    /// The single_frame baseline: every slot is the target frame.
+    public let singleFrame: Bool
 
-    /// A sampler for a video of `frameCount` frames (at least 1).
-    public init(frameCount: Int) throws {
+    /// The window of a video of `frameCount` frames (at least 1).
+    public init(frameCount: Int, singleFrame: Bool = false) throws {
         guard frameCount > 0 else {
-            throw VideoError(.noFrames, path: "ClipSampler", "a video of \(frameCount) frames has no windows")
+            throw VideoError(.noFrames, path: "ClipWindow", "a video of \(frameCount) frames has no windows")
         }
         self.frameCount = frameCount
+        self.singleFrame = singleFrame
     }
 
     /// The 16 frame numbers t−8 … t+7, each clamped to 1…N.
     public func window(around target: Int) throws -> [Int] {
         try checkTarget(target)
-        return (0..<Self.windowLength).map { min(frameCount, max(1, target - 8 + $0)) }
+        return (0..<Self.length).map { min(frameCount, max(1, target - 8 + $0)) }
     }
 
-    /// The 5 sampled frame numbers (window positions 0, 4, 8, 12, 15); element 2 is `target`.
+    /// The 5 frame numbers the network reads (window positions 0, 4, 8, 12, 15, or the target in
+    /// every slot for single_frame); element `targetSlot` is `target`.
     public func sampledFrames(around target: Int) throws -> [Int] {
         try checkTarget(target)
-        return Self.sampleOffsets.map { min(frameCount, max(1, target - 8 + $0)) }
+        return Self.positions(singleFrame: singleFrame).map { min(frameCount, max(1, target - 8 + $0)) }
     }
 
     /// What a walk did: frames decoded, and the most frames held at once.
@@ -101,7 +123,7 @@ public struct ClipSampler: Sendable {
 
     private func checkTarget(_ t: Int) throws {
         guard t >= 1, t <= frameCount else {
-            throw VideoError(.frameOutOfRange, path: "ClipSampler", "target frame \(t) is outside 1…\(frameCount)")
+            throw VideoError(.frameOutOfRange, path: "ClipWindow", "target frame \(t) is outside 1…\(frameCount)")
         }
     }
 }
