@@ -143,7 +143,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     /// Input channels of the video network's fusion_c3/c4/c5: [visual; spatial graph; temporal
     /// context; sentence; 8-channel grid], plus with `motion` one difference per sampled frame other
-    /// than the target (4 of ClipSampler's 5).
+    /// than the target (4 of ClipWindow's 5).
     public func videoFusionInputChannels(motion: Bool) -> Int {
         3 * vEmbDim + rnnSize + 8 + (motion ? 4 * vEmbDim : 0)
     }
