@@ -42,16 +42,14 @@ public struct RefCOCO: ReferringDataset {
     }
 
     /// The original's dataset names: "unc" (RefCOCO), "unc+" (RefCOCO+), "gref" (G-Ref, google) and
-    /// "gref-umd" (G-Ref, umd).
+    /// "gref-umd" (G-Ref, umd), or their `DatasetKind.aliases` (refcoco, refcoco+, refcocog, refcocog-umd).
     public init(root: String, name: String, maskDecoder: COCOMaskDecoding = defaultCOCOMaskDecoder,
                 imagesFolder: String? = nil) throws {
-        switch name.lowercased() {
-        case "unc", "refcoco": try self.init(root: root, dataset: .refcoco, splitBy: "unc", maskDecoder: maskDecoder, imagesFolder: imagesFolder)
-        case "unc+", "refcoco+": try self.init(root: root, dataset: .refcocoPlus, splitBy: "unc", maskDecoder: maskDecoder, imagesFolder: imagesFolder)
-        case "gref", "refcocog": try self.init(root: root, dataset: .refcocog, splitBy: "google", maskDecoder: maskDecoder, imagesFolder: imagesFolder)
-        case "gref-umd", "refcocog-umd": try self.init(root: root, dataset: .refcocog, splitBy: "umd", maskDecoder: maskDecoder, imagesFolder: imagesFolder)
-        default: throw DatasetError.unknownDataset(name)
+        guard let refer = DatasetKind(name: name)?.refer else {
+            throw DatasetError.unknownDataset("\(name) (the RefCOCO family is unc, unc+, gref, gref-umd)")
         }
+        try self.init(root: root, dataset: refer.variant, splitBy: refer.splitBy, maskDecoder: maskDecoder,
+                      imagesFolder: imagesFolder)
     }
 
     public var splits: [String] {

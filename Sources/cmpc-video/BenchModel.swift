@@ -91,6 +91,13 @@ struct BenchImageModel: AsyncParsableCommand {
     }
 }
 
+/// The cases of `bench video-model`: one clip from scratch, and whole-video segmentation of a 10 s and a 60 s clip.
+enum VideoBenchCase: String, ExpressibleByArgument, CaseIterable {
+    case clip
+    case whole10s = "whole-10s"
+    case whole60s = "whole-60s"
+}
+
 struct BenchVideoModel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "video-model",
@@ -105,8 +112,8 @@ struct BenchVideoModel: AsyncParsableCommand {
     var config: String?
     @Option(help: "Frame rate of the generated clips.")
     var frameRate: Int = 2
-    @Option(help: "Run only one case (clip, whole-10s, whole-60s); used for the child processes.")
-    var only: String?
+    @Option(help: "Run only one case; used for the child processes.")
+    var only: VideoBenchCase?
     @Option(help: "Seconds per clip for the clip case's timing repeats.")
     var clipSeconds: Double?
 
@@ -114,9 +121,9 @@ struct BenchVideoModel: AsyncParsableCommand {
         try BLAS.load()
         let c = try benchConfig(config, kind: .video)
         switch only {
-        case "whole-10s"?: try runWhole(seconds: 10, config: c, clipSeconds: clipSeconds)
-        case "whole-60s"?: try runWhole(seconds: 60, config: c, clipSeconds: clipSeconds)
-        case "clip"?, nil:
+        case .whole10s?: try runWhole(seconds: 10, config: c, clipSeconds: clipSeconds)
+        case .whole60s?: try runWhole(seconds: 60, config: c, clipSeconds: clipSeconds)
+        case .clip?, nil:
             let peak = try sgemmPeak(repeats: options.repeats)
             emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
             let clip = try clipTime(config: c)
@@ -125,8 +132,8 @@ struct BenchVideoModel: AsyncParsableCommand {
                   ("gflops", gflops), ("ratio", gflops / peak), ("peak_mib", peakResidentMiB())], json: options.json)
             guard only == nil else { return }
             fflush(stdout)   // our rows before the children's
-            for name in ["whole-10s", "whole-60s"] {
-                var args = ["bench", "video-model", "--only", name, "--frame-rate", String(frameRate),
+            for name in [VideoBenchCase.whole10s, .whole60s] {
+                var args = ["bench", "video-model", "--only", name.rawValue, "--frame-rate", String(frameRate),
                             "--clip-seconds", String(clip.seconds)]
                 if let config { args += ["--config", config] }
                 if options.json { args.append("--json") }
@@ -135,10 +142,8 @@ struct BenchVideoModel: AsyncParsableCommand {
                 child.arguments = args
                 try child.run()
                 child.waitUntilExit()
-                guard child.terminationStatus == 0 else { throw UserError("bench video-model --only \(name) failed") }
+                guard child.terminationStatus == 0 else { throw UserError("bench video-model --only \(name.rawValue) failed") }
             }
-        default:
-            throw ValidationError("--only takes clip, whole-10s or whole-60s")
         }
     }
 

@@ -15,14 +15,13 @@ struct DatasetsCheck: ParsableCommand {
         commandName: "check",
         abstract: "Count samples, list missing or unreadable files, compare with the official counts.",
         discussion: """
-            Datasets: a2d, jhmdb, unc (RefCOCO), unc+ (RefCOCO+), gref (G-Ref, google split), gref-umd, referit.
             Without --split every split of the dataset is checked. With --json each split prints one object
             {"samples", "videos"|"images", "missing", "unreadable", "skipped_rows", "official", …}.
             The exit status is 0 unless --strict meets a missing or unreadable file (or an index file is unusable).
             """)
 
-    @Option(name: .long, help: "a2d | jhmdb | unc | unc+ | gref | gref-umd | referit")
-    var dataset: String
+    @Option(name: .long, help: "The dataset.")
+    var dataset: DatasetKind
 
     @Option(name: .long, help: "The dataset folder (for RefCOCO-family: REFER's data folder).")
     var root: String
@@ -43,20 +42,11 @@ struct DatasetsCheck: ParsableCommand {
     var images: String?
 
     func run() throws {
-        let reader = try makeReader()
+        let reader = try dataset.reader(root: root, images: images)
         let splits = split.map { [$0] } ?? reader.splits
         for s in splits {
             let report = try reader.check(split: s, options: CheckOptions(strict: strict, verifyMasks: verifyMasks))
             print(json ? report.json() : report.text())
-        }
-    }
-
-    func makeReader() throws -> ReferringDataset {
-        switch dataset.lowercased() {
-        case "a2d", "a2d-sentences": return A2DSentences(root: root)
-        case "jhmdb", "jhmdb-sentences": return JHMDBSentences(root: root)
-        case "referit": return ReferIt(root: root)
-        default: return try RefCOCO(root: root, name: dataset, imagesFolder: images)
         }
     }
 }

@@ -22,8 +22,8 @@ struct Evaluate: AsyncParsableCommand {
             current sample. See docs/evaluation.md.
             """)
 
-    @Option(help: "a2d | jhmdb | unc | unc+ | gref | gref-umd | referit")
-    var dataset: String?
+    @Option(help: "The dataset.")
+    var dataset: DatasetKind?
 
     @Option(help: "The dataset folder (for the RefCOCO family: REFER's data folder).")
     var root: String?
@@ -80,11 +80,13 @@ struct Evaluate: AsyncParsableCommand {
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
         } else {
             guard logs.isEmpty else { throw ValidationError("unexpected arguments \(logs); did you mean --merge?") }
-            let missing = [("--dataset", dataset), ("--root", root), ("--split", split)]
-                .filter { $0.1 == nil }.map(\.0)
+            let missing = [("--dataset", dataset == nil), ("--root", root == nil), ("--split", split == nil)]
+                .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
-            if let shard { _ = try Shard(parsing: shard) }
+            if let shard {
+                do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }   // a usage error: exit 64
+            }
             if let cues, !FileManager.default.fileExists(atPath: cues) {
                 throw ValidationError("--cues \(cues): no such file (it is DIR/cues.json of `cmpc-video synth`)")
             }
@@ -97,7 +99,7 @@ struct Evaluate: AsyncParsableCommand {
 
     func runEvaluation() throws {
         guard let dataset, let root, let split else { return }   // validate() checked them
-        let reader = try makeDataset(name: dataset, root: root, images: images)
+        let reader = try dataset.reader(root: root, images: images)
         let samples = try reader.samples(split: split)
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
         let items = selection.map { i in
@@ -124,7 +126,7 @@ struct Evaluate: AsyncParsableCommand {
         defer { stop.uninstall() }
         let quiet = self.quiet
         let note = { (text: String) in if !quiet { ProgressReporter.standardError(text + "\n") } }
-        note("\(dataset) \(split): \(samples.count) samples; evaluating \(selection.count)"
+        note("\(dataset.rawValue) \(split): \(samples.count) samples; evaluating \(selection.count)"
              + (shard.map { " (shard \($0), indices \(selection.lowerBound)..<\(selection.upperBound))" } ?? ""))
 
         runner.notes = note
@@ -187,16 +189,6 @@ struct Evaluate: AsyncParsableCommand {
         try report.write(to: summary)
         print("\(log.count) samples from \(urls.count) logs; summary \(summary.path)"
               + (out.map { ", merged log \($0)" } ?? ""))
-    }
-}
-
-/// The reader for a dataset name, as `cmpc-video datasets check` accepts them.
-func makeDataset(name: String, root: String, images: String?) throws -> ReferringDataset {
-    switch name.lowercased() {
-    case "a2d", "a2d-sentences": return A2DSentences(root: root)
-    case "jhmdb", "jhmdb-sentences": return JHMDBSentences(root: root)
-    case "referit": return ReferIt(root: root)
-    default: return try RefCOCO(root: root, name: name, imagesFolder: images)
     }
 }
 

@@ -37,8 +37,8 @@ struct Forward: AsyncParsableCommand {
     @Flag(help: "Also write the loss terms, gradients and the values after one Adam step.")
     var train = false
 
-    @Option(help: "Trained variables with --train: none (text_objseg), res3-5, all.")
-    var finetune: String = "none"
+    @Option(help: "Trained variables with --train.")
+    var finetune: Finetune = .none
 
     @Option(name: .customLong("lr"), help: "Start learning rate with --train.")
     var learningRate: Float = 0.00025
@@ -65,9 +65,6 @@ struct Forward: AsyncParsableCommand {
         let out = try model.forward(input: inputTensor, words: words)
         var named = try out.named().map { ($0.0, TypedArray($0.1)) }
         if train {
-            guard let ft = Finetune(rawValue: finetune) else {
-                throw UserError("--finetune must be none, res3-5 or all (got \(finetune))")
-            }
             guard let targetArray = byName["target"] else {
                 throw UserError("\(inputs) has no `target` array (float32 [H,W] of 0/1), needed with --train")
             }
@@ -76,7 +73,7 @@ struct Forward: AsyncParsableCommand {
                 throw UserError("\(inputs): target is \(target.shape); the model needs [\(model.config.H), \(model.config.W)]")
             }
             var settings = TrainingSettings()
-            settings.finetune = ft
+            settings.finetune = finetune
             settings.startLearningRate = learningRate
             settings.decaySteps = decaySteps
             settings.weightDecay = weightDecay

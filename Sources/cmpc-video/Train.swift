@@ -18,8 +18,8 @@ struct Train: AsyncParsableCommand {
             exactly. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits. See docs/training.md.
             """)
 
-    @Option(help: "Dataset kind: a2d (the A2D Sentences layout).")
-    var dataset: String = "a2d"
+    @Option(help: "The dataset's layout.")
+    var dataset: TrainingDataset = .a2d
 
     @Option(help: "The dataset folder.")
     var root: String
@@ -36,14 +36,14 @@ struct Train: AsyncParsableCommand {
     @Option(help: "GloVe embedding matrix (.npy, [vocab_size, glove_dim], e.g. the original's Gref_emb.npy) for text_objseg/Variable.")
     var glove: String?
 
-    @Option(help: "Train a baseline variant: single_frame (the video network sees only the target frame) or no_sentence (every sentence is replaced by one fixed word); kept in OUT/config.json, so evaluate and segment run the same variant.")
-    var ablation: String?
+    @Option(help: "Train a baseline variant; kept in OUT/config.json, so evaluate and segment run the same variant.")
+    var ablation: ModelAblation?
 
     @Flag(help: "Video network: add the motion features (not in the original) — each level's fusion also reads the differences between the other sampled frames' multimodal features and the target frame's; kept in OUT/config.json as \"motion\": true.")
     var motion = false
 
-    @Option(help: "Trained variables: none (text_objseg only, the original), res3-5, all (from scratch).")
-    var finetune: String = "none"
+    @Option(help: "Trained variables.")
+    var finetune: Finetune = .none
 
     @Option(help: "Total steps.")
     var steps: Int = 1000
@@ -91,8 +91,6 @@ struct Train: AsyncParsableCommand {
     var blasThreads: Int?
 
     func validate() throws {
-        guard dataset == "a2d" else { throw ValidationError("--dataset: only a2d (the A2D Sentences layout) is supported for training") }
-        guard Finetune(rawValue: finetune) != nil else { throw ValidationError("--finetune must be none, res3-5 or all") }
         guard steps >= 1, steps <= 100_000_000 else { throw ValidationError("--steps must be positive") }
         guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0") }
@@ -122,11 +120,7 @@ struct Train: AsyncParsableCommand {
             var cfg = ModelConfig()
             if let config { cfg = try ModelConfig.load(URL(fileURLWithPath: config)) }
             if let ablation {
-                guard let a = ModelAblation(rawValue: ablation) else {
-                    throw ValidationError("--ablation must be one of "
-                        + ModelAblation.allCases.map(\.rawValue).joined(separator: ", ") + " (got '\(ablation)')")
-                }
-                cfg.ablation = a
+                cfg.ablation = ablation
                 try cfg.validate()
             }
             if motion {
@@ -150,7 +144,7 @@ struct Train: AsyncParsableCommand {
                 print("embedding initialised from \(glove)")
             }
             var settings = TrainingSettings()
-            settings.finetune = Finetune(rawValue: finetune) ?? .none
+            settings.finetune = finetune
             settings.startLearningRate = learningRate
             settings.decaySteps = decaySteps ?? steps
             settings.weightDecay = weightDecay
