@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Video"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video"]),
         .testTarget(name: "ArchitectureTests"),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

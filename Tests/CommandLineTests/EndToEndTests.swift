@@ -1,0 +1,138 @@
+// Tiny end-to-end runs of the tool on a synthetic set made by `cmpc-video synth` in each test's own temporary
+// folder: segment (a clip and a still image, with the shipped model of data/default), evaluate (log, summary,
+// resume, cues) and train (a tiny configuration for 2 steps, resumed for a third, then loaded by evaluate and
+// segment).
+import Foundation
+import Testing
+
+@Suite struct EndToEndTests {
+    @Test func segmentWritesMasksJSONPNGsAndOverlayForAClip() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let clip = root + "/Release/clips320H/syn00000.mp4"
+        let out = folder.path("out")
+        let sentences = ["the red square", "the big blue circle moving left"]
+        try runToolSucceeding(["segment", clip, sentences[0], "--text", sentences[1], "--every", "4", "--out", out,
+                               "--quiet"], in: folder)
+
+        let json = try readJSONObject(out + "/masks.json")
+        #expect(json["source"] as? String == clip)
+        #expect(json["width"] as? Int == 64 && json["height"] as? Int == 48, "\(json)")
+        #expect(json["frame_rate"] as? Double == 24)
+        #expect(json["sentences"] as? [String] == sentences)
+        let masks = try #require(json["masks"] as? [[String: Any]])
+        #expect(masks.map { $0["frame"] as? Int } == [1, 1, 5, 5, 9, 9])
+        #expect(masks.map { $0["sentence"] as? Int } == [0, 1, 0, 1, 0, 1])
+        for mask in masks {
+            let rle = try #require(mask["segmentation"] as? [String: Any])
+            #expect(rle["size"] as? [Int] == [48, 64], "pycocotools' [height, width]: \(rle)")
+            #expect(rle["counts"] is String, "\(rle)")
+        }
+        for sentence in ["0", "1"] {
+            #expect(listing(out + "/masks/" + sentence) == ["00001.png", "00005.png", "00009.png"])
+            #expect(try pngSize(out + "/masks/\(sentence)/00005.png") == [64, 48])
+        }
+        let overlay = try Data(contentsOf: URL(fileURLWithPath: out + "/overlay.mp4"))
+        #expect(overlay.count > 1000 && overlay[4..<8] == Data("ftyp".utf8), "overlay.mp4 is no MP4 file")
+    }
+
+    @Test func segmentWritesMaskAndOverlayForAStillImage() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let image = root + "/referit/images/1.jpg"
+        let out = folder.path("out")
+        let run = try runToolSucceeding(["segment", image, "the small green star", "--out", out], in: folder)
+        #expect(run.stdout.contains("mask.png"), "\(run)")
+        #expect(listing(out) == ["mask.png", "masks.json", "overlay.png"])
+        #expect(try pngSize(out + "/mask.png") == [64, 48])
+        #expect(try pngSize(out + "/overlay.png") == [64, 48])
+        let masks = try #require(try readJSONObject(out + "/masks.json")["masks"] as? [[String: Any]])
+        #expect(masks.count == 1 && masks.first?["frame"] as? Int == 1)
+    }
+
+    @Test func evaluateWritesLogAndSummaryAndResumes() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let log = folder.path("a2d.jsonl")
+        let arguments = ["evaluate", "--dataset", "A2D-Sentences", "--root", root, "--split", "test", "--limit", "2",
+                         "--out", log, "--quiet", "--cues", root + "/cues.json"]
+        let first = try runToolSucceeding(arguments, in: folder)
+        #expect(first.stdout.contains("summary \(log).summary.json"), "\(first)")
+        #expect(first.stdout.contains("mean IoU"), "\(first)")
+        let lines = try logLines(log)
+        #expect(lines.count == 2, "\(lines)")
+        for line in lines {
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(record["video"] as? String != nil && record["sentence"] as? String != nil, "\(record)")
+        }
+        let summary = try readJSONObject(log + ".summary.json")
+        #expect(summary["samples"] as? Int == 2, "\(summary)")
+
+        // A rerun finds both samples in the log and adds none; a larger --limit adds only the new one.
+        try runToolSucceeding(arguments, in: folder)
+        #expect(try logLines(log) == lines)
+        var more = arguments
+        more[more.firstIndex(of: "2")!] = "3"
+        try runToolSucceeding(more, in: folder)
+        let after = try logLines(log)
+        #expect(after.count == 3 && Array(after.prefix(2)) == lines, "\(after)")
+    }
+
+    @Test func trainWritesACheckpointThatResumesAndThatEvaluateAndSegmentLoad() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let config = folder.path("tiny.json")
+        try tinyConfigJSON.write(toFile: config, atomically: true, encoding: .utf8)
+        let run = folder.path("run")
+        let train = try runToolSucceeding(["train", "--root", root, "--config", config, "--out", run, "--steps", "3",
+                                           "--stop-after", "2", "--finetune", "res3-5", "--ablation", "no_sentence",
+                                           "--checkpoint-every", "0", "--log-every", "1", "--seed", "3"], in: folder)
+        #expect(train.stdout.contains("finetune res3-5"), "\(train)")
+        #expect(listing(run).contains("model.safetensors") && listing(run).contains("vocabulary.txt"), "\(listing(run))")
+        let saved = try readJSONObject(run + "/config.json")
+        #expect(saved["ablation"] as? String == "no_sentence" && saved["H"] as? Int == 48, "\(saved)")
+
+        let resumed = try runToolSucceeding(["train", "--root", root, "--out", run, "--steps", "3", "--resume",
+                                             "--log-every", "1"], in: folder)
+        #expect(resumed.stdout.contains("at step 2"), "\(resumed)")
+        #expect(resumed.stdout.contains("1 steps in"), "\(resumed)")
+
+        let checkpoint = run + "/model.safetensors"
+        let log = folder.path("trained.jsonl")
+        try runToolSucceeding(["evaluate", "--dataset", "a2d", "--root", root, "--split", "test", "--limit", "1",
+                               "--checkpoint", checkpoint, "--out", log, "--quiet"], in: folder)
+        #expect(try logLines(log).count == 1)
+
+        let out = folder.path("out")
+        try runToolSucceeding(["segment", root + "/Release/clips320H/syn00001.mp4", "the red square", "--frames", "5",
+                               "--checkpoint", checkpoint, "--out", out, "--quiet"], in: folder)
+        let masks = try #require(try readJSONObject(out + "/masks.json")["masks"] as? [[String: Any]])
+        #expect(masks.map { $0["frame"] as? Int } == [5])
+        #expect(listing(out + "/masks/0") == ["00005.png"])
+    }
+
+    @Test func datasetsCheckReadsTheSyntheticSetUnderAnAlias() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let run = try runToolSucceeding(["datasets", "check", "--dataset", "a2d-sentences", "--root", root,
+                                         "--split", "test", "--json", "--verify-masks"], in: folder)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
+                                  "\(run)")
+        #expect(report["videos"] as? Int == 1, "\(report)")
+        #expect((report["missing"] as? [Any])?.isEmpty ?? (report["missing"] as? Int == 0), "\(report)")
+    }
+}
+
+/// The non-empty lines of a JSON-lines log.
+func logLines(_ path: String) throws -> [String] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+}
+
+/// [width, height] from a PNG file's IHDR chunk; throws when the file is not a PNG.
+func pngSize(_ path: String) throws -> [Int] {
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    guard bytes.count > 24, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+          bytes[12..<16] == Array("IHDR".utf8)[...] else { throw ToolError("\(path) is not a PNG file") }
+    func be32(_ i: Int) -> Int { bytes[i..<(i + 4)].reduce(0) { $0 << 8 | Int($1) } }
+    return [be32(16), be32(20)]
+}
