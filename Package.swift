@@ -29,32 +29,36 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
 
         // Libraries.
-        .target(name: "Tensor", dependencies: ["CZlib"], swiftSettings: optimised),
+        .target(name: "JSON"),
+        .target(name: "Tensor", swiftSettings: optimised),
+        .target(name: "Checkpoint", dependencies: ["Tensor", "JSON", "CZlib"], swiftSettings: optimised),
         .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(name: "ImageModel", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
-        .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation"]),
-        .target(name: "Evaluation", dependencies: ["Tensor"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Video"],
+        .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation", "JSON"]),
+        .target(name: "Evaluation", dependencies: ["Tensor", "JSON"], swiftSettings: optimised),
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Checkpoint", "Video"],
                 swiftSettings: optimised),
 
         // The command-line tool.
         .executableTarget(
             name: "cmpc-video",
             dependencies: [
-                "Tensor", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Training",
+                "Tensor", "Checkpoint", "JSON", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Tests.
-        .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "Tensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VideoModelTests", dependencies: ["VideoModel", "ImageModel", "Tensor", "Video"],
+        .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VideoModelTests", dependencies: ["VideoModel", "ImageModel", "Tensor", "Checkpoint", "Video"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Video"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Checkpoint", "Video"],
                     resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

@@ -22,7 +22,7 @@
 // failed lines the later wins. Two ids at one index mean logs of different datasets or splits: an error.
 
 import Foundation
-import Tensor
+import JSON
 
 /// Where a sample comes from and what it says: the leading fields of its log line.
 public struct SampleInfo: Equatable, Sendable {
@@ -124,32 +124,37 @@ extension EvaluationLogError: LocalizedError {
 extension LogRecord {
     /// The record as one JSON line (with its "\n"), keys in the documented order.
     public func jsonLine() -> String {
-        var fields: [(String, String)] = [("index", String(info.index)), ("id", jsonQuote(info.id))]
-        if let v = info.video { fields.append(("video", jsonQuote(v))) }
-        if let v = info.image { fields.append(("image", jsonQuote(v))) }
-        if let f = info.frame { fields.append(("frame", String(f))) }
-        fields.append(("instance", jsonQuote(info.instance)))
-        fields.append(("sentence", jsonQuote(info.sentence)))
+        json.text(.spaced) + "\n"
+    }
+
+    /// The record as a JSON object, keys in the documented order.
+    public var json: JSONValue {
+        var fields: [(String, JSONValue)] = [("index", .int(info.index)), ("id", .string(info.id))]
+        if let v = info.video { fields.append(("video", .string(v))) }
+        if let v = info.image { fields.append(("image", .string(v))) }
+        if let f = info.frame { fields.append(("frame", .int(f))) }
+        fields.append(("instance", .string(info.instance)))
+        fields.append(("sentence", .string(info.sentence)))
         switch outcome {
         case .evaluated(let r, let crf):
-            fields.append(("I", String(r.intersection)))
-            fields.append(("U", String(r.union)))
-            fields.append(("gt_area", String(r.groundTruthArea)))
-            if let s = r.score { fields.append(("score", s.isFinite ? "\(s)" : "null")) }
+            fields.append(("I", .int(r.intersection)))
+            fields.append(("U", .int(r.union)))
+            fields.append(("gt_area", .int(r.groundTruthArea)))
+            if let s = r.score { fields.append(("score", .double(s))) }
             if let crf {
-                fields.append(("I_crf", String(crf.intersection)))
-                fields.append(("U_crf", String(crf.union)))
+                fields.append(("I_crf", .int(crf.intersection)))
+                fields.append(("U_crf", .int(crf.union)))
             }
-            if let p = r.prediction { fields.append(("rle", jsonRLE(p))) }
-            if let g = r.groundTruth { fields.append(("gt_rle", jsonRLE(g))) }
-            if let crf { fields.append(("rle_crf", jsonRLE(crf.prediction))) }
+            if let p = r.prediction { fields.append(("rle", p.json)) }
+            if let g = r.groundTruth { fields.append(("gt_rle", g.json)) }
+            if let crf { fields.append(("rle_crf", crf.prediction.json)) }
         case .skipped:
-            fields.append(("skipped", "true"))
-            fields.append(("gt_area", "0"))
+            fields.append(("skipped", .bool(true)))
+            fields.append(("gt_area", .int(0)))
         case .failed(let message):
-            fields.append(("error", jsonQuote(message)))
+            fields.append(("error", .string(message)))
         }
-        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
+        return .object(fields)
     }
 
     /// Parses one line (without its "\n"); `file` and `line` only name the place in errors.
@@ -238,9 +243,11 @@ extension LogRecord {
 }
 
 
-/// An RLE as pycocotools writes it: {"size": [h, w], "counts": "…"}.
-func jsonRLE(_ r: RLE) -> String {
-    "{\"size\": [\(r.height), \(r.width)], \"counts\": \(jsonQuote(r.compressedString))}"
+extension RLE {
+    /// The mask as pycocotools writes it: {"size": [h, w], "counts": "…"}.
+    public var json: JSONValue {
+        .object([("size", .array([.int(height), .int(width)])), ("counts", .string(compressedString))])
+    }
 }
 
 // MARK: - Files

@@ -1,6 +1,7 @@
 // Training on a small synthetic set (made by the Datasets generator in a temporary folder): the
 // loss falls, a resumed run continues exactly, a stop request writes a checkpoint, the data order
 // is a seeded permutation per epoch.
+import Checkpoint
 import Datasets
 import Evaluation
 import Foundation
