@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
         .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation", "JSON"]),
         .target(name: "Evaluation", dependencies: ["Tensor", "JSON"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Checkpoint", "Video"],
+        .target(name: "CommandLineSupport"),
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Checkpoint", "Video",
+                                                "CommandLineSupport"],
                 swiftSettings: optimised),
 
         // The command-line tool.
@@ -45,6 +47,7 @@ let package = Package(
             name: "cmpc-video",
             dependencies: [
                 "Tensor", "Checkpoint", "JSON", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Training",
+                "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -55,10 +58,12 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "CommandLineSupportTests", dependencies: ["CommandLineSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Checkpoint", "Video"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Checkpoint", "Video",
+                                                          "CommandLineSupport"],
                     resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

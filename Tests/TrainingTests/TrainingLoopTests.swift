@@ -2,6 +2,7 @@
 // loss falls, a resumed run continues exactly, a stop request writes a checkpoint, the data order
 // is a seeded permutation per epoch.
 import Checkpoint
+import CommandLineSupport
 import Datasets
 import Evaluation
 import Foundation
