@@ -60,10 +60,10 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "CommandLineSupportTests", dependencies: ["CommandLineSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Evaluation"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Checkpoint", "Video",
-                                                          "CommandLineSupport"],
+                                                          "Evaluation", "CommandLineSupport"],
                     resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

@@ -6,6 +6,7 @@
 //   mask/<image id>_<region>.mat          `segimg_t` (MATLAB v5), mask = segimg_t == 0
 // One sample per sentence, keys in file order. The query files are looked up in <root>, then
 // <root>/data (the original keeps them in ./data).
+import Evaluation
 import Foundation
 import JSON
 
@@ -80,13 +81,13 @@ public struct ReferIt: ReferringDataset {
     }
 
     /// The mask of a region: `segimg_t == 0`, H×W.
-    public static func loadMask(path: String) throws -> BinaryMask {
+    public static func loadMask(path: String) throws -> PixelMask {
         let a = try MATFile.read(path, variable: "segimg_t")
         guard a.dims.count == 2 else {
             throw DatasetError.malformed(file: path, reason: "segimg_t has dimensions \(a.dims), expected H×W")
         }
         let (h, w) = (a.dims[0], a.dims[1])
-        var m = BinaryMask(width: w, height: h)
+        var m = PixelMask(width: w, height: h)
         for x in 0..<w {
             for y in 0..<h where a.values[x * h + y] == 0 { m.pixels[y * w + x] = 1 }
         }

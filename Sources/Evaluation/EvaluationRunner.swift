@@ -13,29 +13,6 @@
 
 import Foundation
 
-/// A row-major 0/1 mask: `pixels` has height × width values (nonzero = foreground).
-public struct PixelMask: Equatable, Sendable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
-
-    /// Checks that `pixels` has height × width values.
-    public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width >= 0, height >= 0, width.multipliedReportingOverflow(by: height).overflow == false else {
-            throw RLEError.badSize(height: height, width: width)
-        }
-        guard pixels.count == width * height else {
-            throw RLEError.maskSize(count: pixels.count, height: height, width: width)
-        }
-        self.width = width
-        self.height = height
-        self.pixels = pixels
-    }
-
-    /// The mask as COCO RLE.
-    public func rle() throws -> RLE { try RLE(mask: pixels, height: height, width: width) }
-}
-
 /// Follows an evaluation run as it goes (a progress bar, log lines); called on the runner's thread.
 public protocol RunProgress: AnyObject {
     /// Once, before the first sample: `total` samples in the selection, `done` of them already in the log.

@@ -103,10 +103,7 @@ struct Evaluate: AsyncParsableCommand {
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
         let items = selection.map { i in
             let sample = samples[i]
-            return EvaluationItem(info: sampleInfo(sample, index: i), sample: sample) {
-                let mask = try sample.loadMask()
-                return try PixelMask(width: mask.width, height: mask.height, pixels: mask.pixels)
-            }
+            return EvaluationItem(info: sampleInfo(sample, index: i), sample: sample) { try sample.loadMask() }
         }
         let loaded = try model.load()
         let predictor = ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: crf)
