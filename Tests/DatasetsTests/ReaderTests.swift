@@ -119,6 +119,10 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         #expect(json["videos"] as? Int == 2)
         #expect((json["missing"] as? [String])?.count == 1)
         #expect(json["skipped_rows"] as? Int == 4)
+        // Keys sorted, no whitespace, slashes not escaped (as `datasets check --json` always printed it).
+        let text = report.json()
+        #expect(text.hasPrefix(#"{"dataset":"#) && text.contains(#","missing_count":1,"notes":["#))
+        #expect(text.contains(t.sub("Release/clips320H/vidB.mp4")))
         // --strict stops at the first missing file.
         expectDatasetError(["vidB.mp4", "not found"]) {
             _ = try A2DSentences(root: t.path).check(split: "train", options: CheckOptions(strict: true))
