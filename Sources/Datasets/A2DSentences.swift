@@ -16,6 +16,7 @@
 // sentence's instance id (`.original`); with several, the masks of every matching instance are
 // merged (summed, then > 0); no match gives an empty mask, so no sample. `.strict` also requires
 // the id to match in one-instance frames (as MTTR's reader does).
+import Evaluation
 import Foundation
 
 /// The A2D Sentences reader.
@@ -191,7 +192,7 @@ public struct A2DSentences: ReferringDataset {
     }
 
     /// Reads one frame annotation: the instance ids and one H×W mask per instance.
-    public static func readAnnotation(path: String) throws -> (instances: [Int], masks: [BinaryMask]) {
+    public static func readAnnotation(path: String) throws -> (instances: [Int], masks: [PixelMask]) {
         let inst = try HDF5File.read(path, dataset: "instance")
         let ids = try inst.values.map { v -> Int in
             guard v.rounded() == v, abs(v) < 1e9 else {
@@ -211,9 +212,9 @@ public struct A2DSentences: ReferringDataset {
             throw DatasetError.sizeMismatch(
                 file: path, reason: "reMask shape \(re.shape) does not fit \(n) instance(s) (expected W×H or N×W×H)")
         }
-        var masks: [BinaryMask] = []
+        var masks: [PixelMask] = []
         for k in 0..<n {
-            var m = BinaryMask(width: w, height: h)
+            var m = PixelMask(width: w, height: h)
             let base = k * w * h
             for x in 0..<w {
                 for y in 0..<h where re.values[base + x * h + y] != 0 {
@@ -226,13 +227,13 @@ public struct A2DSentences: ReferringDataset {
     }
 
     /// The mask the original builds for `instance` in one frame annotation (H×W).
-    public static func loadMask(path: String, instance: Int, matching: InstanceMatching = .original) throws -> BinaryMask {
+    public static func loadMask(path: String, instance: Int, matching: InstanceMatching = .original) throws -> PixelMask {
         let (ids, masks) = try readAnnotation(path: path)
         if ids.count == 1 {
-            if matching == .strict, ids[0] != instance { return BinaryMask(width: masks[0].width, height: masks[0].height) }
+            if matching == .strict, ids[0] != instance { return PixelMask(width: masks[0].width, height: masks[0].height) }
             return masks[0]
         }
-        var merged = BinaryMask(width: masks[0].width, height: masks[0].height)
+        var merged = PixelMask(width: masks[0].width, height: masks[0].height)
         for (id, m) in zip(ids, masks) where id == instance {
             for i in 0..<m.pixels.count where m.pixels[i] != 0 { merged.pixels[i] = 1 }
         }

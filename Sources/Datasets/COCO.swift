@@ -6,6 +6,7 @@
 // "counts": [run lengths] (uncompressed) or "string" (compressed)}. `COCOSegmentation.init(json:)`
 // sorts these exactly as pycocotools' `frPyObjects` dispatches them; what it rejects
 // (a first polygon of 4 numbers goes to frBbox and fails) is an error here too.
+import Evaluation
 import Foundation
 
 /// An uncompressed COCO RLE: column-major run lengths, starting with a run of zeros.
@@ -98,7 +99,7 @@ public enum COCOSegmentation: Equatable, Sendable {
 /// Turns COCO segmentations into masks as pycocotools' `frPyObjects` + `decode` (+ max over parts) do.
 public protocol COCOMaskDecoding: Sendable {
     /// The union of the segmentation's parts as an H×W mask, for an image of `height`×`width`.
-    func mask(_ segmentation: COCOSegmentation, height: Int, width: Int) throws -> BinaryMask
+    func mask(_ segmentation: COCOSegmentation, height: Int, width: Int) throws -> PixelMask
 }
 
 /// One image of instances.json.

@@ -1,5 +1,6 @@
 // Dataset audits: count samples, list missing or unreadable files, compare with official counts.
 import Foundation
+import JSON
 
 /// What `check` looks at.
 public struct CheckOptions: Sendable {
@@ -47,21 +48,21 @@ public struct CheckReport: Sendable {
     public var notes: [String]
     public var comparisons: [CountComparison]
 
-    /// One JSON object: samples, videos|images, missing, unreadable, skipped_rows, official…
+    /// One JSON object, keys sorted, no whitespace: samples, videos|images, missing, unreadable, skipped_rows, official…
     public func json() -> String {
-        var root: [String: Any] = [
-            "dataset": dataset, "split": split, "samples": samples, unitName: units,
-            "missing": missing, "missing_count": missing.count,
-            "unreadable": unreadable.map { ["file": $0.file, "reason": $0.reason] },
-            "skipped_rows": skippedRows.count, "skipped_row_details": skippedRows,
-            "notes": notes,
-        ]
-        root["official"] = comparisons.map {
-            ["name": $0.name, "counted": $0.counted, "official": $0.official, "matches": $0.matches,
-             "source": $0.source] as [String: Any]
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        func object(_ members: [(String, JSONValue)]) -> JSONValue { .object(members.sorted { $0.0 < $1.0 }) }
+        func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
+        return object([
+            ("dataset", .string(dataset)), ("split", .string(split)), ("samples", .int(samples)), (unitName, .int(units)),
+            ("missing", strings(missing)), ("missing_count", .int(missing.count)),
+            ("unreadable", .array(unreadable.map { object([("file", .string($0.file)), ("reason", .string($0.reason))]) })),
+            ("skipped_rows", .int(skippedRows.count)), ("skipped_row_details", strings(skippedRows)),
+            ("notes", strings(notes)),
+            ("official", .array(comparisons.map {
+                object([("name", .string($0.name)), ("counted", .int($0.counted)), ("official", .int($0.official)),
+                        ("matches", .bool($0.matches)), ("source", .string($0.source))])
+            })),
+        ]).text(.compact)
     }
 
     /// A human-readable summary, one fact per line.

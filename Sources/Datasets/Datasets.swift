@@ -8,42 +8,8 @@
 //   JHMDBSentences  frame folders (Rename_Images/…/%05d.png), masks in MATLAB v5 .mat
 //   RefCOCO         RefCOCO / RefCOCO+ / G-Ref: REFER pickles + COCO instances.json
 //   ReferIt         referit_query_*.json, masks in MATLAB v5 .mat
+import Evaluation
 import Foundation
-
-/// A binary mask, row-major, one byte per pixel (0 or 1): shape [height, width].
-public struct BinaryMask: Equatable, Sendable {
-    public var width: Int
-    public var height: Int
-    /// `height * width` values, 0 or 1, row by row.
-    public var pixels: [UInt8]
-
-    /// An all-zero mask of the given size.
-    public init(width: Int, height: Int) {
-        self.width = width
-        self.height = height
-        self.pixels = [UInt8](repeating: 0, count: max(0, width * height))
-    }
-
-    /// A mask from row-major values (anything non-zero becomes 1).
-    public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width >= 0, height >= 0, pixels.count == width * height else {
-            throw DatasetError.invalidValue(
-                file: "", what: "mask", reason: "\(pixels.count) pixels for a \(height)×\(width) mask")
-        }
-        self.width = width
-        self.height = height
-        self.pixels = pixels.map { $0 != 0 ? 1 : 0 }
-    }
-
-    /// The number of foreground pixels.
-    public var area: Int { pixels.reduce(0) { $0 + Int($1) } }
-
-    /// True when no pixel is set.
-    public var isEmpty: Bool { !pixels.contains { $0 != 0 } }
-
-    /// The pixel at row `y`, column `x` (0 or 1).
-    public subscript(y: Int, x: Int) -> UInt8 { pixels[y * width + x] }
-}
 
 /// Where the pixels of a sample come from. Frame indices are 1-based, as the datasets number them.
 public enum SampleSource: Equatable, Sendable {
@@ -81,10 +47,10 @@ public struct ReferringSample: Sendable {
     /// The file the mask comes from (for error messages and `check`).
     public var maskPath: String
     /// Loads the ground-truth mask at the frame's original resolution.
-    public var maskLoader: @Sendable () throws -> BinaryMask
+    public var maskLoader: @Sendable () throws -> PixelMask
 
     public init(id: String, source: SampleSource, sentence: String, instance: String, maskPath: String,
-                maskLoader: @escaping @Sendable () throws -> BinaryMask) {
+                maskLoader: @escaping @Sendable () throws -> PixelMask) {
         self.id = id
         self.source = source
         self.sentence = sentence
@@ -94,7 +60,7 @@ public struct ReferringSample: Sendable {
     }
 
     /// Loads the mask; when the decoded frame's size is given, a mask of another size is an error.
-    public func loadMask(frameWidth: Int? = nil, frameHeight: Int? = nil) throws -> BinaryMask {
+    public func loadMask(frameWidth: Int? = nil, frameHeight: Int? = nil) throws -> PixelMask {
         let mask = try maskLoader()
         if let w = frameWidth, let h = frameHeight, (mask.width, mask.height) != (w, h) {
             throw DatasetError.sizeMismatch(

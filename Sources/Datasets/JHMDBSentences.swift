@@ -10,6 +10,7 @@
 // evenly spaced frames instead — the first, the middle (1 + ⌊(n−1)/2⌋) and the last of the n
 // usable frames, where n = min(number of PNG frames, T) (frames past the last mask have no
 // ground truth). `.all` lists every usable frame.
+import Evaluation
 import Foundation
 
 /// The J-HMDB Sentences reader.
@@ -128,7 +129,7 @@ public struct JHMDBSentences: ReferringDataset {
     }
 
     /// Frame `frame` (1-based) of `part_mask` as an H×W mask (non-zero = actor).
-    public static func loadMask(path: String, frame: Int) throws -> BinaryMask {
+    public static func loadMask(path: String, frame: Int) throws -> PixelMask {
         let a = try MATFile.read(path, variable: "part_mask")
         guard a.dims.count == 2 || a.dims.count == 3 else {
             throw DatasetError.malformed(file: path, reason: "part_mask has dimensions \(a.dims), expected H×W×T")
@@ -138,7 +139,7 @@ public struct JHMDBSentences: ReferringDataset {
         guard frame >= 1, frame <= t else {
             throw DatasetError.invalidValue(file: path, what: "frame", reason: "\(frame) is outside 1…\(t)")
         }
-        var m = BinaryMask(width: w, height: h)
+        var m = PixelMask(width: w, height: h)
         let base = (frame - 1) * h * w
         for x in 0..<w {
             for y in 0..<h where a.values[base + x * h + y] != 0 { m.pixels[y * w + x] = 1 }

@@ -10,6 +10,7 @@
 // Samples: refs of the split in pickle order, then each ref's sentences in order (the `sent`
 // field); the mask is the ref's annotation segmentation decoded like pycocotools
 // `np.max(decode(frPyObjects(seg, h, w)), axis=2)`.
+import Evaluation
 import Foundation
 
 /// The RefCOCO / RefCOCO+ / G-Ref reader.
@@ -199,7 +200,7 @@ public struct RefCOCO: ReferringDataset {
 
     /// Decodes a segmentation for an image, checking RLE sizes against the image.
     static func decodeMask(_ segmentation: COCOSegmentation, image: COCOImage, annotation: Int, file: String,
-                           decoder: COCOMaskDecoding) throws -> BinaryMask {
+                           decoder: COCOMaskDecoding) throws -> PixelMask {
         let sizes: [(Int, Int)]
         switch segmentation {
         case .uncompressedRLE(let rles): sizes = rles.map { ($0.height, $0.width) }

@@ -6,7 +6,9 @@
 //   mask/<image id>_<region>.mat          `segimg_t` (MATLAB v5), mask = segimg_t == 0
 // One sample per sentence, keys in file order. The query files are looked up in <root>, then
 // <root>/data (the original keeps them in ./data).
+import Evaluation
 import Foundation
+import JSON
 
 /// The ReferIt reader.
 public struct ReferIt: ReferringDataset {
@@ -59,7 +61,7 @@ public struct ReferIt: ReferringDataset {
         var scan = Scan()
         scan.strict = strict
         let path = queryPath(split: split)
-        let entries = try OrderedJSON.stringListObject(try readFile(path), file: path)
+        let entries = try Self.queries(try readFile(path), file: path)
         scan.counts["regions"] = entries.count
         for (key, sentences) in entries {
             guard let underscore = key.firstIndex(of: "_"), underscore != key.startIndex else {
@@ -79,16 +81,39 @@ public struct ReferIt: ReferringDataset {
     }
 
     /// The mask of a region: `segimg_t == 0`, H×W.
-    public static func loadMask(path: String) throws -> BinaryMask {
+    public static func loadMask(path: String) throws -> PixelMask {
         let a = try MATFile.read(path, variable: "segimg_t")
         guard a.dims.count == 2 else {
             throw DatasetError.malformed(file: path, reason: "segimg_t has dimensions \(a.dims), expected H×W")
         }
         let (h, w) = (a.dims[0], a.dims[1])
-        var m = BinaryMask(width: w, height: h)
+        var m = PixelMask(width: w, height: h)
         for x in 0..<w {
             for y in 0..<h where a.values[x * h + y] == 0 { m.pixels[y * w + x] = 1 }
         }
         return m
+    }
+
+    /// A query file, `{"<image id>_<region>": ["sentence", …], …}`, as (key, sentences) pairs in file order
+    /// (the order defines the sample order).
+    public static func queries(_ data: Data, file: String) throws -> [(String, [String])] {
+        let root: JSONValue
+        do { root = try JSONValue.parse(data, file: file) } catch let e as JSONError {
+            throw DatasetError.malformed(file: file, reason: "JSON: \(e.reason)")
+        }
+        guard let members = root.members else {
+            throw DatasetError.malformed(file: file, reason: "expected a JSON object at the top")
+        }
+        return try members.map { key, value in
+            guard let items = value.array else {
+                throw DatasetError.malformed(file: file, reason: "value of '\(key)' is not a list")
+            }
+            return (key, try items.map {
+                guard let s = $0.string else {
+                    throw DatasetError.malformed(file: file, reason: "a sentence of '\(key)' is not a string")
+                }
+                return s
+            })
+        }
     }
 }

@@ -1,4 +1,4 @@
-// Runs a predictor over a dataset split's samples and logs one line per sample (see EvaluationLog.swift), resuming
+// Runs a predictor over a dataset split's samples and logs one line per sample (see EvaluationRecord.swift), resuming
 // from an existing log, with sharding for clusters.
 //
 // Shards: `K/N` with K in 0..<N (0-based, as SLURM_ARRAY_TASK_ID with --array=0-(N-1) and Kubernetes'
@@ -13,27 +13,14 @@
 
 import Foundation
 
-/// A row-major 0/1 mask: `pixels` has height × width values (nonzero = foreground).
-public struct PixelMask: Equatable, Sendable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
-
-    /// Checks that `pixels` has height × width values.
-    public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width >= 0, height >= 0, width.multipliedReportingOverflow(by: height).overflow == false else {
-            throw RLEError.badSize(height: height, width: width)
-        }
-        guard pixels.count == width * height else {
-            throw RLEError.maskSize(count: pixels.count, height: height, width: width)
-        }
-        self.width = width
-        self.height = height
-        self.pixels = pixels
-    }
-
-    /// The mask as COCO RLE.
-    public func rle() throws -> RLE { try RLE(mask: pixels, height: height, width: width) }
+/// Follows an evaluation run as it goes (a progress bar, log lines); called on the runner's thread.
+public protocol RunProgress: AnyObject {
+    /// Once, before the first sample: `total` samples in the selection, `done` of them already in the log.
+    func start(total: Int, done: Int)
+    /// After each sample the run logs (`failed`: it was logged as an error).
+    func advance(failed: Bool)
+    /// Once, when the run ends: finished, stopped or thrown.
+    func finish()
 }
 
 /// A predictor's answer for one sample, at the ground truth's size.
@@ -156,10 +143,10 @@ public struct EvaluationRunner {
     public var strictThresholds = false
     /// fsync every this many lines.
     public var syncEvery = 1
-    public var progress: ProgressReporter.Style = .quiet
-    /// Where the progress text goes (stderr by default).
-    public var progressOutput: (String) -> Void = ProgressReporter.standardError
-    public var stop: StopRequest?
+    /// Follows the run (the command line draws a progress bar with it); nil follows nothing.
+    public var progress: RunProgress?
+    /// Asked before each sample; true ends the run there (the command line's Ctrl-C sets it).
+    public var shouldStop: () -> Bool = { false }
     /// Receives notes about the log before the run starts (a dropped partial line, samples resumed).
     public var notes: (String) -> Void = { _ in }
 
@@ -208,35 +195,30 @@ public struct EvaluationRunner {
         let done = combined.doneIDs
         let resumed = items.filter { done.contains($0.info.id) }.count
         if resumed > 0 { notes("resuming: \(resumed) of \(items.count) samples are already in \(log.path)") }
-        let reporter = ProgressReporter(total: items.count, initial: resumed, style: progress, output: progressOutput)
+        progress?.start(total: items.count, done: resumed)
+        defer { progress?.finish() }
         var processed = 0, failed = 0, stopped = false
         let pending = items.filter { !done.contains($0.info.id) }
-        do {
-            try predictor.prepare(for: pending.map(\.sample))
-            for item in pending {
-                if stop?.isRequested == true { stopped = true; break }
-                let record: LogRecord
-                do {
-                    record = try evaluate(item, predictor: predictor)
-                } catch {
-                    if strict {
-                        throw EvaluationLogError.sampleFailed(id: item.info.id, index: item.info.index,
-                                                              reason: Self.message(error))
-                    }
-                    record = LogRecord(info: item.info, outcome: .failed(Self.message(error)))
+        try predictor.prepare(for: pending.map(\.sample))
+        for item in pending {
+            if shouldStop() { stopped = true; break }
+            let record: LogRecord
+            do {
+                record = try evaluate(item, predictor: predictor)
+            } catch {
+                if strict {
+                    throw EvaluationLogError.sampleFailed(id: item.info.id, index: item.info.index,
+                                                          reason: Self.message(error))
                 }
-                try writer.append(record)
-                try combined.add(record, place: "\(log.path) (this run)")
-                processed += 1
-                if record.isFailed { failed += 1 }
-                reporter.advance(failed: record.isFailed ? 1 : 0)
+                record = LogRecord(info: item.info, outcome: .failed(Self.message(error)))
             }
-            try writer.close()
-        } catch {
-            reporter.finish()
-            throw error
+            try writer.append(record)
+            try combined.add(record, place: "\(log.path) (this run)")
+            processed += 1
+            if record.isFailed { failed += 1 }
+            progress?.advance(failed: record.isFailed)
         }
-        reporter.finish()
+        try writer.close()
         let doneNow = combined.doneIDs
         return RunOutcome(resumed: resumed, processed: processed, failed: failed,
                           droppedBytes: contents.incompleteBytes, stopped: stopped,

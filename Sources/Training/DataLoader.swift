@@ -12,6 +12,7 @@
 // that stream (samples consumed) is all the loader's state, so a resumed run continues exactly.
 
 import Datasets
+import Evaluation
 import Foundation
 import ImageModel
 import Tensor
@@ -67,7 +68,7 @@ public struct SamplePreparer: Sendable {
     }
 
     /// resize_and_pad of a 0/1 mask to H×W, then > 0: [H,W] of 0/1.
-    public static func padMask(_ mask: BinaryMask, H: Int, W: Int) -> Tensor {
+    public static func padMask(_ mask: PixelMask, H: Int, W: Int) -> Tensor {
         let (height, width) = (mask.height, mask.width)
         let scale = min(Double(H) / Double(height), Double(W) / Double(width))
         let rh = max(1, Int((Double(height) * scale).rounded(.toNearestOrEven)))

@@ -8,6 +8,7 @@
 // The optimizer names are the ones TensorFlow gives its slots, and Parameters skips them on
 // loading, so a training checkpoint is also a model checkpoint for segment/evaluate.
 
+import Checkpoint
 import Foundation
 import ImageModel
 import Tensor

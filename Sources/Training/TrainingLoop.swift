@@ -3,6 +3,7 @@
 // Checkpoints go to OUT/model-<step>.safetensors every `checkpointEvery` steps and at the end (or
 // on a stop request); OUT/model.safetensors is always the latest one (what --resume reads).
 
+import CommandLineSupport
 import Evaluation
 import Foundation
 import ImageModel

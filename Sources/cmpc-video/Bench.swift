@@ -1,6 +1,7 @@
 // `cmpc-video bench …`: speed measured as ratios against a reference run in the same process.
 import ArgumentParser
 import Foundation
+import JSON
 import Tensor
 
 /// Options every benchmark shares.
@@ -20,17 +21,14 @@ struct BenchRow {
 /// Prints rows as a table or JSON lines (the `bench` convention: {"case", "seconds", "gflops", "ratio"}).
 func emit(_ fields: [(String, Any)], json: Bool) {
     if json {
-        let parts = fields.map { key, value -> String in
-            let v: String
+        print(JSONValue.object(fields.map { key, value -> (String, JSONValue) in
             switch value {
-            case let s as String: v = jsonQuote(s)
-            case let d as Double: v = d.isFinite ? String(format: "%.6g", d) : "null"
-            case let i as Int: v = String(i)
-            default: v = jsonQuote("\(value)")
+            case let s as String: (key, .string(s))
+            case let d as Double: (key, .double(d))
+            case let i as Int: (key, .int(i))
+            default: (key, .string("\(value)"))
             }
-            return "\(jsonQuote(key)): \(v)"
-        }
-        print("{" + parts.joined(separator: ", ") + "}")
+        }).text())
     } else {
         let parts = fields.map { key, value -> String in
             switch value {

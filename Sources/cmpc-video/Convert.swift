@@ -1,5 +1,6 @@
 // `cmpc-video convert SRC DST.safetensors`: rewrites a checkpoint as safetensors, names unchanged.
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Tensor
 

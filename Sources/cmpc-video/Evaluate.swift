@@ -1,8 +1,9 @@
 // `cmpc-video evaluate`: run the model over a dataset split, log one JSON line per sample, print the metrics table;
 // `--merge` joins shard logs into one table. The log format and the combining rules are in
-// Sources/Evaluation/EvaluationLog.swift, sharding and resuming in EvaluationRunner.swift, the manual in
+// Sources/Evaluation/EvaluationRecord.swift, sharding and resuming in EvaluationRunner.swift, the manual in
 // docs/evaluation.md.
 import ArgumentParser
+import CommandLineSupport
 import Datasets
 import Evaluation
 import Foundation
@@ -104,10 +105,7 @@ struct Evaluate: AsyncParsableCommand {
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
         let items = selection.map { i in
             let sample = samples[i]
-            return EvaluationItem(info: sampleInfo(sample, index: i), sample: sample) {
-                let mask = try sample.loadMask()
-                return try PixelMask(width: mask.width, height: mask.height, pixels: mask.pixels)
-            }
+            return EvaluationItem(info: sampleInfo(sample, index: i), sample: sample) { try sample.loadMask() }
         }
         let loaded = try model.load()
         let predictor = ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: crf)
@@ -117,12 +115,12 @@ struct Evaluate: AsyncParsableCommand {
         runner.strict = strict
         runner.crf = crf
         runner.strictThresholds = iouAbove
-        runner.progress = .automatic(quiet: quiet)
+        runner.progress = RunProgressBar(style: .automatic(quiet: quiet))
         let stop = StopRequest.onSignals { number in
             ProgressReporter.standardError("\n\(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping after the current "
                                            + "sample (again to quit at once)\n")
         }
-        runner.stop = stop
+        runner.shouldStop = { stop.isRequested }
         defer { stop.uninstall() }
         let quiet = self.quiet
         let note = { (text: String) in if !quiet { ProgressReporter.standardError(text + "\n") } }

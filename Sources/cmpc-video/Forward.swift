@@ -2,6 +2,7 @@
 // so a researcher can check the port against TensorFlow. With --train it also evaluates the
 // original objective, its gradients and one Adam step (gradient parity).
 import ArgumentParser
+import Checkpoint
 import Foundation
 import ImageModel
 import Tensor

@@ -1,5 +1,6 @@
 // `cmpc-video inspect CKPT`: lists every tensor of a checkpoint or array file.
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Tensor
 

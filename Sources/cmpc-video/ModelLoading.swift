@@ -1,5 +1,6 @@
 // Loading a CMPC model for a command: checkpoint (any supported format) + optional configuration.
 import ArgumentParser
+import Checkpoint
 import Foundation
 import ImageModel
 import Tensor

@@ -1,5 +1,7 @@
 // `cmpc-video segment`: masks for the actor each sentence describes, in a video or a still image.
 import ArgumentParser
+import Checkpoint
+import CommandLineSupport
 import Evaluation
 import Foundation
 import ImageModel

@@ -1,5 +1,7 @@
 // `cmpc-video train`: train a CMPC network with the original objective (docs/training.md).
 import ArgumentParser
+import Checkpoint
+import CommandLineSupport
 import Datasets
 import Evaluation
 import Foundation

@@ -198,11 +198,13 @@ import Testing
         #expect(rows.map(\.line) == [1, 3, 4])
     }
 
-    @Test func orderedJSONKeepsKeyOrderAndDecodesEscapes() throws {
+    @Test func referItQueriesKeepKeyOrderAndDecodeEscapes() throws {
         let d = Data(#"{"9_2": ["b \"q\" \u00e9 \ud83d\ude00"], "1_1": ["a", "c"]}"#.utf8)
-        let pairs = try OrderedJSON.stringListObject(d, file: "q.json")
+        let pairs = try ReferIt.queries(d, file: "q.json")
         #expect(pairs.map(\.0) == ["9_2", "1_1"])
         #expect(pairs[0].1 == ["b \"q\" é 😀"])
-        expectDatasetError(["q.json", "truncated"]) { _ = try OrderedJSON.parse(Data(#"{"a": ["#.utf8), file: "q.json") }
+        expectDatasetError(["q.json", "truncated"]) { _ = try ReferIt.queries(Data(#"{"a": ["#.utf8), file: "q.json") }
+        expectDatasetError(["q.json", "not a list"]) { _ = try ReferIt.queries(Data(#"{"a": "b"}"#.utf8), file: "q.json") }
+        expectDatasetError(["q.json", "not a string"]) { _ = try ReferIt.queries(Data(#"{"a": [1]}"#.utf8), file: "q.json") }
     }
 }

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import Testing
 @testable import Datasets
@@ -49,12 +50,12 @@ final class TemporaryFolder {
 }
 
 /// An expected mask from a JSON fixture entry {height, width, pixels (row-major)}.
-func expectedMask(_ entry: Any?, sourceLocation: SourceLocation = #_sourceLocation) throws -> BinaryMask {
+func expectedMask(_ entry: Any?, sourceLocation: SourceLocation = #_sourceLocation) throws -> PixelMask {
     let d = try #require(entry as? [String: Any], sourceLocation: sourceLocation)
     let h = try #require(d["height"] as? Int, sourceLocation: sourceLocation)
     let w = try #require(d["width"] as? Int, sourceLocation: sourceLocation)
     let p = try #require(d["pixels"] as? [Int], sourceLocation: sourceLocation)
-    return try BinaryMask(width: w, height: h, pixels: p.map { UInt8($0) })
+    return try PixelMask(width: w, height: h, pixels: p.map { UInt8($0) })
 }
 
 /// Expects `body` to throw a DatasetError whose description contains every fragment.

@@ -1,9 +1,10 @@
+import Evaluation
 import Foundation
 import Testing
 @testable import Datasets
 
 /// Writes one A2D frame annotation the way the release stores it (reMask transposed).
-func writeA2DFrame(_ path: String, instances: [Int], masks: [BinaryMask]) throws {
+func writeA2DFrame(_ path: String, instances: [Int], masks: [PixelMask]) throws {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                             withIntermediateDirectories: true)
     let w = try HDF5Writer(path: path)
@@ -18,8 +19,8 @@ func writeA2DFrame(_ path: String, instances: [Int], masks: [BinaryMask]) throws
     try w.close()
 }
 
-func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> BinaryMask {
-    var m = BinaryMask(width: w, height: h)
+func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
+    var m = PixelMask(width: w, height: h)
     for (y, x) in on { m.pixels[y * w + x] = 1 }
     return m
 }
@@ -118,6 +119,10 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> BinaryMask {
         #expect(json["videos"] as? Int == 2)
         #expect((json["missing"] as? [String])?.count == 1)
         #expect(json["skipped_rows"] as? Int == 4)
+        // Keys sorted, no whitespace, slashes not escaped (as `datasets check --json` always printed it).
+        let text = report.json()
+        #expect(text.hasPrefix(#"{"dataset":"#) && text.contains(#","missing_count":1,"notes":["#))
+        #expect(text.contains(t.sub("Release/clips320H/vidB.mp4")))
         // --strict stops at the first missing file.
         expectDatasetError(["vidB.mp4", "not found"]) {
             _ = try A2DSentences(root: t.path).check(split: "train", options: CheckOptions(strict: true))

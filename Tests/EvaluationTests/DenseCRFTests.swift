@@ -1,5 +1,6 @@
 // DenseCRF pinned to pydensecrf 1.0rc3 on four synthetic scenes (fixtures written by
 // Tools/reference/make_densecrf_fixtures.py), plus its properties and its errors.
+import Checkpoint
 import Foundation
 import Tensor
 import Testing

@@ -12,7 +12,9 @@ final class FakePredictor: SamplePredictor {
     var failing: Set<Int> = []
     var crf = false
     var wrongSize: Set<Int> = []
-    var stopAfter: (count: Int, stop: StopRequest)?
+    /// After this many predictions, `stopRequested` turns true (the runner's `shouldStop` reads it).
+    var stopAfter: Int?
+    private(set) var stopRequested = false
     private(set) var calls: [Int] = []
     private(set) var prepared: [[Int]] = []
 
@@ -27,13 +29,21 @@ final class FakePredictor: SamplePredictor {
 
     func predict(_ sample: FakeSample, width: Int, height: Int) throws -> Prediction {
         calls.append(sample.index)
-        if let (count, stop) = stopAfter, calls.count >= count { stop.request() }
+        if let count = stopAfter, calls.count >= count { stopRequested = true }
         if failing.contains(sample.index) { throw SampleError("Release/clips320H/v\(sample.index).mp4: file not found") }
         let w = wrongSize.contains(sample.index) ? width + 1 : width
         return Prediction(mask: try predictedMask(sample.index, width: w, height: height),
                           crfMask: crf ? try crfMask(sample.index, width: width, height: height) : nil,
                           score: sample.index % 3 == 0 ? nil : 0.5 + Double(sample.index) / 100)
     }
+}
+
+/// Records what the runner tells its progress, one string an event.
+final class RecordingProgress: RunProgress {
+    private(set) var events: [String] = []
+    func start(total: Int, done: Int) { events.append("start \(total) \(done)") }
+    func advance(failed: Bool) { events.append(failed ? "advance failed" : "advance ok") }
+    func finish() { events.append("finish") }
 }
 
 let fakeWidth = 7, fakeHeight = 5
@@ -159,23 +169,35 @@ let fakeCount = 12
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = dir.appendingPathComponent("results.jsonl")
-        let stop = StopRequest()
         let predictor = FakePredictor()
-        predictor.stopAfter = (3, stop)
+        predictor.stopAfter = 3
         var r = runner(log)
-        r.stop = stop
+        r.shouldStop = { predictor.stopRequested }
+        let progress = RecordingProgress()
+        r.progress = progress
         let first = try r.run(fakeItems(0..<fakeCount), predictor: predictor)
+        #expect(progress.events == ["start 12 0", "advance ok", "advance ok", "advance ok", "finish"])
         // The third prediction asks to stop; its sample is still logged, then the run ends.
         #expect(first.stopped && predictor.calls == [0, 1, 2] && first.processed == 3)
         #expect(first.remaining == fakeCount - 3)
         let contents = try readLog(log)
         #expect(contents.records.count == 3 && contents.incompleteBytes == 0)
 
-        let rest = FakePredictor()
-        let second = try runner(log).run(fakeItems(0..<fakeCount), predictor: rest)
-        #expect(!second.stopped && second.resumed == 3 && second.remaining == 0)
+        let rest = FakePredictor(failing: [5])
+        var resumed = runner(log)
+        let restProgress = RecordingProgress()
+        resumed.progress = restProgress
+        let second = try resumed.run(fakeItems(0..<fakeCount), predictor: rest)
+        // Samples 4 and 9 are skipped (empty ground truth), 5 fails: every logged sample advances the progress.
+        #expect(restProgress.events == ["start 12 3"] + (3..<fakeCount).map { $0 == 5 ? "advance failed" : "advance ok" }
+                + ["finish"])
+        #expect(!second.stopped && second.resumed == 3 && second.remaining == 1)
         #expect(rest.calls == [3, 5, 6, 7, 8, 10, 11])
-        #expect(second.report.summary == (try directSummary(0..<fakeCount, failing: [])))
+        // The failed sample is retried by the next run.
+        let retry = FakePredictor()
+        let third = try runner(log).run(fakeItems(0..<fakeCount), predictor: retry)
+        #expect(retry.calls == [5] && third.processed == 1 && third.resumed == fakeCount - 1 && third.remaining == 0)
+        #expect(third.report.summary == (try directSummary(0..<fakeCount, failing: [])))
     }
 
     @Test func shardUnionEqualsTheUnshardedRun() throws {
@@ -317,45 +339,5 @@ let fakeCount = 12
         #expect(selectSamples(total: 12, shard: shard, limit: 10) == 4..<8)
         #expect(selectSamples(total: 12, shard: nil, limit: 5) == 0..<5)
         #expect(selectSamples(total: 12, shard: nil, limit: 0) == 0..<0)
-    }
-
-    @Test func progressDrawsABarOrPlainLinesOrNothing() {
-        var now = 100.0
-        var text = ""
-        let lines = ProgressReporter(total: 10, initial: 2, style: .lines(interval: 30), output: { text += $0 },
-                                     clock: { now })
-        now += 10; lines.advance()
-        #expect(text.isEmpty)                         // not 30 s yet
-        now += 25; lines.advance(failed: 1)
-        #expect(text == "evaluate: 40%  4/10  17.50s each  ETA 1:45  errors 1\n")
-        text = ""
-        now += 1; lines.advance()
-        #expect(text.isEmpty)
-
-        text = ""
-        let bar = ProgressReporter(total: 4, style: .bar, output: { text += $0 }, clock: { now })
-        now += 2; bar.advance()
-        #expect(text.hasPrefix("\r  25% [#######---------------------]  1/4  2.00s each  ETA 0:06"))
-        bar.finish()
-        #expect(text.hasSuffix("\n"))
-
-        text = ""
-        let quiet = ProgressReporter(total: 4, style: .quiet, output: { text += $0 }, clock: { now })
-        quiet.advance(); quiet.finish()
-        #expect(text.isEmpty)
-        #expect(ProgressReporter.duration(3725) == "1:02:05" && ProgressReporter.duration(65) == "1:05")
-    }
-
-    @Test(arguments: [SIGINT, SIGTERM])
-    func aSignalRequestsAStop(_ number: Int32) async throws {
-        let seen = StopRequest()                 // records which signal the handler saw
-        let stop = StopRequest.onSignals([number]) { got in if got == number { seen.request() } }
-        defer { stop.uninstall() }
-        #expect(!stop.isRequested && stop.signalNumber == nil)
-        kill(getpid(), number)
-        for _ in 0..<500 where !stop.isRequested { try await Task.sleep(nanoseconds: 10_000_000) }
-        #expect(stop.isRequested && stop.signalNumber == number)
-        for _ in 0..<500 where !seen.isRequested { try await Task.sleep(nanoseconds: 10_000_000) }
-        #expect(seen.isRequested)
     }
 }

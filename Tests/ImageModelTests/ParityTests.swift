@@ -2,6 +2,7 @@
 // original image graph in tf.compat.v1 with the original variable names, saves a seeded random
 // checkpoint (TensorFlow V2 format), the inputs and every output. Regenerate with
 //   python3 Tools/reference/make_model_fixtures.py
+import Checkpoint
 import Foundation
 import Testing
 @testable import ImageModel

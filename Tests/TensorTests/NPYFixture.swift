@@ -1,6 +1,7 @@
 // Loading the committed TensorFlow fixtures (Fixtures/kernels and Fixtures/ops: .npy files, one array
 // each, written by Tools/reference/make_kernel_fixtures.py and make_op_fixtures.py) through the project's own
 // reader, NumPy.readNPY.
+import Checkpoint
 import Foundation
 import Testing
 @testable import Tensor

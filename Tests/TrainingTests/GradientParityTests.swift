@@ -3,6 +3,7 @@
 // in tf.compat.v1, and stores the loss terms, d cost/d v and the values after one Adam step.
 // Regenerate with
 //   python3 Tools/reference/make_gradient_fixtures.py
+import Checkpoint
 import Foundation
 import Testing
 import ImageModel

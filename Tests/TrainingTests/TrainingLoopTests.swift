@@ -1,6 +1,8 @@
 // Training on a small synthetic set (made by the Datasets generator in a temporary folder): the
 // loss falls, a resumed run continues exactly, a stop request writes a checkpoint, the data order
 // is a seeded permutation per epoch.
+import Checkpoint
+import CommandLineSupport
 import Datasets
 import Evaluation
 import Foundation
@@ -158,7 +160,7 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
 
     @Test func maskIsResizedAndPaddedLikeTheImage() throws {
         // A 4×2 (W×H) mask with its right half set → 8×8: content rows 2…5, columns 4…7.
-        let mask = try BinaryMask(width: 4, height: 2, pixels: [0, 0, 1, 1, 0, 0, 1, 1])
+        let mask = try PixelMask(width: 4, height: 2, pixels: [0, 0, 1, 1, 0, 0, 1, 1])
         let t = SamplePreparer.padMask(mask, H: 8, W: 8)
         #expect(t.shape == [8, 8])
         for y in 0..<8 {
@@ -176,9 +178,9 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
         // smaller input widens the mask by the pixels the bilinear resize touches.
         var rng = SplitMix64(seed: 5)
         let pixels: [UInt8] = (0..<(16 * 12)).map { _ in rng.next() % 3 == 0 ? 1 : 0 }
-        let mask = try BinaryMask(width: 16, height: 12, pixels: pixels)
+        let mask = try PixelMask(width: 16, height: 12, pixels: pixels)
         #expect(SamplePreparer.padMask(mask, H: 12, W: 16).scalars == pixels.map(Float.init))
-        let square = try BinaryMask(width: 40, height: 40, pixels: (0..<1600).map { i in
+        let square = try PixelMask(width: 40, height: 40, pixels: (0..<1600).map { i in
             (10..<30).contains(i / 40) && (10..<30).contains(i % 40) ? 1 : 0 })
         let half = SamplePreparer.padMask(square, H: 20, W: 20)
         #expect(half.scalars.reduce(0, +) > 100)      // 10×10 at half size, more after "> 0"

@@ -1,5 +1,6 @@
 // Parity of the video network with the original TensorFlow graph (CMPC_video_mm_tgraph_allvec.py),
 // through CMPCModel.forward — the path `cmpc-video forward` takes. Fixtures: Tools/reference/make_model_fixtures.py.
+import Checkpoint
 import Foundation
 import Testing
 @testable import ImageModel

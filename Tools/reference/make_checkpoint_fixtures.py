@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Checkpoint fixtures for Tests/TensorTests/Checkpoint*Tests.swift.
+"""Checkpoint fixtures for Tests/CheckpointTests/Checkpoint*Tests.swift.
 
 Regenerate (by hand, never in CI) from the package root:
     pip install safetensors python-snappy      # besides tensorflow 2.x and numpy
     python3 Tools/reference/make_checkpoint_fixtures.py
 
-Writes Tests/TensorTests/Fixtures/checkpoints/:
+Writes Tests/CheckpointTests/Fixtures/checkpoints/:
   tf/model.ckpt-700.{index,data-00000-of-00001}
       a tf.compat.v1 graph saved by tf.compat.v1.train.Saver (V2 bundle): float32, float64,
       float16, int32, int64, bool and uint8 variables, names with '/', training-only names
@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-OUT = os.path.join(ROOT, "Tests", "TensorTests", "Fixtures", "checkpoints")
+OUT = os.path.join(ROOT, "Tests", "CheckpointTests", "Fixtures", "checkpoints")
 
 
 def variables_spec(rng):

@@ -154,11 +154,11 @@ def write(name):
 # --------------------------------------------------------------------------------------------
 # TensorFlow's old V1 checkpoint format (what deeplab_resnet_init.ckpt is), for TFCheckpointV1.
 
-V1_OUT = os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures", "v1")
+V1_OUT = os.path.join(ROOT, "Tests", "CheckpointTests", "Fixtures", "v1")
 
 
 def write_v1():
-    """Tests/TrainingTests/Fixtures/v1/: deeplab_like.ckpt (V1, one file) + expected.npz (same tensors)."""
+    """Tests/CheckpointTests/Fixtures/v1/: deeplab_like.ckpt (V1, one file) + expected.npz (same tensors)."""
     os.makedirs(V1_OUT, exist_ok=True)
     r = np.random.default_rng(7)
     values = {

@@ -18,6 +18,7 @@
 // Every file is a function of the settings alone: the same seed gives the same bytes (the mp4 and
 // the still pictures as far as the media writer is deterministic).
 import Foundation
+import JSON
 import Tensor
 
 /// Writes clips and still pictures; the Video module's encoders behind a small seam.
@@ -122,12 +123,12 @@ public struct SyntheticWriter {
         try writeText(annotations, to: path("a2d_annotation.txt"))
         try writeText("", to: path("a2d_missed_videos.txt"))
         try writeText(Self.vocabulary.joined(separator: "\n") + "\n", to: path("vocabulary.txt"))
-        try writeText(Self.jsonObject(cues.map { ($0.0, jsonQuote($0.1)) }), to: path("cues.json"))
+        try writeText(Self.jsonObject(cues.map { ($0.0, .string($0.1)) }), to: path("cues.json"))
 
         if config.images > 0 {
             try makeDirectory(path("referit", "images"))
             try makeDirectory(path("referit", "mask"))
-            var queries: [Bool: [(String, String)]] = [false: [], true: []]
+            var queries: [Bool: [(String, JSONValue)]] = [false: [], true: []]
             var imageCues: [(String, String)] = []
             for i in 0..<config.images {
                 let still = try generator.still(i)
@@ -139,7 +140,7 @@ public struct SyntheticWriter {
                     try MATWriter.write([MATMatrix(name: "segimg_t", rows: still.height, columns: still.width,
                                                    values: .uint8(segimg))],
                                         compressed: true, to: path("referit", "mask", key + ".mat"))
-                    queries[still.isTest, default: []].append((key, "[" + jsonQuote(e.text) + "]"))
+                    queries[still.isTest, default: []].append((key, [.string(e.text)]))
                     imageCues.append(("\(key),\(e.text)", e.cue.rawValue))
                     summary.imageSentencesByCue[e.cue.rawValue, default: 0] += 1
                     summary.imageSentences += 1
@@ -149,7 +150,7 @@ public struct SyntheticWriter {
             }
             try writeText(Self.jsonObject(queries[false] ?? []), to: path("referit", "referit_query_trainval.json"))
             try writeText(Self.jsonObject(queries[true] ?? []), to: path("referit", "referit_query_test.json"))
-            try writeText(Self.jsonObject(imageCues.map { ($0.0, jsonQuote($0.1)) }),
+            try writeText(Self.jsonObject(imageCues.map { ($0.0, .string($0.1)) }),
                           to: path("referit", "cues.json"))
         }
         try writeText(Self.summaryJSON(config, summary, stillExtension: media.stillExtension), to: path("synth.json"))
@@ -174,29 +175,29 @@ public struct SyntheticWriter {
         String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
     }
 
-    /// A JSON object with keys in the given order, one member a line; values are JSON text.
-    static func jsonObject(_ members: [(String, String)]) -> String {
-        if members.isEmpty { return "{}\n" }
-        return "{\n" + members.map { "  " + jsonQuote($0.0) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
+    /// A JSON object with keys in the given order, one member a line, and a final newline.
+    static func jsonObject(_ members: [(String, JSONValue)]) -> String {
+        JSONValue.object(members).text(.linePerMember) + "\n"
     }
 
     static func summaryJSON(_ c: SyntheticConfig, _ s: SyntheticSummary, stillExtension: String) -> String {
-        func cues(_ d: [String: Int]) -> String {
-            jsonObject(SynthCue.allCases.map { ($0.rawValue, String(d[$0.rawValue] ?? 0)) })
-                .replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+        func cues(_ d: [String: Int]) -> JSONValue {
+            .object(SynthCue.allCases.map { ($0.rawValue, .int(d[$0.rawValue] ?? 0)) })
         }
-        let members: [(String, String)] = [
-            ("seed", String(c.seed)), ("width", String(c.width)), ("height", String(c.height)),
-            ("frames", String(c.frames)), ("annotate_every", String(c.annotateEvery)),
-            ("annotated_frames", "[" + c.annotatedFrames.map(String.init).joined(separator: ", ") + "]"),
-            ("frame_rate", String(c.frameRate)), ("test_fraction", String(c.testFraction)),
-            ("actor_scale", String(c.actorScale)),
-            ("videos", String(s.videos)), ("train_videos", String(s.trainVideos)), ("test_videos", String(s.testVideos)),
-            ("sentences", String(s.sentences)), ("samples", String(s.samples)),
-            ("train_samples", String(s.trainSamples)), ("test_samples", String(s.testSamples)),
+        let members: [(String, JSONValue)] = [
+            // A seed beyond Int's range is written as its decimal string rather than rounded.
+            ("seed", Int(exactly: c.seed).map { .int($0) } ?? .string(String(c.seed))),
+            ("width", .int(c.width)), ("height", .int(c.height)),
+            ("frames", .int(c.frames)), ("annotate_every", .int(c.annotateEvery)),
+            ("annotated_frames", .array(c.annotatedFrames.map { .int($0) })),
+            ("frame_rate", .int(c.frameRate)), ("test_fraction", .double(c.testFraction)),
+            ("actor_scale", .double(c.actorScale)),
+            ("videos", .int(s.videos)), ("train_videos", .int(s.trainVideos)), ("test_videos", .int(s.testVideos)),
+            ("sentences", .int(s.sentences)), ("samples", .int(s.samples)),
+            ("train_samples", .int(s.trainSamples)), ("test_samples", .int(s.testSamples)),
             ("sentences_by_cue", cues(s.sentencesByCue)),
-            ("images", String(s.images)), ("image_format", jsonQuote(stillExtension)),
-            ("image_sentences", String(s.imageSentences)), ("image_sentences_by_cue", cues(s.imageSentencesByCue)),
+            ("images", .int(s.images)), ("image_format", .string(stillExtension)),
+            ("image_sentences", .int(s.imageSentences)), ("image_sentences_by_cue", cues(s.imageSentencesByCue)),
         ]
         return jsonObject(members)
     }

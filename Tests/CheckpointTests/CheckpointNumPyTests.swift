@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Tensor
+@testable import Checkpoint
+import Tensor
 
 /// Paths of the fixtures made by Tools/reference/make_checkpoint_fixtures.py.
 enum CheckpointFixtures {

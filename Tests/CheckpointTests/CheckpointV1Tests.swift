@@ -1,9 +1,10 @@
 // TensorFlow V1 checkpoints (the DeepLab initialisation's format): a file written by
 // tf.compat.v1.train.Saver(write_version=V1) in TF 2.21 (Tools/reference/make_gradient_fixtures.py v1)
 // must read back to the saved values.
+@testable import Checkpoint
 import Foundation
 import Testing
-@testable import Tensor
+import Tensor
 
 @Suite struct CheckpointV1Tests {
     func fixture(_ name: String) throws -> URL {

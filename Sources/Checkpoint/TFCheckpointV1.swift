@@ -14,6 +14,7 @@
 // Supported types: float, double, int32, int64 (the ones a DeepLab/CMPC checkpoint holds).
 
 import Foundation
+import Tensor
 
 /// Reader of a TensorFlow V1 checkpoint (a single SSTable file of tensor slices).
 ///

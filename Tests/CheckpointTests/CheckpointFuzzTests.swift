@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Tensor
+@testable import Checkpoint
+import Tensor
 
 /// Seeded mutation fuzzing of the three parsers: every mutated input must either parse or
 /// throw a `CheckpointError`; a crash (or any other error type) fails the suite.

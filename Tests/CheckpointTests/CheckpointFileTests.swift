@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Tensor
+@testable import Checkpoint
+import Tensor
 
 @Suite struct CheckpointFileTests {
     @Test func recognisesEveryKindByContents() throws {

@@ -10,6 +10,7 @@
 // order, 8-byte aligned header.
 
 import Foundation
+import JSON
 
 /// Reading and writing .safetensors files.
 ///
@@ -68,9 +69,11 @@ public enum Safetensors {
         }
         let headerBytes = try source.read(at: 8, count: Int(n))
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'; not a safetensors file") }
-        guard case let .object(members) = try JSONParser.parse(headerBytes, file: file) else {
-            throw fail("header is not a JSON object")
+        let header: JSONValue
+        do { header = try JSONValue.parse(headerBytes, file: file) } catch let e as JSONError {
+            throw fail("JSON header: \(e.reason)")
         }
+        guard case let .object(members) = header else { throw fail("header is not a JSON object") }
         let dataStart = 8 + Int(n)
         let dataSize = source.count - dataStart
         var metadata: [String: String] = [:]
@@ -131,32 +134,41 @@ public enum Safetensors {
 
     /// The bytes of a safetensors file holding `tensors` (laid out in that order) and `metadata`.
     public static func encode(_ tensors: [(String, TypedArray)], metadata: [String: String], file: String = "safetensors") throws -> [UInt8] {
-        var parts: [String] = []
+        for (name, a) in tensors where a.bytes.count != a.count * a.dtype.size {
+            throw CheckpointError(file: file, problem: "'\(name)': bytes do not match \(a)")
+        }
+        var out = try header(tensors.map { ($0.0, $0.1.dtype, $0.1.shape) }, metadata: metadata, file: file)
+        out.reserveCapacity(out.count + tensors.reduce(0) { $0 + $1.1.bytes.count })
+        for (_, a) in tensors { out += a.bytes }
+        return out
+    }
+
+    /// The length prefix and the header (compact JSON, metadata keys sorted, tensors in the given order,
+    /// space-padded to 8 bytes) of a file holding `entries`, laid out in that order.
+    static func header(_ entries: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String],
+                       file: String) throws -> [UInt8] {
+        var members: [(String, JSONValue)] = []
         if !metadata.isEmpty {
-            let kv = metadata.keys.sorted().map { "\(jsonQuote($0)):\(jsonQuote(metadata[$0]!))" }
-            parts.append("\"__metadata__\":{\(kv.joined(separator: ","))}")
+            members.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) })))
         }
         var offset = 0
         var names = Set<String>()
-        for (name, a) in tensors {
-            guard name != "__metadata__", names.insert(name).inserted else {
-                throw CheckpointError(file: file, problem: "tensor name '\(name)' is reserved or given twice")
+        for e in entries {
+            guard e.name != "__metadata__", names.insert(e.name).inserted else {
+                throw CheckpointError(file: file, problem: "tensor name '\(e.name)' is reserved or given twice")
             }
-            guard a.bytes.count == a.count * a.dtype.size else {
-                throw CheckpointError(file: file, problem: "'\(name)': bytes do not match \(a)")
-            }
-            let shape = a.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonQuote(name)):{\"dtype\":\"\(code(a.dtype))\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + a.bytes.count)]}")
-            offset += a.bytes.count
+            let size = try elementCount(e.shape, file: file, name: e.name) * e.dtype.size
+            members.append((e.name, .object([
+                ("dtype", .string(code(e.dtype))), ("shape", .array(e.shape.map { .int($0) })),
+                ("data_offsets", .array([.int(offset), .int(offset + size)])),
+            ])))
+            offset += size
         }
-        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
+        var header = Array(JSONValue.object(members).text(.compact).utf8)
         while (8 + header.count) % 8 != 0 { header.append(0x20) }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + header.count + offset)
         out.appendLE64(UInt64(header.count))
-        out += header
-        for (_, a) in tensors { out += a.bytes }
-        return out
+        return out + header
     }
 
     /// Writes a safetensors file atomically (temporary file, then rename).
@@ -168,29 +180,9 @@ public enum Safetensors {
     /// (so a 700 MB checkpoint is never held whole); `entries[i]` must describe `array(i)`.
     public static func write(entries: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String], to url: URL,
                              array: (Int) throws -> TypedArray) throws {
-        // The header is the one `encode` makes for zero-filled stand-ins of the same shapes.
-        var offset = 0
-        var parts: [String] = []
-        if !metadata.isEmpty {
-            let kv = metadata.keys.sorted().map { "\(jsonQuote($0)):\(jsonQuote(metadata[$0]!))" }
-            parts.append("\"__metadata__\":{\(kv.joined(separator: ","))}")
-        }
-        var names = Set<String>()
-        for e in entries {
-            guard e.name != "__metadata__", names.insert(e.name).inserted else {
-                throw CheckpointError(file: url.path, problem: "tensor name '\(e.name)' is reserved or given twice")
-            }
-            let size = try elementCount(e.shape, file: url.path, name: e.name) * e.dtype.size
-            let shape = e.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonQuote(e.name)):{\"dtype\":\"\(code(e.dtype))\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
-            offset += size
-        }
-        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
-        while (8 + header.count) % 8 != 0 { header.append(0x20) }
-        var prefix: [UInt8] = []
-        prefix.appendLE64(UInt64(header.count))
+        let prefix = try header(entries, metadata: metadata, file: url.path)
         try writeAtomically(to: url) { handle in
-            try handle.write(contentsOf: prefix + header)
+            try handle.write(contentsOf: prefix)
             for (i, e) in entries.enumerated() {
                 let a = try array(i)
                 guard a.dtype == e.dtype, a.shape == e.shape, a.bytes.count == a.count * a.dtype.size else {

@@ -1,4 +1,6 @@
-// Progress of a long run on stderr, and a Ctrl-C (or SIGTERM) that stops it between two samples.
+// Terminal support for the command-line tool's long runs (evaluate, segment, train): progress on stderr, and a
+// Ctrl-C (or SIGTERM) that stops a run between two samples. The libraries never draw or catch signals; they take a
+// progress observer and a stop question (Evaluation's `RunProgress` and `shouldStop`) that this code answers.
 //
 // On a terminal: one redrawn line, `  37% [#########----------------] 1234/3337  1.52/s  ETA 23:04  errors 1`;
 // otherwise (a batch job's log): a plain line every `interval` seconds and one at the end; `quiet`: nothing.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Tensor
+@testable import Checkpoint
+import Tensor
 
 /// Builds LevelDB tables and bundle entries by hand, for cases TensorFlow does not write.
 enum BundleBuilder {

@@ -5,6 +5,7 @@
 // writers; `tensor()` turns numeric arrays into the engine's Float32 `Tensor`.
 
 import Foundation
+import Tensor
 
 /// Element types a checkpoint or array file can hold.
 public enum DType: String, Sendable, CaseIterable {

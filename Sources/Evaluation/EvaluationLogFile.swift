@@ -1,0 +1,132 @@
+// Evaluation log files on disk: reading every complete line (an interrupted last line is reported, not parsed),
+// the flock-holding append writer that resumes a run, and atomic whole-file writes.
+
+import Foundation
+
+/// The complete lines of a log file, and how many bytes an interrupted last line adds after them.
+public struct LogFileContents: Sendable {
+    /// Records with their 1-based line numbers, in file order.
+    public var records: [(line: Int, record: LogRecord)]
+    /// Bytes up to and including the last "\n".
+    public var completeBytes: Int
+    /// Bytes of an unterminated last line (0 when the file ends in "\n").
+    public var incompleteBytes: Int
+}
+
+/// Reads a log; a missing file is an empty log. Blank lines are ignored; a malformed complete line is an error.
+public func readLog(_ url: URL) throws -> LogFileContents {
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        return LogFileContents(records: [], completeBytes: 0, incompleteBytes: 0)
+    }
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+        throw EvaluationLogError.io(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+    }
+    let bytes = [UInt8](data)
+    let end = (bytes.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
+    var records: [(line: Int, record: LogRecord)] = []
+    var start = 0
+    var number = 0
+    while start < end {
+        number += 1
+        let stop = bytes[start..<end].firstIndex(of: UInt8(ascii: "\n")) ?? end
+        let slice = bytes[start..<stop]
+        start = stop + 1
+        if slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        guard let text = String(bytes: slice, encoding: .utf8) else {
+            throw EvaluationLogError.malformedLine(file: url.path, line: number, reason: "not UTF-8")
+        }
+        records.append((number, try LogRecord(jsonLine: Substring(text), file: url.path, line: number)))
+    }
+    return LogFileContents(records: records, completeBytes: end, incompleteBytes: bytes.count - end)
+}
+
+/// Appends lines to a log, creating it; flushes each line to the kernel at once and to the disk every `syncEvery`
+/// lines (and on close), so a crash loses at most the line being written. Holds an exclusive `flock` while open.
+public final class LogWriter {
+    public let url: URL
+    private var fd: Int32
+    private let syncEvery: Int
+    private var unsynced = 0
+
+    /// Opens (creating) `url` for appending and locks it.
+    public init(url: URL, syncEvery: Int = 1) throws {
+        self.url = url
+        self.syncEvery = max(1, syncEvery)
+        fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "cannot open for appending: \(errnoText())") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
+            posixClose(fd)
+            fd = -1
+            throw EvaluationLogError.locked(file: url.path)
+        }
+        // Other flock failures (file systems without locks) are not fatal: the lock only guards against mistakes.
+    }
+
+    /// Cuts the file to its first `length` bytes (dropping an interrupted last line); appends follow them.
+    public func truncate(to length: Int) throws {
+        guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "truncated after close") }
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            throw EvaluationLogError.io(file: url.path, reason: "cannot drop the incomplete last line: \(errnoText())")
+        }
+    }
+
+    /// Appends one record's line.
+    public func append(_ record: LogRecord) throws {
+        try write(record.jsonLine())
+    }
+
+    /// Appends raw text (whole lines).
+    func write(_ text: String) throws {
+        guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "written after close") }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { posixWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw EvaluationLogError.io(file: url.path, reason: "cannot append: \(errnoText())")
+            }
+            offset += n
+        }
+        unsynced += 1
+        if unsynced >= syncEvery { try sync() }
+    }
+
+    /// Forces written lines to the disk.
+    public func sync() throws {
+        guard fd >= 0, unsynced > 0 else { return }
+        unsynced = 0
+        if fsync(fd) != 0, errno != EINVAL, errno != ENOTSUP {
+            throw EvaluationLogError.io(file: url.path, reason: "cannot sync: \(errnoText())")
+        }
+    }
+
+    /// Syncs and closes (also done on deinit).
+    public func close() throws {
+        guard fd >= 0 else { return }
+        defer { posixClose(fd); fd = -1 }
+        try sync()
+    }
+
+    deinit { try? close() }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }
+
+private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }
+private func posixClose(_ fd: Int32) { _ = close(fd) }
+
+/// Writes `data` to `url` through a temporary file in the same folder, renamed over the target on success.
+func writeAtomically(_ data: Data, to url: URL) throws {
+    let temporary = url.deletingLastPathComponent()
+        .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+    do { try data.write(to: temporary) } catch {
+        throw EvaluationLogError.io(file: url.path, reason: "cannot write: \(error.localizedDescription)")
+    }
+    guard rename(temporary.path, url.path) == 0 else {
+        let reason = errnoText()
+        try? FileManager.default.removeItem(at: temporary)
+        throw EvaluationLogError.io(file: url.path, reason: "cannot rename \(temporary.path) into place: \(reason)")
+    }
+}
