@@ -4,8 +4,9 @@
 // What the concatenation holds is declared once, as the network's list of FusionInput
 // (ModelConfig.fusionInputs): the list fixes the order of the parts, the convolution's input width
 // (fusion_<level>/DW [1,1,Σ widths,mlp_dim]), and how CheckpointConfig reads optional inputs off a
-// checkpoint's fusion width. Adding an input: a case here (with its width and place in the list) and
-// its value in CMPCLevel.fuse, whose switch does not compile until it is given.
+// checkpoint's fusion width (fusionVariants). Adding an input: a case here (its width, its place in
+// the list, and for an optional one its switch in fusionVariants) and its value in CMPCLevel.fuse,
+// whose switch does not compile until it is given; an optional input also needs its key in ModelConfig.
 //
 //     image  [multimodal; spatial graph; entity sentence; grid]                           2C + C_rnn + 8
 //     video  [visual; spatial graph; temporal context; valid sentence; grid; (motion)]    3C + C_rnn + 8 (+ 4C)
@@ -58,6 +59,15 @@ extension ModelConfig {
 
     /// Input channels of each level's fusion convolution: the widths of `fusionInputs`, summed.
     public var fusionInputChannels: Int { fusionInputs.reduce(0) { $0 + $1.channels(self) } }
+
+    /// This configuration with its optional fusion inputs (this port's additions) off and on, in every
+    /// combination: what CheckpointConfig matches against a checkpoint's fusion width.
+    public var fusionVariants: [ModelConfig] {
+        var plain = self, withMotion = self
+        plain.motion = nil
+        withMotion.motion = true                     // motion: video network only
+        return model == .video ? [plain, withMotion] : [plain]
+    }
 
     /// The fusion's inputs with their widths, "visual 1000 + … = 3024", for error messages.
     public var fusionInputsDescription: String {
