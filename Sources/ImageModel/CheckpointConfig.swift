@@ -23,8 +23,16 @@ public enum CheckpointConfig {
         c.vEmbDim = try shape("text_objseg/c5_lateral/DW").last ?? 0
         let fusion = try shape("text_objseg/fusion_c5/DW")
         c.mlpDim = fusion.last ?? 0
-        // The video network's motion features (this port's addition) widen the fusion's input.
-        c.motion = c.model == .video && fusion.count == 4 && fusion[2] == c.videoFusionInputChannels(motion: true) ? true : nil
+        // The optional fusion inputs (the video network's motion features, this port's addition) are
+        // read off the fusion's input width, through the same list of inputs the network concatenates.
+        let width = fusion.count == 4 ? fusion[2] : -1
+        let variants = c.fusionVariants
+        guard let fit = variants.first(where: { $0.fusionInputChannels == width }) else {
+            throw ModelConfigError(description: "\(source): text_objseg/fusion_c5/DW has shape \(fusion), but a CMPC "
+                + "\(c.model.rawValue) network of these sizes fuses " + variants.map(\.fusionInputsDescription).joined(separator: " or ")
+                + " input channels")
+        }
+        c = fit
         c.parseDim = try shape("text_objseg/words_parse_1/DW").last ?? 0
         let peephole = try shape("text_objseg/rnn/conv_lstm_cell/W_ci")
         guard peephole.count == 3 else { throw ModelConfigError(description: "\(source): W_ci has shape \(peephole), expected [vf_h, vf_w, mlp_dim]") }

@@ -42,10 +42,8 @@ public struct GatedExchangeModule: Sendable {
     /// Language-attended global vector of `feat`: [1,H,W,D], sentence [1,1,1,C] → [1,1,1,D].
     func globalVec(_ feat: Tensor, sentence: Tensor, _ p: Parameters) throws -> Tensor {
         let (h, w, d) = (feat.shape[1], feat.shape[2], mlpDim)
-        let k = try key(feat, p).reshaped(to: [1, h * w, d])                            // [1,HW,D]
-        let q = try query(sentence, p).reshaped(to: [1, 1, d])                          // [1,1,D]
-        let attention = try softmax(matmul(k, q, transposeB: true) / Float(d).squareRoot(), axis: 1)   // [1,HW,1]
-        let pooled = try matmul(attention, feat.reshaped(to: [1, h * w, d]), transposeA: true)          // [1,1,D]
+        let weights = try attention(feat, key, sentence, query, over: 1, p)              // [1,HW,1]
+        let pooled = try matmul(weights, feat.reshaped(to: [1, h * w, d]), transposeA: true)            // [1,1,D]
         let joined = try concat([pooled.reshaped(to: [1, 1, 1, d]), sentence], axis: 3)  // [1,1,1,D+C]
         return try l2Normalize(globalVector(joined, p), axes: nil)
     }

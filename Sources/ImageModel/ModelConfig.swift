@@ -7,7 +7,7 @@
 //
 // "ablation": "single_frame" | "no_sentence" makes a baseline variant (see ModelAblation).
 // "motion": true (video only) adds this port's motion features to each level's fusion (not in the
-// original; see CMPCVideoNetwork.window).
+// original; see FusionInput.motion).
 //
 // Absent keys take the original's sizes; vf_h and vf_w are derived from H and W (output stride 8).
 
@@ -140,13 +140,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var stemChannels: Int { 64 / widthDivisor }
     public func bottleneckChannels(stage: Int) -> Int { [64, 128, 256, 512][stage - 2] / widthDivisor }
     public func outputChannels(stage: Int) -> Int { 4 * bottleneckChannels(stage: stage) }
-
-    /// Input channels of the video network's fusion_c3/c4/c5: [visual; spatial graph; temporal
-    /// context; sentence; 8-channel grid], plus with `motion` one difference per sampled frame other
-    /// than the target (4 of ClipWindow's 5).
-    public func videoFusionInputChannels(motion: Bool) -> Int {
-        3 * vEmbDim + rnnSize + 8 + (motion ? 4 * vEmbDim : 0)
-    }
 
     /// Checks every size; the message names the key and the fix.
     public func validate() throws {

@@ -1,6 +1,10 @@
 // Parameters: the network's learnable tensors, keyed by the original TensorFlow variable names
 // (`text_objseg/c5_lateral/DW`, `res4b22_branch2b/weights`, …), so loading the original checkpoint
 // is a lookup by name with a shape check and our safetensors files use the same names.
+//
+// Parameters are a value: a forward pass reads the copy it was given, which nobody else can change
+// while it runs. Training puts its tracked tensors into a copy of its own (TrainingObjective), and
+// the optimizer updates the trainer's copy, so a model another thread evaluates never sees either.
 
 import Tensor
 
@@ -39,11 +43,11 @@ public struct ParameterError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The values of a network's parameters, by name.
-public final class Parameters: @unchecked Sendable {
+/// The values of a network's parameters, by name (a value type: copies are independent).
+public struct Parameters: Sendable {
     /// What the network declares, in declaration order.
     public let specs: [ParameterSpec]
-    /// Current values; every declared name is present.
+    /// Current values; every declared name is present. Changing them changes only this copy.
     public var values: [String: Tensor]
     private let index: [String: Int]
 

@@ -9,6 +9,7 @@
 
 import Tensor
 
+/// One level's spatial graph: relation words connect the feature-map locations; one graph convolution.
 public struct SpatialGraph: Sendable {
     public let wordsTransform: HeadConv
     public let nodesTransform: HeadConv
@@ -28,11 +29,7 @@ public struct SpatialGraph: Sendable {
     public func callAsFunction(multimodal m: Tensor, words: Tensor, relation: Tensor, _ p: Parameters) throws -> Tensor {
         try Profiler.section("SpatialGraph") {
             let (h, w, c) = (m.shape[1], m.shape[2], channels)
-            let t = words.shape[2]
-            let wt = try wordsTransform(words, p).reshaped(to: [1, t, c])                   // [1,T',C]
-            let nt = try nodesTransform(m, p).reshaped(to: [1, h * w, c])                   // [1,HW,C]
-            var affinity = try matmul(nt, wt, transposeB: true) / Float(c).squareRoot()          // [1,HW,T']
-            affinity = try relation * affinity
+            let affinity = try relation * attentionScores(m, nodesTransform, words, wordsTransform, p)   // [1,HW,T']
             let overWords = try softmax(affinity, axis: 2)                                  // [1,HW,T']
             let overNodes = try softmax(affinity, axis: 1)                                  // [1,HW,T']
             let x = try m.reshaped(to: [1, h * w, c])

@@ -7,16 +7,16 @@ import Darwin
 #endif
 
 /// The logistic function 1/(1+e⁻ˣ) on one value, with `fastExp` so loops over it vectorise.
-@inline(__always)
-func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+@inlinable @inline(__always)
+public func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
 
 /// eˣ for Float without a libm call (so the loops calling it vectorise): Cephes' expf — x = n·ln 2 + r
 /// with n the nearest integer (ln 2 split in two parts), a degree-6 polynomial for eʳ, and 2ⁿ built
 /// in the exponent bits. Within 2 ulp of expf over [−87.3, 88]; 0 below (where expf gives
 /// subnormals), ∞ above (expf still gives up to 3.4e38 there), NaN stays NaN. For the logistic
 /// function these ends are exact to a Float: σ is 0 or 1 there either way.
-@inline(__always)
-func fastExp(_ input: Float) -> Float {
+@inlinable @inline(__always)
+public func fastExp(_ input: Float) -> Float {
     let x = Swift.min(Swift.max(input, -87.33654), 88.0)
     let magic: Float = 12_582_912                               // 1.5·2²³: adding it rounds to an integer
     let t = x * 1.44269504088896341 + magic
@@ -38,8 +38,8 @@ func fastExp(_ input: Float) -> Float {
 /// (generic_fast_tanh_float) — odd degree-13 numerator over even degree-6 denominator on
 /// [−7.99881172, 7.99881172], x itself below 0.0004, ±1 beyond the interval (as TensorFlow 2.21
 /// returns). No libm call, so the loop vectorises.
-@inline(__always)
-func fastTanh(_ input: Float) -> Float {
+@inlinable @inline(__always)
+public func fastTanh(_ input: Float) -> Float {
     let x = Swift.min(Swift.max(input, -7.99881172180175781), 7.99881172180175781)
     let x2 = x * x
     var p: Float = x2 * -2.76076847742355e-16 + 2.00018790482477e-13

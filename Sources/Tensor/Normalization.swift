@@ -22,8 +22,8 @@ public func l2Normalize(_ x: Tensor, axes: [Int]?, epsilon: Float = 1e-12) throw
 
 /// One row's part of tf.math.l2_normalize: out = row · 1/√max(Σrow², ε), the squares summed left to
 /// right. Returns that scale and whether Σrow² ≤ ε (the scale is then a constant). `out` may be `row`.
-@inline(__always)
-func l2NormalizeRow(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count c: Int,
+@inlinable @inline(__always)
+public func l2NormalizeRow(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count c: Int,
                     epsilon: Float) -> (scale: Float, clamped: Bool) {
     var s: Float = 0
     for j in 0..<c { s += row[j] * row[j] }
@@ -180,7 +180,7 @@ func positionSums(_ x: UnsafePointer<Float>, positions: Int, c: Int) -> [Double]
 /// positions' sums added in Double) and 1/√(var + ε), the biased variance from a second pass of
 /// Float sums per position; and per row [scale | shift] (2c values) with which
 /// LN(x) = x·scale + shift: scale = rstd·gamma, shift = beta − mean·rstd·gamma.
-func layerNormStatistics(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, c: Int,
+public func layerNormStatistics(_ x: UnsafePointer<Float>, partial: [Double], rows: Int, pixels: Int, c: Int,
                          gamma: [Float], beta: [Float],
                          epsilon: Float) -> (mean: [Float], rstd: [Float], scaleShift: [Float]) {
     let n = pixels * c

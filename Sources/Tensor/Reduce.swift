@@ -40,11 +40,11 @@ private func reducedLastPermutation(rank: Int, axes: [Int]) -> [Int] {
 }
 
 /// Rows summed in Float before the running total moves to Double (accuracy of long sums).
-private let sumBlock = 256
+@usableFromInline let sumBlock = 256
 
 /// Σ of n contiguous floats: Float partial sums over short blocks, added up in Double.
-@inline(__always)
-func blockedSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+@inlinable @inline(__always)
+public func blockedSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
     var total = 0.0
     var start = 0
     while start < n {

@@ -156,23 +156,24 @@ extension TrainingObjective {
     }
 
     /// Runs the model on each sample with the trained variables on the tape and back-propagates.
-    /// `trained` names must be declared by the model; the model's values are left unchanged.
+    /// `trained` names must be declared by the model. The tracked variables live in a copy of the
+    /// parameters that only this call sees: the model (and anyone else reading it) is untouched.
     /// `concurrent`: run the samples one per core (default: when OpenBLAS is single-threaded).
     public func gradients(model: CMPCModel, trained: [String], batch: [TrainingSample],
                           concurrent: Bool? = nil) throws -> StepGradients {
         guard !batch.isEmpty else {
             throw TensorError.invalidArgument(op: "TrainingObjective.gradients", reason: "empty batch")
         }
-        let p = model.parameters
         let (H, W) = (model.config.H, model.config.W)
-        let saved = try trained.map { try p($0) }
-        defer { for (n, v) in zip(trained, saved) { p.values[n] = v } }
+        let saved = try trained.map { try model.parameters($0) }
         var leaves: [Tensor] = []
+        var trackedCopy = model.parameters
         for (n, v) in zip(trained, saved) {
             let leaf = v.detached.trackingGradients(label: n)
-            p.values[n] = leaf
+            trackedCopy.values[n] = leaf
             leaves.append(leaf)
         }
+        let tracked = trackedCopy
         let regularized = zip(trained, leaves).filter { TrainingObjective.isRegularized($0.0) }.map(\.1)
         for sample in batch where sample.target.count != H * W {
             throw TensorError.shapeMismatch(op: "TrainingObjective.gradients", shapes: [sample.target.shape, [H, W]],
@@ -181,7 +182,7 @@ extension TrainingObjective {
         // One sample: its loss terms, its gradients and its pixel accuracy.
         func one(_ sample: TrainingSample) throws -> (values: [Float], grads: [Tensor], accuracy: PixelAccuracy) {
             let target = try sample.target.detached.reshaped(to: [1, H, W, 1])
-            let outputs = try Profiler.section("forward") { try model.forward(input: sample.input, words: sample.words) }
+            let outputs = try Profiler.section("forward") { try model.network.forward(input: sample.input, words: sample.words, tracked) }
             let (cost, values) = try Profiler.section("loss") { try terms(outputs: outputs, target: target, regularized: regularized) }
             let g = try Profiler.section("backward") { try Tape.gradients(of: cost, wrt: leaves) }
             return (values.map(\.scalar), g, try PixelAccuracy(pred: outputs.pred.detached, target: target))

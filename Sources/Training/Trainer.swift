@@ -102,7 +102,8 @@ public struct TrainingError: Error, CustomStringConvertible {
 
 /// A model being trained.
 public final class Trainer {
-    public let model: CMPCModel
+    /// The trainer's own copy of the model, which its optimizer steps update.
+    public private(set) var model: CMPCModel
     public let settings: TrainingSettings
     public let objective: TrainingObjective
     public let schedule: PolynomialDecay

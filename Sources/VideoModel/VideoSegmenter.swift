@@ -72,7 +72,7 @@ public final class VideoSegmenter {
 
         switch model.network {
         case let .video(net):
-            let languages = try sentences.map { try net.sentence($0, p) }
+            let languages = try sentences.map { try net.core.sentence($0, p) }
             var needed = Set<Int>()
             for t in targets { needed.formUnion(try sampler.sampledFrames(around: t)) }
             var index = 0
@@ -86,9 +86,9 @@ public final class VideoSegmenter {
                 let slots = sampled.compactMap { $0 }
                 for slot in slots where slot.features == nil {
                     let image = try slot.prepared.tensor.reshaped(to: [1, config.H, config.W, 3])
-                    let features = try net.frames(image, p)[0]
+                    let features = try net.core.frames(image, p)[0]
                     slot.features = features
-                    slot.perSentence = try languages.map { try net.frameSentence([features], $0, p)[0] }
+                    slot.perSentence = try languages.map { try net.core.frameSentence([features], $0, p)[0] }
                     backbonePasses += 1
                     frameSentencePasses += languages.count
                 }

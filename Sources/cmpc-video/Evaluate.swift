@@ -247,8 +247,8 @@ final class ModelPredictor: SamplePredictor {
                 // The frames of the clip window (the single_frame baseline: the target frame only).
                 let frames = try net.config.clipWindow(frameCount: reader.info.frameCount).sampledFrames(around: frame)
                 let entries = try frames.map { try features(frame: $0, reader: reader, net: net) }
-                let sentence = try net.sentence(words, p)
-                let perFrame = try entries.map { try net.frameSentence([$0.features], sentence, p)[0] }
+                let sentence = try net.core.sentence(words, p)
+                let perFrame = try entries.map { try net.core.frameSentence([$0.features], sentence, p)[0] }
                 target = entries[ClipWindow.targetSlot].prepared
                 outputs = try net.window(sampled: perFrame, target: entries[ClipWindow.targetSlot].features, sentence, p)
             case .image:
@@ -287,7 +287,7 @@ final class ModelPredictor: SamplePredictor {
         if let cached = frameCache[frame] { return cached }
         let prepared = try prepare(try reader.frame(at: frame))
         let image = try prepared.tensor.reshaped(to: [1, model.config.H, model.config.W, 3])
-        let entry = (prepared: prepared, features: try net.frames(image, model.parameters)[0])
+        let entry = (prepared: prepared, features: try net.core.frames(image, model.parameters)[0])
         frameCache[frame] = entry
         return entry
     }

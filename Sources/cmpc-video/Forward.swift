@@ -61,7 +61,7 @@ struct Forward: AsyncParsableCommand {
         guard let input = byName["image"] ?? byName["clip"] else {
             throw UserError("\(inputs) has neither `image` (float32 [H,W,3]) nor `clip` (float32 [16,H,W,3])")
         }
-        let model = try loadModel(checkpoint: checkpoint, configPath: config, numSteps: words.count)
+        var model = try loadModel(checkpoint: checkpoint, configPath: config, numSteps: words.count)
         let inputTensor = try input.tensor()
         let out = try model.forward(input: inputTensor, words: words)
         var named = try out.named().map { ($0.0, TypedArray($0.1)) }

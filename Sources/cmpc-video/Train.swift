@@ -129,9 +129,9 @@ struct Train: AsyncParsableCommand {
                 cfg.motion = true
                 do { try cfg.validate() } catch { throw ValidationError("--motion: \(error)") }
             }
-            let model = try CMPCModel(config: cfg, seed: seed)
+            var model = try CMPCModel(config: cfg, seed: seed)
             if let initPath = `init` {
-                let (loaded, kept) = try loadInitialWeights(initPath, into: model)
+                let (loaded, kept) = try loadInitialWeights(initPath, into: &model)
                 print("initialised \(loaded) variables from \(initPath)\(kept > 0 ? " (\(kept) names not in the network skipped)" : "")")
             }
             if let glove {
@@ -207,7 +207,7 @@ struct Train: AsyncParsableCommand {
 
 /// Copies the tensors of a checkpoint whose names the network declares (shapes must match) into the
 /// model. Returns (copied, skipped names).
-func loadInitialWeights(_ path: String, into model: CMPCModel) throws -> (Int, Int) {
+func loadInitialWeights(_ path: String, into model: inout CMPCModel) throws -> (Int, Int) {
     let tensors: [(name: String, value: Tensor)]
     if TFCheckpointV1.isV1(path) {
         tensors = try TFCheckpointV1(path: path).readAll().filter { $0.array.dtype == .float32 }

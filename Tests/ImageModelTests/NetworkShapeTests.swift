@@ -35,6 +35,10 @@ func tinyConfig(_ kind: ModelKind = .image, numSteps: Int = 6) -> ModelConfig {
         #expect(Set(ours.keys) == Set(theirs.keys),
                 "missing: \(Set(theirs.keys).subtracting(ours.keys).sorted().prefix(5)); extra: \(Set(ours.keys).subtracting(theirs.keys).sorted().prefix(5))")
         for (name, shape) in theirs { #expect(ours[name] == shape, "\(name)") }
+        // In the port's fixed order, which safetensors files and the optimizer state follow.
+        let order = try #require(Bundle.module.url(forResource: "cmpc_image_parameter_order", withExtension: "txt",
+                                                   subdirectory: "Fixtures/reference"))
+        #expect(net.specs.map(\.name) == (try referenceNames(order)))
     }
 
     @Test func tinyImageNetworkRunsAndHasTheOutputShapes() throws {
@@ -59,7 +63,7 @@ func tinyConfig(_ kind: ModelKind = .image, numSteps: Int = 6) -> ModelConfig {
     @Test func headGradientsReachEveryHeadParameter() throws {
         let c = tinyConfig()
         let net = try CMPCImageNetwork(config: c)
-        let p = Parameters(specs: net.specs, seed: 3)
+        var p = Parameters(specs: net.specs, seed: 3)
         var rng = SplitMix64(seed: 4)
         let image = Tensor.uniform(shape: [1, 64, 64, 3], lo: -100, hi: 100, using: &rng)
         let features = try net.backbone(image, p)
@@ -75,18 +79,22 @@ func tinyConfig(_ kind: ModelKind = .image, numSteps: Int = 6) -> ModelConfig {
     }
 
     @Test func configurationIsReadFromCheckpointShapes() throws {
-        let c = tinyConfig(.video, numSteps: 9)
-        let specs = try CMPCImageNetwork(config: { var i = c; i.model = .image; return i }()).specs
-        var shapes = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0.shape) })
-        shapes["text_objseg/tg_vtrans_c5/DW"] = [1, 1, 16, 16]
         var base = ModelConfig()
         base.numSteps = 9
-        let inferred = try CheckpointConfig.infer(shapes: shapes, base: base, source: "test")
-        #expect(inferred.model == .video)
-        #expect(inferred.H == 64 && inferred.W == 64)
-        #expect(inferred.vEmbDim == 16 && inferred.mlpDim == 8 && inferred.parseDim == 8)
-        #expect(inferred.widthDivisor == 16 && inferred.depth == [1, 1, 1, 1])
-        #expect(inferred.vocabSize == 30 && inferred.gloveDim == 5 && inferred.numSteps == 9)
+        for kind in [ModelKind.image, .video] {
+            let c = tinyConfig(kind, numSteps: 9)
+            var shapes = Dictionary(uniqueKeysWithValues: try CMPCCore(config: c).specs.map { ($0.name, $0.shape) })
+            let inferred = try CheckpointConfig.infer(shapes: shapes, base: base, source: "test")
+            #expect(inferred == c)
+            // A fusion width that fits no list of fusion inputs is named with the widths expected.
+            shapes["text_objseg/fusion_c5/DW"] = [1, 1, c.fusionInputChannels + 1, c.mlpDim]
+            do {
+                _ = try CheckpointConfig.infer(shapes: shapes, base: base, source: "test")
+                Issue.record("a wrong fusion width should be refused")
+            } catch let e as ModelConfigError {
+                #expect(e.description.contains("fusion_c5/DW") && e.description.contains("spatial graph \(c.vEmbDim)"))
+            }
+        }
     }
 
     @Test func badConfigurationsAreExplained() throws {
@@ -130,6 +138,12 @@ func originalData(_ name: String) -> URL {
     var url = URL(fileURLWithPath: #filePath)
     for _ in 0..<4 { url.deleteLastPathComponent() }   // Tests/ImageModelTests/<file> → the clone's parent
     return url.appendingPathComponent("shared/data/\(name)")
+}
+
+/// The names of a reference list ("name" or "name\tshape…" per line, "#" comments), in its order.
+func referenceNames(_ url: URL) throws -> [String] {
+    try String(contentsOf: url, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        .compactMap { $0.split(separator: "\t").first.map(String.init) }
 }
 
 /// name → shape from a reference variable list ("name\t[a, b]\tdtype").

@@ -56,6 +56,12 @@ func syntheticFrame(_ i: Int, width: Int = 40, height: Int = 30) -> RGBImage {
         #expect(Set(ours.keys) == Set(theirs.keys),
                 "missing: \(Set(theirs.keys).subtracting(ours.keys).sorted().prefix(5)); extra: \(Set(ours.keys).subtracting(theirs.keys).sorted().prefix(5))")
         for (name, shape) in theirs { #expect(ours[name] == shape, "\(name)") }
+        // In the port's fixed order, which safetensors files and the optimizer state follow.
+        let orderURL = try #require(Bundle.module.url(forResource: "cmpc_video_parameter_order", withExtension: "txt",
+                                                      subdirectory: "Fixtures/reference"))
+        let order = try String(contentsOf: orderURL, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }.map(String.init)
+        #expect(order.count == 789 && net.specs.map(\.name) == order)
     }
 
     @Test func wholeVideoSegmentationEqualsOneClipPerFrameAndComputesEachFrameOnce() throws {

@@ -3,9 +3,10 @@
 //
 // attention = softmax_F(conv(M)·conv(N)ᵀ/√C) [1,HW,F]; context = l2norm(attention·N) [1,H,W,C].
 
-import ImageModel
 import Tensor
 
+/// One level's temporal context (video network): the target frame's locations attend over the
+/// temporal graph's nodes.
 public struct TemporalContext: Sendable {
     public let multimodalTransform: HeadConv
     public let contextTransform: HeadConv
@@ -22,10 +23,8 @@ public struct TemporalContext: Sendable {
     /// target-frame multimodal features [1,H,W,C], temporal nodes [1,1,F,C] → [1,H,W,C].
     public func callAsFunction(multimodal m: Tensor, nodes: Tensor, _ p: Parameters) throws -> Tensor {
         let (h, w, c, f) = (m.shape[1], m.shape[2], channels, nodes.shape[2])
-        let mt = try multimodalTransform(m, p).reshaped(to: [1, h * w, c])               // [1,HW,C]
-        let ct = try contextTransform(nodes, p).reshaped(to: [1, f, c])                  // [1,F,C]
-        let attention = try softmax(matmul(mt, ct, transposeB: true) / Float(c).squareRoot(), axis: 2)  // [1,HW,F]
-        let context = try matmul(attention, nodes.reshaped(to: [1, f, c]))               // [1,HW,C]
+        let weights = try attention(m, multimodalTransform, nodes, contextTransform, over: 2, p)   // [1,HW,F]
+        let context = try matmul(weights, nodes.reshaped(to: [1, f, c]))                 // [1,HW,C]
         return try l2Normalize(context.reshaped(to: [1, h, w, c]), axes: [3])
     }
 }

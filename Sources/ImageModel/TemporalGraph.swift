@@ -6,9 +6,10 @@
 // attention_f = softmax_HW(conv(a)·conv(M_f)ᵀ/√C)   (a: action sentence [1,1,1,C], M_f [HW,C])
 // node_f = attention_f·M_f;  A = softmax(conv_q(N)·conv_k(N)ᵀ/√C) [1,F,F];  out = l2norm(gconv(N, A·N)).
 
-import ImageModel
 import Tensor
 
+/// One level's temporal graph (video network): action words pool each sampled frame into a node, and
+/// one graph convolution relates the frames.
 public struct TemporalGraph: Sendable {
     public let visualTransform: HeadConv
     public let languageTransform: HeadConv
@@ -33,19 +34,15 @@ public struct TemporalGraph: Sendable {
     /// One node per frame before the graph: multimodal [F,H,W,C], action sentence [1,1,1,C] → [1,1,F,C].
     public func nodes(multimodal m: Tensor, action: Tensor, _ p: Parameters) throws -> Tensor {
         let (f, hw, c) = (m.shape[0], m.shape[1] * m.shape[2], channels)
-        let v = try visualTransform(m, p).reshaped(to: [f, hw, c])                        // [F,HW,C]
-        let l = try languageTransform(action, p).reshaped(to: [1, 1, c]).tiled([f, 1, 1]) // [F,1,C]
-        let attention = try softmax(matmul(l, v, transposeB: true) / Float(c).squareRoot(), axis: 2)   // [F,1,HW]
-        let pooled = try matmul(attention, m.reshaped(to: [f, hw, c]))                   // [F,1,C]
+        let weights = try attention(action, languageTransform, m, visualTransform, over: 2, p)   // [F,1,HW]
+        let pooled = try matmul(weights, m.reshaped(to: [f, hw, c]))                     // [F,1,C]
         return try pooled.reshaped(to: [1, 1, f, c])
     }
 
     /// Nodes [1,1,F,C] → graph-convolved nodes [1,1,F,C], L2-normalised over channels.
     public func reason(nodes: Tensor, _ p: Parameters) throws -> Tensor {
         let (f, c) = (nodes.shape[2], channels)
-        let q = try query(nodes, p).reshaped(to: [1, f, c])
-        let k = try key(nodes, p).reshaped(to: [1, f, c])
-        let adjacency = try softmax(matmul(q, k, transposeB: true) / Float(c).squareRoot(), axis: 2)   // [1,F,F]
+        let adjacency = try attention(nodes, query, nodes, key, over: 2, p)                // [1,F,F]
         let messages = try matmul(adjacency, nodes.reshaped(to: [1, f, c]))              // [1,F,C]
         return try l2Normalize(graphConv(nodes: nodes, messages: messages, p), axes: [3])
     }
