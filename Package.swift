@@ -35,14 +35,16 @@ let package = Package(
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
         .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation"]),
         .target(name: "Evaluation", dependencies: ["Tensor"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Video"],
+        .target(name: "Pipeline", dependencies: ["Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor"],
+                swiftSettings: optimised),
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor"],
                 swiftSettings: optimised),
 
         // The command-line tool.
         .executableTarget(
             name: "cmpc-video",
             dependencies: [
-                "Tensor", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Training",
+                "Tensor", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Pipeline", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -54,8 +56,9 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Video"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Pipeline", "Tensor", "Video"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "VideoModel", "ImageModel", "Datasets", "Evaluation", "Tensor", "Video"]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.
     swiftLanguageModes: [.v5]

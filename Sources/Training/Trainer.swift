@@ -10,6 +10,7 @@
 
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import VideoModel
 

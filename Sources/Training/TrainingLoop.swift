@@ -6,6 +6,7 @@
 import Evaluation
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import VideoModel
 

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import Training
 import VideoModel

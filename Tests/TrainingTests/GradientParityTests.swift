@@ -6,6 +6,7 @@
 import Foundation
 import Testing
 import ImageModel
+import Pipeline
 import Tensor
 @testable import Training
 import VideoModel
