@@ -13,13 +13,16 @@ import VideoModel
 
 /// Predicts the mask of referring samples with one model (one sample at a time, on one thread).
 public final class ModelPredictor: SamplePredictor {
+    /// The model runner (and its per-frame feature cache) the predictor drives.
     public let runner: ModelRunner
+    /// The vocabulary the model was trained with.
     public let vocabulary: Vocabulary
     /// Also compute the DenseCRF-refined mask.
     public let crf: Bool
     private var media: SampleMedia?
     private var frames: [Int: FrameEntry] = [:]
 
+    /// A predictor for `model`, tokenising sentences with `vocabulary`.
     public init(model: CMPCModel, vocabulary: Vocabulary, crf: Bool) {
         runner = ModelRunner(model: model)
         self.vocabulary = vocabulary
@@ -70,6 +73,8 @@ public final class ModelPredictor: SamplePredictor {
 
 /// A pipeline error a user can act on; the message names the file or value.
 public struct PipelineError: Error, CustomStringConvertible {
+    /// The message.
     public let description: String
+    /// An error with this message.
     public init(_ description: String) { self.description = description }
 }

@@ -7,12 +7,14 @@ import ImageModel
 
 /// Turns one target's outputs into 0/1 masks at the frame's size.
 public struct MaskPostprocess: Sendable {
-    /// The network input size the outputs have.
+    /// The network input height the outputs have.
     public let H: Int
+    /// The network input width the outputs have.
     public let W: Int
     /// A pixel is foreground when its logit ≥ this (0, i.e. probability 0.5, as the original).
     public var logitThreshold: Float
 
+    /// Post-processing for `config`'s network input size.
     public init(config: ModelConfig, logitThreshold: Float = 0) {
         H = config.H
         W = config.W

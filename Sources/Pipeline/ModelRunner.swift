@@ -56,6 +56,7 @@ public final class FrameEntry {
     fileprivate var features: NetworkFrameFeatures?
     fileprivate var bySentence: [Int: FrameSentenceFeatures] = [:]
 
+    /// Frame `number` of its video, already prepared; no features yet.
     public init(number: Int, prepared: PreparedImage) {
         self.number = number
         self.prepared = prepared
@@ -80,16 +81,19 @@ public struct PreparedSentence {
 
 /// Runs one model on prepared frames: per-frame features once, per-target outputs.
 public final class ModelRunner {
+    /// The network and its parameters (read only).
     public let model: CMPCModel
 
     /// Backbone passes (one per frame entry) and per-(frame, sentence) passes of the video network so far.
     public private(set) var backbonePasses = 0
+    /// Per-(frame, sentence) passes of the video network so far.
     public private(set) var frameSentencePasses = 0
 
     public init(model: CMPCModel) {
         self.model = model
     }
 
+    /// The model's configuration (sizes, network kind, ablation).
     public var config: ModelConfig { model.config }
 
     /// resize_and_pad of an RGB frame to the network's H×W.

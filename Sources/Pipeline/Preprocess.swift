@@ -12,10 +12,13 @@ public let caffeMeanBGR: (Float, Float, Float) = (104.00698793, 116.66876762, 12
 
 /// Where the frame sits inside the padded network input.
 public struct PadGeometry: Sendable, Equatable {
+    /// The frame's own size.
     public var frameHeight: Int
     public var frameWidth: Int
+    /// The frame's size inside the input, scaled to fit H×W with its aspect ratio kept.
     public var resizedHeight: Int
     public var resizedWidth: Int
+    /// Rows above and columns left of the frame (zeros).
     public var padTop: Int
     public var padLeft: Int
 }
@@ -26,6 +29,7 @@ public struct PreparedImage: Sendable {
     public var tensor: Tensor
     /// The padded 8-bit RGB image [H·W·3] (what DenseCRF's bilateral kernel reads).
     public var rgb: [UInt8]
+    /// Where the frame sits in the input.
     public var geometry: PadGeometry
 }
 
@@ -170,20 +174,30 @@ public enum Preprocess {
         }
         let kx = kernel(sigmaX), ky = kernel(sigmaY)
         let rx = kx.count / 2, ry = ky.count / 2
+        // Each output is Σ_i k[i]·source[reflected tap i], summed in tap order from 0; the loops below keep
+        // that order per element (so the result is the same to the bit) but read memory row by row.
+        let taps = kx.count
+        var columns = [Int](repeating: 0, count: width * taps)   // the source column of each (x, tap)
+        for x in 0..<width { for i in 0..<taps { columns[x * taps + i] = reflectHalf(x + i - rx, width) } }
         var tmp = [Float](repeating: 0, count: plane.count)
         for y in 0..<height {
+            let row = y * width
             for x in 0..<width {
                 var s: Float = 0
-                for (i, k) in kx.enumerated() { s += k * plane[y * width + reflectHalf(x + i - rx, width)] }
-                tmp[y * width + x] = s
+                for i in 0..<taps { s += kx[i] * plane[row + columns[x * taps + i]] }
+                tmp[row + x] = s
             }
         }
         var out = [Float](repeating: 0, count: plane.count)
-        for y in 0..<height {
-            for x in 0..<width {
-                var s: Float = 0
-                for (i, k) in ky.enumerated() { s += k * tmp[reflectHalf(y + i - ry, height) * width + x] }
-                out[y * width + x] = s
+        out.withUnsafeMutableBufferPointer { o in
+            tmp.withUnsafeBufferPointer { t in
+                for y in 0..<height {
+                    let row = y * width
+                    for (i, k) in ky.enumerated() {
+                        let source = reflectHalf(y + i - ry, height) * width
+                        for x in 0..<width { o[row + x] += k * t[source + x] }
+                    }
+                }
             }
         }
         return out

@@ -9,7 +9,8 @@ import Video
 public final class SampleMedia {
     /// The video file, frame folder or image.
     public let path: String
-    /// N, the number of frames the clip window clamps to (1 for a still image).
+    /// N, the number of frames the clip window clamps to: the decoder's count (a sample's `frameCount`
+    /// says which frames have masks, not how long the clip is); 1 for a still image.
     public let frameCount: Int
     private let reader: VideoReader?
     private let image: RGBImage?

@@ -24,6 +24,7 @@ public struct TrainingSample: Sendable {
     /// Ground truth [H,W], 0 or 1, of the (centre) frame.
     public var target: Tensor
 
+    /// A sample from its tensors.
     public init(input: Tensor, words: [Int32], target: Tensor) {
         self.input = input
         self.words = words
@@ -33,9 +34,12 @@ public struct TrainingSample: Sendable {
 
 /// Turns a referring sample into a training sample for one network configuration.
 public struct SamplePreparer: Sendable {
+    /// The network configuration (sizes, kind, ablation) the samples are for.
     public let config: ModelConfig
+    /// The vocabulary sentences are encoded with.
     public let vocabulary: Vocabulary
 
+    /// A reader of samples for `config`'s network.
     public init(config: ModelConfig, vocabulary: Vocabulary) {
         self.config = config
         self.vocabulary = vocabulary

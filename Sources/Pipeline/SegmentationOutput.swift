@@ -1,5 +1,5 @@
 // What `segment` writes, from a VideoSegmenter's results:
-//   video   DIR/overlay.mp4 (every source frame; each sentence's mask blended in its own colour),
+//   video   DIR/overlay.mp4 (source frames 1 … the last target; each sentence's mask blended in its own colour),
 //           DIR/masks/<sentence>/<frame %05d>.png (0/255 at the source size),
 //           DIR/masks.json (per sentence and frame, the mask as pycocotools' RLE)
 //   image   DIR/mask.png (DIR/mask-<sentence>.png for several sentences), DIR/overlay.png, DIR/masks.json
@@ -14,8 +14,11 @@ import Video
 
 /// Runs a segmenter over a video or an image and writes the masks, the overlay and masks.json.
 public final class SegmentationOutput {
+    /// The output folder.
     public let folder: String
+    /// The sentences' texts (masks.json), in the segmenter's order.
     public let sentences: [String]
+    /// The segmenter that makes the masks (its `crf` is recorded in masks.json).
     public let segmenter: VideoSegmenter
     /// The masks written so far: (sentence index, frame, RLE).
     public private(set) var records: [(sentence: Int, frame: Int, rle: RLE)] = []

@@ -30,6 +30,7 @@ public struct FrameMask: Sendable {
 
 /// Segments the frames of one video for a list of sentences, reusing per-frame work across windows.
 public final class VideoSegmenter {
+    /// The model runner (and its per-frame feature cache) the segmenter drives.
     public let runner: ModelRunner
     /// Each sentence's num_steps word ids.
     public let sentences: [[Int32]]
@@ -41,11 +42,15 @@ public final class VideoSegmenter {
     /// Work done so far (for the benchmark and tests): backbone passes, per-sentence frame passes,
     /// and the most frames held at once.
     public var backbonePasses: Int { runner.backbonePasses }
+    /// Per-(frame, sentence) passes of the video network so far.
     public var frameSentencePasses: Int { runner.frameSentencePasses }
+    /// The most decoded frames held at once.
     public private(set) var peakCachedFrames = 0
 
+    /// The network and its parameters.
     public var model: CMPCModel { runner.model }
 
+    /// A segmenter for `sentences` (each num_steps word ids, left-padded with 0; at least one).
     public init(model: CMPCModel, sentences: [[Int32]]) throws {
         guard !sentences.isEmpty else {
             throw TensorError.invalidArgument(op: "VideoSegmenter", reason: "no sentence given")
