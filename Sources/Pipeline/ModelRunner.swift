@@ -80,6 +80,9 @@ public struct PreparedSentence {
 }
 
 /// Runs one model on prepared frames: per-frame features once, per-target outputs.
+///
+/// A runner (with the frame entries it fills) belongs to one thread at a time; several runners may
+/// share one `CMPCModel`, whose parameters are only read.
 public final class ModelRunner {
     /// The network and its parameters (read only).
     public let model: CMPCModel
