@@ -30,15 +30,18 @@ let package = Package(
 
         // Libraries.
         .target(name: "JSON"),
+        .target(name: "FileOutput"),
         .target(name: "Tensor", swiftSettings: optimised),
-        .target(name: "Checkpoint", dependencies: ["Tensor", "JSON", "CZlib"], swiftSettings: optimised),
-        .target(name: "Video", dependencies: ["CFFmpeg"]),
+        .target(name: "Checkpoint", dependencies: ["Tensor", "JSON", "CZlib", "FileOutput"], swiftSettings: optimised),
+        .target(name: "Video", dependencies: ["CFFmpeg", "FileOutput"]),
         .target(name: "ImageModel", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
-        .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation", "JSON"]),
-        .target(name: "Evaluation", dependencies: ["Tensor", "JSON"], swiftSettings: optimised),
+        .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation", "JSON", "FileOutput"]),
+        .target(name: "Evaluation", dependencies: ["Tensor", "JSON", "FileOutput"], swiftSettings: optimised),
         .target(name: "CommandLineSupport"),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "Checkpoint", "Video",
+        .target(name: "Pipeline", dependencies: ["Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "FileOutput"],
+                swiftSettings: optimised),
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor", "Checkpoint",
                                                 "CommandLineSupport"],
                 swiftSettings: optimised),
 
@@ -46,8 +49,8 @@ let package = Package(
         .executableTarget(
             name: "cmpc-video",
             dependencies: [
-                "Tensor", "Checkpoint", "JSON", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Training",
-                "CommandLineSupport",
+                "Tensor", "Checkpoint", "JSON", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Pipeline",
+                "Training", "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -62,9 +65,10 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Evaluation"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoTests", dependencies: ["Video"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Tensor", "Checkpoint", "Video",
-                                                          "Evaluation", "CommandLineSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Pipeline", "Tensor",
+                                                          "Checkpoint", "Video", "Evaluation", "CommandLineSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "VideoModel", "ImageModel", "Datasets", "Evaluation", "Tensor", "Video"]),
         .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video"]),
         .testTarget(name: "ArchitectureTests"),
     ],

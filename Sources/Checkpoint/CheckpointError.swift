@@ -7,6 +7,7 @@
 // own array bounds traps.
 
 import Foundation
+import FileOutput
 
 /// A checkpoint or array file that cannot be read or written; the message names the file and the fix.
 public struct CheckpointError: Error, CustomStringConvertible, Equatable {
@@ -241,36 +242,16 @@ public func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
     }
 }
 
-/// Streams a file through `body` into a temporary file beside `url`, then renames it over `url`.
-/// On any error the temporary file is removed and `url` is left as it was.
+/// Streams a file through `body` into a temporary file beside `url`, then renames it over `url`
+/// (FileOutput's AtomicFile). On any error the temporary file is removed and `url` is left as it was.
 public func writeAtomically(to url: URL, _ body: (FileHandle) throws -> Void) throws {
-    let fm = FileManager.default
-    let folder = url.deletingLastPathComponent()
-    var isDir: ObjCBool = false
-    guard fm.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
-        throw CheckpointError(file: url.path, problem: "the folder \(folder.path) does not exist; create it first")
-    }
-    let temp = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0 ... .max))")
-    guard fm.createFile(atPath: temp.path, contents: nil) else {
-        throw CheckpointError(file: url.path, problem: "cannot create a temporary file in \(folder.path); check permissions")
-    }
     do {
-        let handle = try FileHandle(forWritingTo: temp)
-        do {
-            try body(handle)
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            try? handle.close()
-            throw error
-        }
-        if rename(temp.path, url.path) != 0 {
-            let why = String(cString: strerror(errno))
-            throw CheckpointError(file: url.path, problem: "cannot rename the temporary file into place: \(why)")
-        }
+        try AtomicFile.write(to: url.path, body)
+    } catch let error as AtomicWriteError {
+        throw CheckpointError(file: error.file, problem: error.problem)
+    } catch let error as CheckpointError {
+        throw error
     } catch {
-        try? fm.removeItem(at: temp)
-        if let error = error as? CheckpointError { throw error }
-        throw CheckpointError(file: url.path, problem: "write failed: \(error.localizedDescription)")
+        throw CheckpointError(file: url.path, problem: "write failed: \(error)")
     }
 }

@@ -6,6 +6,7 @@
 // libhdf5 (the Debian serial build) is not thread-safe: every call goes through one lock.
 import CHDF5
 import Foundation
+import FileOutput
 
 /// A numeric HDF5 dataset read as Double: shape as h5py reports it, values row-major.
 public struct HDF5Array: Equatable, Sendable {
@@ -134,9 +135,7 @@ public final class HDF5Writer {
     /// Creates (truncates) a temporary file next to `path`.
     public init(path: String) throws {
         self.path = path
-        let dir = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        temporaryPath = joinPath(dir.isEmpty ? "." : dir, ".\(name).\(UUID().uuidString).tmp")
+        temporaryPath = AtomicFile.temporaryPath(for: path)
         let tmp = temporaryPath
         file = withHDF5 { H5Fcreate(tmp, swift_H5F_ACC_TRUNC(), swift_H5P_DEFAULT(), swift_H5P_DEFAULT()) }
         guard file >= 0 else { throw DatasetError.unwritable(file: path, reason: "cannot create HDF5 file") }
@@ -198,11 +197,8 @@ public final class HDF5Writer {
             try? FileManager.default.removeItem(atPath: temporaryPath)
             throw DatasetError.unwritable(file: path, reason: "closing the HDF5 file failed")
         }
-        do {
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporaryPath, toPath: path)
-        } catch {
-            throw DatasetError.unwritable(file: path, reason: "cannot move the written file into place: \(error)")
+        do { try AtomicFile.commit(temporaryPath, to: path) } catch let error as AtomicWriteError {
+            throw DatasetError.unwritable(file: path, reason: error.problem)
         }
     }
 }

@@ -2,6 +2,7 @@
 // the flock-holding append writer that resumes a run, and atomic whole-file writes.
 
 import Foundation
+import FileOutput
 
 /// The complete lines of a log file, and how many bytes an interrupted last line adds after them.
 public struct LogFileContents: Sendable {
@@ -119,14 +120,7 @@ private func posixClose(_ fd: Int32) { _ = close(fd) }
 
 /// Writes `data` to `url` through a temporary file in the same folder, renamed over the target on success.
 func writeAtomically(_ data: Data, to url: URL) throws {
-    let temporary = url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    do { try data.write(to: temporary) } catch {
-        throw EvaluationLogError.io(file: url.path, reason: "cannot write: \(error.localizedDescription)")
-    }
-    guard rename(temporary.path, url.path) == 0 else {
-        let reason = errnoText()
-        try? FileManager.default.removeItem(at: temporary)
-        throw EvaluationLogError.io(file: url.path, reason: "cannot rename \(temporary.path) into place: \(reason)")
+    do { try AtomicFile.write(data, to: url.path) } catch let error as AtomicWriteError {
+        throw EvaluationLogError.io(file: error.file, reason: error.problem)
     }
 }

@@ -10,6 +10,7 @@
 // one sample at a time, so gradients are averaged over the samples' tapes.
 
 import ImageModel
+import Pipeline
 import Dispatch
 import Tensor
 import VideoModel
@@ -75,23 +76,6 @@ public struct LossTerms: Sendable, Equatable, Codable {
     public var named: [(String, Float)] {
         [("cost", cost), ("cls_loss_all", clsLossAll), ("cls_loss", clsLoss), ("cls_loss_c3", clsLossC3),
          ("cls_loss_c4", clsLossC4), ("cls_loss_c5", clsLossC5), ("reg_loss", regLoss)]
-    }
-}
-
-/// One training example ready for the network.
-public struct TrainingSample: Sendable {
-    /// Image [H,W,3] (image network) or clip [16,H,W,3] / its 5 sampled frames [5,H,W,3] (video network;
-    /// a single frame [H,W,3] is its own clip), BGR minus the Caffe mean.
-    public var input: Tensor
-    /// Word ids [num_steps], left-padded with 0.
-    public var words: [Int32]
-    /// Ground truth [H,W], 0 or 1, of the (centre) frame.
-    public var target: Tensor
-
-    public init(input: Tensor, words: [Int32], target: Tensor) {
-        self.input = input
-        self.words = words
-        self.target = target
     }
 }
 

@@ -11,6 +11,7 @@
 import Checkpoint
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import VideoModel
 

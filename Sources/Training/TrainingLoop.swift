@@ -7,6 +7,7 @@ import CommandLineSupport
 import Evaluation
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import VideoModel
 

@@ -4,6 +4,7 @@
 // Writers write a temporary file beside the destination and rename it.
 import CFFmpeg
 import Foundation
+import FileOutput
 
 /// Reads and writes still images.
 public enum ImageIO {
@@ -141,7 +142,7 @@ public enum ImageIO {
                              + "\(width)×\(height)" + (channels == 1 ? "" : "×\(channels)"))
         }
         let bytes = try encodeStill(pixels, width: width, height: height, channels: channels, as: format, path: path)
-        try AtomicFile.write(bytes, to: path)
+        do { try AtomicFile.write(bytes, to: path) } catch let error as AtomicWriteError { throw error.videoError }
     }
 
     /// Encodes a checked packed picture (RGB24 or GRAY8) as one packet of `format`; the pixels are copied when the
@@ -200,39 +201,7 @@ public enum ImageIO {
     }
 }
 
-/// Writing through a temporary file in the destination folder, renamed over the destination on success.
-enum AtomicFile {
-    /// A fresh temporary path beside `path` that keeps its extension (muxers choose by it).
-    static func temporaryPath(for path: String) -> String {
-        let url = URL(fileURLWithPath: path)
-        let ext = url.pathExtension
-        let tag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        let name = ".\(url.deletingPathExtension().lastPathComponent).partial-\(getpid())-\(tag)"
-            + (ext.isEmpty ? "" : ".\(ext)")
-        return url.deletingLastPathComponent().appendingPathComponent(name).path
-    }
-
-    /// Renames `temporary` to `path`, removing the temporary file when that fails.
-    static func commit(_ temporary: String, to path: String) throws {
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw VideoError(.writeFailed, path: path, "cannot move the finished file into place: \(reason)")
-        }
-    }
-
-    /// Writes `bytes` to `path` atomically.
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = temporaryPath(for: path)
-        guard let file = fopen(temporary, "wb") else {
-            throw VideoError(.writeFailed, path: path, "cannot create a file there: \(String(cString: strerror(errno)))")
-        }
-        let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, bytes.count, file) }
-        let closed = fclose(file)
-        guard written == bytes.count, closed == 0 else {
-            unlink(temporary)
-            throw VideoError(.writeFailed, path: path, "writing failed: \(String(cString: strerror(errno)))")
-        }
-        try commit(temporary, to: path)
-    }
+extension AtomicWriteError {
+    /// The error as the Video module reports write failures.
+    var videoError: VideoError { VideoError(.writeFailed, path: file, problem) }
 }

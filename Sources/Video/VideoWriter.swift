@@ -3,6 +3,7 @@
 // under a temporary name in the destination folder and renamed by `finish()`.
 import CFFmpeg
 import Foundation
+import FileOutput
 
 /// An mp4 muxer (AVFormatContext with its AVIOContext), freed on deinit.
 private final class OutputFile {
@@ -189,7 +190,7 @@ public final class VideoWriter {
             try check(av_write_trailer(fmt), .writeFailed, path: path, "cannot finish the mp4 file")
             output?.close()
             output = nil
-            try AtomicFile.commit(temporary, to: path)
+            do { try AtomicFile.commit(temporary, to: path) } catch let error as AtomicWriteError { throw error.videoError }
         } catch {
             output?.close()
             output = nil

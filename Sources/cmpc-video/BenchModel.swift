@@ -8,6 +8,7 @@
 import ArgumentParser
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import Video
 import VideoModel

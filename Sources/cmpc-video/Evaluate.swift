@@ -8,6 +8,7 @@ import Datasets
 import Evaluation
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import Video
 import VideoModel
@@ -210,85 +211,4 @@ func sampleInfo(_ sample: ReferringSample, index: Int) -> SampleInfo {
 struct EvaluateError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// The CMPC model as a predictor over dataset samples: decode the frame (for the video network, the sampled
-/// frames of its 16-frame window), tokenise the sentence, run the network, bring the mask back to the frame's size
-/// and, with `crf`, refine it with DenseCRF too. Frame features are kept for the frames of the current video, so
-/// the sentences of one video (which share annotated frames) reuse them.
-final class ModelPredictor: SamplePredictor {
-    let model: CMPCModel
-    let vocabulary: Vocabulary
-    let crf: Bool
-    private var readerPath: String?
-    private var reader: VideoReader?
-    private var frameCache: [Int: (prepared: PreparedImage, features: FrameFeatures)] = [:]
-
-    init(model: CMPCModel, vocabulary: Vocabulary, crf: Bool) {
-        self.model = model
-        self.vocabulary = vocabulary
-        self.crf = crf
-    }
-
-    func predict(_ sample: ReferringSample, width: Int, height: Int) throws -> Prediction {
-        let words = try vocabulary.encode(sample.sentence, steps: model.config.numSteps).ids
-        let outputs: CMPCOutputs
-        let target: PreparedImage
-        switch sample.source {
-        case .image(let path):
-            let image = try ImageIO.read(path: path)
-            target = try prepare(image)
-            outputs = try model.forward(input: target.tensor, words: words)
-        case .video(let path, let frame, _), .frames(let path, let frame, _):
-            let reader = try openVideo(path)
-            let p = model.parameters
-            switch model.network {
-            case let .video(net):
-                // The frames of the clip window (the single_frame baseline: the target frame only).
-                let frames = try net.config.clipWindow(frameCount: reader.info.frameCount).sampledFrames(around: frame)
-                let entries = try frames.map { try features(frame: $0, reader: reader, net: net) }
-                let sentence = try net.core.sentence(words, p)
-                let perFrame = try entries.map { try net.core.frameSentence([$0.features], sentence, p)[0] }
-                target = entries[ClipWindow.targetSlot].prepared
-                outputs = try net.window(sampled: perFrame, target: entries[ClipWindow.targetSlot].features, sentence, p)
-            case .image:
-                target = try prepare(try reader.frame(at: frame))
-                outputs = try model.forward(input: target.tensor, words: words)
-            }
-        }
-        let g = target.geometry
-        guard g.frameWidth == width, g.frameHeight == height else {
-            throw EvaluateError("\(sample.source.path): the frame is \(g.frameWidth)×\(g.frameHeight) but its mask is \(width)×\(height)")
-        }
-        let post = MaskPostprocess(config: model.config)
-        let mask = post.mask(logits: outputs.up.scalars, geometry: g)
-        let crfMask = crf ? try post.crfMask(probabilities: try outputs.sigm().scalars, networkRGB: target.rgb, geometry: g) : nil
-        return Prediction(mask: try PixelMask(width: width, height: height, pixels: mask),
-                          crfMask: try crfMask.map { try PixelMask(width: width, height: height, pixels: $0) })
-    }
-
-    private func prepare(_ image: RGBImage) throws -> PreparedImage {
-        try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height,
-                               H: model.config.H, W: model.config.W)
-    }
-
-    private func openVideo(_ path: String) throws -> VideoReader {
-        if readerPath == path, let reader { return reader }
-        reader = nil
-        frameCache = [:]
-        let r = try VideoReader(path: path)
-        reader = r
-        readerPath = path
-        return r
-    }
-
-    private func features(frame: Int, reader: VideoReader, net: CMPCVideoNetwork) throws
-        -> (prepared: PreparedImage, features: FrameFeatures) {
-        if let cached = frameCache[frame] { return cached }
-        let prepared = try prepare(try reader.frame(at: frame))
-        let image = try prepared.tensor.reshaped(to: [1, model.config.H, model.config.W, 3])
-        let entry = (prepared: prepared, features: try net.core.frames(image, model.parameters)[0])
-        frameCache[frame] = entry
-        return entry
-    }
 }

@@ -5,6 +5,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import Training
 import VideoModel

@@ -1,10 +1,13 @@
 // `cmpc-video segment`: masks for the actor each sentence describes, in a video or a still image.
+// The arguments and messages; the segmenter and the files it writes are Pipeline's (VideoSegmenter,
+// SegmentationOutput).
 import ArgumentParser
 import Checkpoint
 import CommandLineSupport
 import Evaluation
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import Video
 import VideoModel
@@ -76,74 +79,32 @@ struct Segment: AsyncParsableCommand {
             }
             return e.ids
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded)
-        segmenter.logitThreshold = log(threshold / (1 - threshold))
-        let output = try SegmentationOutput(folder: out, sentences: sentences, crf: crf, config: loaded.model.config)
+        segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
+        segmenter.crf = crf
+        let output = try SegmentationOutput(folder: out, sentences: sentences, segmenter: segmenter)
         if try isStillImage(input) {
-            let image = try ImageIO.read(path: input)
-            var results: [FrameMask] = []
-            try segmenter.run(frameCount: 1, targets: [1], nextFrame: { results.isEmpty ? image : nil },
-                              emit: { results.append($0) })
-            try output.writeImage(image, results: results.map { try output.refined($0) }, source: input)
+            try output.segment(image: try ImageIO.read(path: input), source: input)
             if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
             return
         }
         let reader = try VideoReader(path: input)
-        let n = reader.info.frameCount
-        let targets = try selectFrames(frameCount: n)
-        let writer = try VideoWriter(path: out + "/overlay.mp4", matching: reader)
+        let targets = try selectFrames(frameCount: reader.info.frameCount)
         // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
         let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
                                         label: "segment")
         progress.unit = "frames"
         let stop = StopRequest.onSignals()
         defer { stop.uninstall() }
-        // Frames wait here until every sentence's mask for them is known, then go to the overlay.
-        let targetSet = Set(targets)
-        var pending: [Int: (image: RGBImage, masks: [FrameMask])] = [:]
-        var decoded = 0
-        var written = 0
-        var stopped = false
-        func flush(upTo frame: Int) throws {
-            while written < frame, let entry = pending[written + 1],
-                  !targetSet.contains(written + 1) || entry.masks.count == sentences.count {
-                try writer.append(try output.overlay(entry.image, masks: entry.masks))
-                pending[written + 1] = nil
-                written += 1
-            }
-        }
-        do {
-            try segmenter.run(frameCount: n, targets: targets, nextFrame: {
-                if stop.isRequested { throw StopSegmenting() }
-                guard let image = try reader.nextFrame() else { return nil }
-                decoded += 1
-                if decoded <= (targets.last ?? 0) { pending[decoded] = (image, []) }
-                return image
-            }, emit: { result in
-                let refined = try output.refined(result)
-                try output.writeMask(refined)
-                pending[result.frame]?.masks.append(refined)
-                if result.sentence == sentences.count - 1 { progress.advance() }
-                try flush(upTo: result.frame)
-                if stop.isRequested { throw StopSegmenting() }
-            })
-        } catch is StopSegmenting {
-            stopped = true
-        }
-        try flush(upTo: written + pending.count)
+        let finished = try output.segment(video: reader, targets: targets, source: input,
+                                          frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
         progress.finish()
-        try writer.finish()
-        try output.writeJSON(source: input, width: reader.outputWidth, height: reader.outputHeight,
-                             frameRate: reader.info.frameRate.value)
-        if stopped {
+        if !finished {
             warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
             throw ExitCode(130)
         }
         if !quiet { print("wrote \(out)/overlay.mp4, \(out)/masks/, \(out)/masks.json") }
     }
-
-    struct StopSegmenting: Error {}
 
     func collectSentences() throws -> [String] {
         var all: [String] = []
@@ -196,92 +157,6 @@ struct Segment: AsyncParsableCommand {
         if isDir.boolValue { return false }
         let ext = (path as NSString).pathExtension.lowercased()
         return ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm", "pgm"].contains(ext)
-    }
-}
-
-/// Writes masks, overlays and the RLE JSON of a segment run.
-final class SegmentationOutput {
-    let folder: String
-    let sentences: [String]
-    let crf: Bool
-    let config: ModelConfig
-    private(set) var records: [(sentence: Int, frame: Int, rle: RLE)] = []
-
-    /// Distinct overlay colours, one per sentence.
-    static let palette: [(UInt8, UInt8, UInt8)] = [
-        (255, 48, 48), (48, 160, 255), (64, 220, 64), (255, 200, 0), (200, 64, 255), (0, 220, 200), (255, 120, 200),
-    ]
-
-    init(folder: String, sentences: [String], crf: Bool, config: ModelConfig) throws {
-        self.config = config
-        self.folder = folder
-        self.sentences = sentences
-        self.crf = crf
-    }
-
-    /// The mask after the CRF when asked for.
-    func refined(_ r: FrameMask) throws -> FrameMask {
-        guard crf else { return r }
-        var out = r
-        out.mask = try MaskPostprocess(config: config)
-            .crfMask(probabilities: r.probabilities, networkRGB: r.networkRGB, geometry: r.geometry)
-        return out
-    }
-
-    func writeMask(_ r: FrameMask) throws {
-        let dir = "\(folder)/masks/\(r.sentence)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let g = r.geometry
-        try ImageIO.writePNG(try GrayImage(width: g.frameWidth, height: g.frameHeight, pixels: r.mask.map { $0 != 0 ? 255 : 0 }),
-                             to: dir + String(format: "/%05d.png", r.frame))
-        records.append((r.sentence, r.frame, try RLE(mask: r.mask, height: g.frameHeight, width: g.frameWidth)))
-    }
-
-    func overlay(_ image: RGBImage, masks: [FrameMask]) throws -> RGBImage {
-        var out = image
-        for m in masks.sorted(by: { $0.sentence < $1.sentence }) {
-            let colour = Self.palette[m.sentence % Self.palette.count]
-            out = try Overlay.blend(out, mask: try GrayImage(width: image.width, height: image.height, pixels: m.mask),
-                                    colour: colour)
-        }
-        return out
-    }
-
-    func writeImage(_ image: RGBImage, results: [FrameMask], source: String) throws {
-        for r in results {
-            let name = sentences.count == 1 ? "mask.png" : "mask-\(r.sentence).png"
-            try ImageIO.writePNG(try GrayImage(width: image.width, height: image.height, pixels: r.mask.map { $0 != 0 ? 255 : 0 }),
-                                 to: "\(folder)/\(name)")
-            records.append((r.sentence, 1, try RLE(mask: r.mask, height: image.height, width: image.width)))
-        }
-        try ImageIO.writePNG(try overlay(image, masks: results), to: "\(folder)/overlay.png")
-        try writeJSON(source: source, width: image.width, height: image.height, frameRate: nil)
-    }
-
-    /// DIR/masks.json: per sentence and frame, the mask as pycocotools' RLE.
-    func writeJSON(source: String, width: Int, height: Int, frameRate: Double?) throws {
-        struct Entry: Encodable {
-            let sentence: Int
-            let text: String
-            let frame: Int
-            let segmentation: RLE
-        }
-        struct File: Encodable {
-            let source: String
-            let width: Int
-            let height: Int
-            let frame_rate: Double?
-            let crf: Bool
-            let sentences: [String]
-            let masks: [Entry]
-        }
-        let entries = records.sorted { ($0.frame, $0.sentence) < ($1.frame, $1.sentence) }
-            .map { Entry(sentence: $0.sentence, text: sentences[$0.sentence], frame: $0.frame, segmentation: $0.rle) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(File(source: source, width: width, height: height, frame_rate: frameRate, crf: crf,
-                                           sentences: sentences, masks: entries))
-        try writeAtomically(Array(data), to: URL(fileURLWithPath: "\(folder)/masks.json"))
     }
 }
 

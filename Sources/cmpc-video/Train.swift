@@ -6,6 +6,7 @@ import Datasets
 import Evaluation
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import Training
 import VideoModel

@@ -4,6 +4,7 @@
 import Dispatch
 import Testing
 @testable import ImageModel
+import Pipeline
 @testable import Tensor
 @testable import Training
 @testable import VideoModel

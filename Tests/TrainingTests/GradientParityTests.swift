@@ -7,6 +7,7 @@ import Checkpoint
 import Foundation
 import Testing
 import ImageModel
+import Pipeline
 import Tensor
 @testable import Training
 import VideoModel

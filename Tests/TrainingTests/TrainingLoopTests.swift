@@ -7,6 +7,7 @@ import Datasets
 import Evaluation
 import Foundation
 import ImageModel
+import Pipeline
 import Testing
 import Tensor
 @testable import Training
@@ -156,34 +157,6 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
         #expect(e0 != e1)
         #expect(e0 != SampleOrder(count: 17, seed: 10).permutation(epoch: 0))
         #expect(order.index(at: 17 + 4) == e1[4])
-    }
-
-    @Test func maskIsResizedAndPaddedLikeTheImage() throws {
-        // A 4×2 (W×H) mask with its right half set → 8×8: content rows 2…5, columns 4…7.
-        let mask = try PixelMask(width: 4, height: 2, pixels: [0, 0, 1, 1, 0, 0, 1, 1])
-        let t = SamplePreparer.padMask(mask, H: 8, W: 8)
-        #expect(t.shape == [8, 8])
-        for y in 0..<8 {
-            for x in 0..<8 {
-                let inside = (2..<6).contains(y) && x >= 4
-                if inside { #expect(t.scalars[y * 8 + x] == 1, "(\(y),\(x))") }
-                if !(2..<6).contains(y) { #expect(t.scalars[y * 8 + x] == 0, "(\(y),\(x))") }
-                if x < 3 { #expect(t.scalars[y * 8 + x] == 0, "(\(y),\(x))") }
-            }
-        }
-    }
-
-    @Test func maskAtTheInputSizeIsTakenAsItIs() throws {
-        // At the frame's own size resize_and_pad is the identity, so "> 0" adds no border; a
-        // smaller input widens the mask by the pixels the bilinear resize touches.
-        var rng = SplitMix64(seed: 5)
-        let pixels: [UInt8] = (0..<(16 * 12)).map { _ in rng.next() % 3 == 0 ? 1 : 0 }
-        let mask = try PixelMask(width: 16, height: 12, pixels: pixels)
-        #expect(SamplePreparer.padMask(mask, H: 12, W: 16).scalars == pixels.map(Float.init))
-        let square = try PixelMask(width: 40, height: 40, pixels: (0..<1600).map { i in
-            (10..<30).contains(i / 40) && (10..<30).contains(i % 40) ? 1 : 0 })
-        let half = SamplePreparer.padMask(square, H: 20, W: 20)
-        #expect(half.scalars.reduce(0, +) > 100)      // 10×10 at half size, more after "> 0"
     }
 
     @Test func objectiveRulesFollowTheOriginal() {

@@ -8,6 +8,7 @@
 //   id        float64 (1, N)     A2D-style actor-action labels (actor digit · 10 + action digit)
 // Object modification times are not stored, so the same content gives the same bytes.
 import Foundation
+import FileOutput
 
 /// One annotated frame: every visible actor's mask, as the h5 file holds it.
 public struct SynthFrameAnnotation: Sendable, Equatable {
@@ -76,27 +77,9 @@ public enum SynthAnnotationFile {
     }
 }
 
-/// `dir/.name.tmp`: the temporary file a writer fills before renaming it to `path`.
-func temporaryPath(for path: String) -> String {
-    let url = URL(fileURLWithPath: path)
-    return url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".tmp").path
-}
-
-/// Renames a finished temporary file to its final name, replacing an older file.
-func moveIntoPlace(_ tmp: String, _ path: String) throws {
-    guard rename(tmp, path) == 0 else {
-        throw SyntheticError(what: path, reason: "cannot rename the finished file into place (errno \(errno))")
-    }
-}
-
-/// Writes bytes to `path` through a temporary file in the same folder.
+/// Writes bytes to `path` through a temporary file in the same folder (FileOutput's AtomicFile).
 func writeAtomically(_ data: Data, to path: String) throws {
-    let tmp = temporaryPath(for: path)
-    do {
-        try data.write(to: URL(fileURLWithPath: tmp))
-        try moveIntoPlace(tmp, path)
-    } catch {
-        try? FileManager.default.removeItem(atPath: tmp)
-        throw SyntheticError(what: path, reason: "cannot write: \(error)")
+    do { try AtomicFile.write(data, to: path) } catch let error as AtomicWriteError {
+        throw SyntheticError(what: error.file, reason: error.problem)
     }
 }

@@ -1,8 +1,9 @@
 // Preprocessing as the original: resize_and_pad the RGB frame to H×W, RGB→BGR, minus the Caffe
-// mean; and the way back: the H×W prediction resize_and_crop'ped to the frame's size.
+// mean; the ground-truth mask resize_and_pad'ded the same way; and the way back: the H×W prediction
+// resize_and_crop'ped to the frame's size.
 // Port of util/im_processing.py (resize_and_pad, resize_and_crop) with skimage.transform.resize's
 // semantics: bilinear (order 1), pixel-centre coordinates, 'reflect' borders, Gaussian
-// anti-aliasing when shrinking (σ = (scale − 1)/2), then img_as_ubyte rounding.
+// anti-aliasing when shrinking (σ = (scale − 1)/2), then img_as_ubyte rounding (images) or > 0 (masks).
 
 import Tensor
 
@@ -11,10 +12,13 @@ public let caffeMeanBGR: (Float, Float, Float) = (104.00698793, 116.66876762, 12
 
 /// Where the frame sits inside the padded network input.
 public struct PadGeometry: Sendable, Equatable {
+    /// The frame's own size.
     public var frameHeight: Int
     public var frameWidth: Int
+    /// The frame's size inside the input, scaled to fit H×W with its aspect ratio kept.
     public var resizedHeight: Int
     public var resizedWidth: Int
+    /// Rows above and columns left of the frame (zeros).
     public var padTop: Int
     public var padLeft: Int
 }
@@ -25,9 +29,12 @@ public struct PreparedImage: Sendable {
     public var tensor: Tensor
     /// The padded 8-bit RGB image [H·W·3] (what DenseCRF's bilateral kernel reads).
     public var rgb: [UInt8]
+    /// Where the frame sits in the input.
     public var geometry: PadGeometry
 }
 
+/// The original's resize_and_pad (frames and masks into the network input) and resize_and_crop
+/// (predictions back to the frame).
 public enum Preprocess {
     /// resize_and_pad: scale the frame to fit H×W keeping its aspect ratio, centre it, pad with 0.
     /// rgb is height×width×3 bytes.
@@ -36,22 +43,14 @@ public enum Preprocess {
             throw TensorError.invalidArgument(op: "Preprocess.prepare",
                                               reason: "\(rgb.count) bytes do not make a \(width)×\(height) RGB image")
         }
-        let scale = min(Double(H) / Double(height), Double(W) / Double(width))
-        let rh = max(1, Int((Double(height) * scale).rounded(.toNearestOrEven)))
-        let rw = max(1, Int((Double(width) * scale).rounded(.toNearestOrEven)))
-        let padTop = (H - rh) / 2
-        let padLeft = (W - rw) / 2
+        let geometry = padGeometry(width: width, height: height, H: H, W: W)
         let planes = (0..<3).map { ch in
-            resize(plane: (0..<(width * height)).map { Float(rgb[$0 * 3 + ch]) / 255 }, width: width, height: height,
-                   toWidth: rw, toHeight: rh)
+            resizeAndPad((0..<(width * height)).map { Float(rgb[$0 * 3 + ch]) / 255 }, geometry, H: H, W: W)
         }
         var padded = [UInt8](repeating: 0, count: H * W * 3)
-        for y in 0..<rh {
-            for x in 0..<rw {
-                for ch in 0..<3 {
-                    let v = (planes[ch][y * rw + x] * 255).rounded(.toNearestOrEven)
-                    padded[((y + padTop) * W + x + padLeft) * 3 + ch] = UInt8(max(0, min(255, v)))
-                }
+        for i in 0..<(H * W) {
+            for ch in 0..<3 {
+                padded[i * 3 + ch] = UInt8(max(0, min(255, (planes[ch][i] * 255).rounded(.toNearestOrEven))))
             }
         }
         let mean = [caffeMeanBGR.0, caffeMeanBGR.1, caffeMeanBGR.2]
@@ -60,9 +59,44 @@ public enum Preprocess {
                 for ch in 0..<3 { buf[i * 3 + ch] = Float(padded[i * 3 + (2 - ch)]) - mean[ch] }   // RGB→BGR − mean
             }
         }
-        return PreparedImage(tensor: tensor, rgb: padded,
-                             geometry: PadGeometry(frameHeight: height, frameWidth: width, resizedHeight: rh,
-                                                   resizedWidth: rw, padTop: padTop, padLeft: padLeft))
+        return PreparedImage(tensor: tensor, rgb: padded, geometry: geometry)
+    }
+
+    /// resize_and_pad of a 0/1 mask (height×width values, non-zero = foreground) to H×W, then > 0:
+    /// [H,W] of 0/1, aligned with `prepare`'s image of the same frame.
+    public static func padMask(pixels: [UInt8], width: Int, height: Int, H: Int, W: Int) throws -> Tensor {
+        guard width > 0, height > 0, pixels.count == width * height else {
+            throw TensorError.invalidArgument(op: "Preprocess.padMask",
+                                              reason: "\(pixels.count) values do not make a \(width)×\(height) mask")
+        }
+        let geometry = padGeometry(width: width, height: height, H: H, W: W)
+        let plane = resizeAndPad(pixels.map { $0 != 0 ? 1 : 0 }, geometry, H: H, W: W)
+        return Tensor(shape: [H, W]) { buf in
+            for i in 0..<(H * W) { buf[i] = plane[i] > 0 ? 1 : 0 }
+        }
+    }
+
+    /// Where a width×height frame goes in the H×W input: scaled to fit (aspect kept), centred.
+    public static func padGeometry(width: Int, height: Int, H: Int, W: Int) -> PadGeometry {
+        let scale = min(Double(H) / Double(height), Double(W) / Double(width))
+        let rh = max(1, Int((Double(height) * scale).rounded(.toNearestOrEven)))
+        let rw = max(1, Int((Double(width) * scale).rounded(.toNearestOrEven)))
+        return PadGeometry(frameHeight: height, frameWidth: width, resizedHeight: rh, resizedWidth: rw,
+                           padTop: (H - rh) / 2, padLeft: (W - rw) / 2)
+    }
+
+    /// resize_and_pad of one plane (frameHeight×frameWidth values) to H×W: resized to the geometry's
+    /// size, placed at its offset, 0 around it.
+    static func resizeAndPad(_ plane: [Float], _ g: PadGeometry, H: Int, W: Int) -> [Float] {
+        let resized = resize(plane: plane, width: g.frameWidth, height: g.frameHeight,
+                             toWidth: g.resizedWidth, toHeight: g.resizedHeight)
+        var out = [Float](repeating: 0, count: H * W)
+        for y in 0..<g.resizedHeight {
+            for x in 0..<g.resizedWidth {
+                out[(y + g.padTop) * W + x + g.padLeft] = resized[y * g.resizedWidth + x]
+            }
+        }
+        return out
     }
 
     /// resize_and_crop of an H×W map back to the frame: scale to cover the frame, crop the centre.
@@ -140,20 +174,30 @@ public enum Preprocess {
         }
         let kx = kernel(sigmaX), ky = kernel(sigmaY)
         let rx = kx.count / 2, ry = ky.count / 2
+        // Each output is Σ_i k[i]·source[reflected tap i], summed in tap order from 0; the loops below keep
+        // that order per element (so the result is the same to the bit) but read memory row by row.
+        let taps = kx.count
+        var columns = [Int](repeating: 0, count: width * taps)   // the source column of each (x, tap)
+        for x in 0..<width { for i in 0..<taps { columns[x * taps + i] = reflectHalf(x + i - rx, width) } }
         var tmp = [Float](repeating: 0, count: plane.count)
         for y in 0..<height {
+            let row = y * width
             for x in 0..<width {
                 var s: Float = 0
-                for (i, k) in kx.enumerated() { s += k * plane[y * width + reflectHalf(x + i - rx, width)] }
-                tmp[y * width + x] = s
+                for i in 0..<taps { s += kx[i] * plane[row + columns[x * taps + i]] }
+                tmp[row + x] = s
             }
         }
         var out = [Float](repeating: 0, count: plane.count)
-        for y in 0..<height {
-            for x in 0..<width {
-                var s: Float = 0
-                for (i, k) in ky.enumerated() { s += k * tmp[reflectHalf(y + i - ry, height) * width + x] }
-                out[y * width + x] = s
+        out.withUnsafeMutableBufferPointer { o in
+            tmp.withUnsafeBufferPointer { t in
+                for y in 0..<height {
+                    let row = y * width
+                    for (i, k) in ky.enumerated() {
+                        let source = reflectHalf(y + i - ry, height) * width
+                        for x in 0..<width { o[row + x] += k * t[source + x] }
+                    }
+                }
             }
         }
         return out

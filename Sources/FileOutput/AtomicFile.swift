@@ -1,0 +1,101 @@
+// Atomic file output: every file the project writes (checkpoints, masks, overlays, logs, summaries,
+// synthetic sets) is filled under a temporary name in the destination folder and renamed over the
+// destination only when complete, so a reader never sees a half-written file and a failed write
+// leaves the old file as it was. The one implementation; each module maps `AtomicWriteError` to its
+// own error type where its callers expect one.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a file could not be written; names the file and the fix.
+public struct AtomicWriteError: Error, CustomStringConvertible, Sendable {
+    /// The destination path.
+    public let file: String
+    /// What went wrong.
+    public let problem: String
+
+    public init(file: String, problem: String) {
+        self.file = file
+        self.problem = problem
+    }
+
+    public var description: String { "\(file): \(problem)" }
+}
+
+/// Writing through a temporary file beside the destination, renamed over it on success.
+public enum AtomicFile {
+    /// A fresh temporary path beside `path` that keeps its extension (FFmpeg's muxers choose by it):
+    /// `dir/.name.partial-<pid>-<random>.ext`.
+    public static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension
+        let tag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let name = ".\(url.deletingPathExtension().lastPathComponent).partial-\(getpid())-\(tag)"
+            + (ext.isEmpty ? "" : ".\(ext)")
+        return url.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Renames the finished `temporary` to `path` (replacing an older file); removes `temporary`
+    /// when that fails.
+    public static func commit(_ temporary: String, to path: String) throws {
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw AtomicWriteError(file: path, problem: "cannot move the finished file into place: \(reason)")
+        }
+    }
+
+    /// Streams a file through `body` into a temporary file beside `path`, then renames it over `path`.
+    /// On any error the temporary file is removed and `path` is left as it was; the error thrown by
+    /// `body` is rethrown unchanged.
+    public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let dir = folder.isEmpty ? "." : folder
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw AtomicWriteError(file: path, problem: "the folder \(dir) does not exist; create it first")
+        }
+        let temporary = temporaryPath(for: path)
+        guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
+            throw AtomicWriteError(file: path, problem: "cannot create a temporary file in \(dir): "
+                                   + String(cString: strerror(errno)) + "; check the folder's permissions")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            do {
+                try body(handle)
+                try handle.synchronize()
+                try handle.close()
+            } catch {
+                try? handle.close()
+                throw error
+            }
+        } catch let error as AtomicWriteError {
+            unlink(temporary)
+            throw error
+        } catch {
+            unlink(temporary)
+            if error is CocoaError || error is POSIXError {
+                throw AtomicWriteError(file: path, problem: "writing failed: \(error.localizedDescription)")
+            }
+            throw error
+        }
+        try commit(temporary, to: path)
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write<Bytes: DataProtocol>(_ bytes: Bytes, to path: String) throws {
+        try write(to: path) { handle in
+            var start = bytes.startIndex
+            while start != bytes.endIndex {
+                let end = bytes.index(start, offsetBy: 64 << 20, limitedBy: bytes.endIndex) ?? bytes.endIndex
+                try handle.write(contentsOf: bytes[start..<end])
+                start = end
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+// ModelRunner: the one place the pipeline calls the networks, and the per-frame feature cache the
+// whole-video segmenter and the dataset predictor share.
+//
+// Which frames a target reads (`ModelConfig.framesRead`): the video network reads the 5 sampled
+// frames of the target's Video.ClipWindow (the target in every slot for single_frame); the image
+// network reads the target frame alone. The training sample reader prepares the same frames.
+//
+// What is computed once (a `FrameEntry` holds it while the frame is held):
+//   per frame                backbone (+ laterals for the video network)
+//   per frame and sentence   the video network's multimodal features and temporal nodes, when the
+//                            sentence is shared by many targets (`PreparedSentence.cacheKey`)
+//   per target               the rest: the image network's head, or the video network's window
+// Every call on the network (`frames`, `sentence`, `frameSentence`, `window`, `backbone`, `head`)
+// is in this file.
+
+import ImageModel
+import Tensor
+import Video
+import VideoModel
+
+/// The frames one target reads, one per slot, and which slot is the target.
+public struct FramesRead: Equatable, Sendable {
+    /// 1-based frame numbers: the clip window's 5 sampled frames (video network) or the target alone (image network).
+    public var frames: [Int]
+    /// The slot of the target frame in `frames`.
+    public var targetSlot: Int
+    /// The target frame's number.
+    public var target: Int { frames[targetSlot] }
+}
+
+extension ModelConfig {
+    /// The frames this configuration's network reads for `target` (1-based) of a video of `frameCount`
+    /// frames. A still image is a video of one frame.
+    ///
+    ///     // video network, 20 frames: target 1 reads [1, 1, 1, 5, 8]; single_frame reads [1, 1, 1, 1, 1]
+    public func framesRead(target: Int, frameCount: Int) throws -> FramesRead {
+        let window = try clipWindow(frameCount: frameCount)
+        switch model {
+        case .video:
+            return FramesRead(frames: try window.sampledFrames(around: target), targetSlot: ClipWindow.targetSlot)
+        case .image:
+            _ = try window.window(around: target)   // the range check, with ClipWindow's message
+            return FramesRead(frames: [target], targetSlot: 0)
+        }
+    }
+}
+
+/// One decoded frame prepared for the network, with its features computed the first time a target
+/// needs them. Whoever holds the entry (a walk over a video, a predictor for the current video)
+/// decides how long they are kept.
+public final class FrameEntry {
+    /// 1-based frame number in its video.
+    public let number: Int
+    /// The network input made from the frame (and the padded RGB image DenseCRF reads).
+    public let prepared: PreparedImage
+    fileprivate var features: NetworkFrameFeatures?
+    fileprivate var bySentence: [Int: FrameSentenceFeatures] = [:]
+
+    /// Frame `number` of its video, already prepared; no features yet.
+    public init(number: Int, prepared: PreparedImage) {
+        self.number = number
+        self.prepared = prepared
+    }
+}
+
+/// Sentence-independent features of one frame, as the network kind computes them.
+private enum NetworkFrameFeatures {
+    case image(BackboneFeatures)
+    case video(FrameFeatures)
+}
+
+/// A sentence ready to run: its word ids and, for the video network, its language features.
+public struct PreparedSentence {
+    /// num_steps word ids, left-padded with 0.
+    public let words: [Int32]
+    /// When set, every frame keeps this sentence's per-frame features under this key (a segmenter's
+    /// sentences, read by every window); nil computes them per target (a dataset sample's sentence).
+    public let cacheKey: Int?
+    fileprivate let language: SentenceFeatures?
+}
+
+/// Runs one model on prepared frames: per-frame features once, per-target outputs.
+///
+/// A runner (with the frame entries it fills) belongs to one thread at a time; several runners may
+/// share one `CMPCModel`, whose parameters are only read.
+public final class ModelRunner {
+    /// The network and its parameters (read only).
+    public let model: CMPCModel
+
+    /// Backbone passes (one per frame entry) and per-(frame, sentence) passes of the video network so far.
+    public private(set) var backbonePasses = 0
+    /// Per-(frame, sentence) passes of the video network so far.
+    public private(set) var frameSentencePasses = 0
+
+    public init(model: CMPCModel) {
+        self.model = model
+    }
+
+    /// The model's configuration (sizes, network kind, ablation).
+    public var config: ModelConfig { model.config }
+
+    /// resize_and_pad of an RGB frame to the network's H×W.
+    public func prepare(_ image: RGBImage) throws -> PreparedImage {
+        try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height, H: config.H, W: config.W)
+    }
+
+    /// Frame `number` of a video, prepared; its features are computed on first use.
+    public func frame(_ number: Int, _ image: RGBImage) throws -> FrameEntry {
+        FrameEntry(number: number, prepared: try prepare(image))
+    }
+
+    /// The language side of a sentence (the video network computes it once per sentence).
+    public func sentence(_ words: [Int32], cacheKey: Int? = nil) throws -> PreparedSentence {
+        switch model.network {
+        case let .video(net):
+            return PreparedSentence(words: words, cacheKey: cacheKey, language: try net.core.sentence(words, model.parameters))
+        case .image:
+            return PreparedSentence(words: words, cacheKey: cacheKey, language: nil)
+        }
+    }
+
+    /// The outputs for one target from the frames it reads (`FramesRead.frames`, in slot order, entry
+    /// `targetSlot` the target).
+    public func outputs(frames: [FrameEntry], targetSlot: Int, sentence: PreparedSentence) throws -> CMPCOutputs {
+        let p = model.parameters
+        switch model.network {
+        case let .video(net):
+            guard let language = sentence.language else {
+                throw TensorError.invalidArgument(op: "ModelRunner", reason: "the sentence was prepared for another network")
+            }
+            var perFrame: [FrameSentenceFeatures] = []
+            for entry in frames {
+                let features = try videoFeatures(entry, net)
+                if let key = sentence.cacheKey, let cached = entry.bySentence[key] {
+                    perFrame.append(cached)
+                    continue
+                }
+                let computed = try net.core.frameSentence([features], language, p)[0]
+                frameSentencePasses += 1
+                if let key = sentence.cacheKey { entry.bySentence[key] = computed }
+                perFrame.append(computed)
+            }
+            return try net.window(sampled: perFrame, target: try videoFeatures(frames[targetSlot], net), language, p)
+        case let .image(net):
+            guard frames.count == 1, targetSlot == 0 else {
+                throw TensorError.invalidArgument(op: "ModelRunner",
+                                                  reason: "the image network reads 1 frame per target; \(frames.count) given")
+            }
+            let features: BackboneFeatures
+            if case let .image(cached)? = frames[0].features {
+                features = cached
+            } else {
+                features = try net.backbone(try batch(frames[0]), p)
+                frames[0].features = .image(features)
+                backbonePasses += 1
+            }
+            return try net.head(features: features, words: sentence.words, p)
+        }
+    }
+
+    private func videoFeatures(_ entry: FrameEntry, _ net: CMPCVideoNetwork) throws -> FrameFeatures {
+        if case let .video(cached)? = entry.features { return cached }
+        let features = try net.core.frames(try batch(entry), model.parameters)[0]
+        entry.features = .video(features)
+        backbonePasses += 1
+        return features
+    }
+
+    private func batch(_ entry: FrameEntry) throws -> Tensor {
+        try entry.prepared.tensor.reshaped(to: [1, config.H, config.W, 3])
+    }
+}
