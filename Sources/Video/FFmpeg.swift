@@ -212,10 +212,17 @@ func convertToRGB(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h
                          dst: AV_PIX_FMT_RGB24, path: path)
     let colour = sourceColour(of: frame)
     scaler.setSourceColour(space: colour.space, fullRange: colour.fullRange)
-    var rc: Int32 = 0
-    let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { buffer, count in
-        rc = swift_sws_frame_to_packed(scaler.ctx, frame, buffer.baseAddress, Int32(w * 3))
-        count = w * h * 3
+    // swscale's SIMD paths write whole vectors: with a row of w·3 bytes that is not a multiple of
+    // their width (a 40×30 clip, say) they run past the end of an exact buffer. Convert into rows
+    // aligned to 64 bytes with a spare row, then pack.
+    let rowBytes = w * 3
+    let stride = (rowBytes + 63) & ~63
+    let staging = UnsafeMutablePointer<UInt8>.allocate(capacity: stride * (h + 1))
+    defer { staging.deallocate() }
+    let rc = swift_sws_frame_to_packed(scaler.ctx, frame, staging, Int32(stride))
+    let pixels = [UInt8](unsafeUninitializedCapacity: rowBytes * h) { buffer, count in
+        for y in 0..<h { (buffer.baseAddress! + y * rowBytes).update(from: staging + y * stride, count: rowBytes) }
+        count = rowBytes * h
     }
     if rc < 0 { throw VideoError(.damaged, path: path, "colour conversion failed: \(avErrorText(rc))") }
     return RGBImage(width: w, height: h, unchecked: pixels)

@@ -147,6 +147,11 @@ enum MediaFiles {
                          ["-c:v", "libx264", "-pix_fmt", "yuv444p", "-g", "10"])
     }
 
+    /// A 40×30 yuv420p clip: rows of 120 RGB bytes, which swscale's vector code overruns in an exact buffer.
+    static func small() throws -> String {
+        try patternVideo("small.mp4", count: 24, width: 40, height: 30, ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "8"])
+    }
+
     /// Frames at irregular times: 0, 1, 2, 5, 6, 7, 10, … (in 1/25 s), kept as they are.
     static func variableRate() throws -> String {
         try patternVideo("vfr.mp4", count: 40,

@@ -16,6 +16,7 @@ struct MediaCase: CustomTestStringConvertible, Sendable {
         MediaCase(name: "H.264 mkv with B-frames", make: { try MediaFiles.h264Matroska() }, count: 60, width: 160, height: 120),
         MediaCase(name: "VP9 webm with alt-ref frames", make: { try MediaFiles.vp9() }, count: 48, width: 160, height: 120),
         MediaCase(name: "MPEG-4 part 2 avi with B-frames", make: { try MediaFiles.mpeg4Avi() }, count: 48, width: 160, height: 120),
+        MediaCase(name: "small 40×30 yuv420p", make: { try MediaFiles.small() }, count: 24, width: 40, height: 30),
         MediaCase(name: "odd size 321×241", make: { try MediaFiles.oddSize() }, count: 30, width: 321, height: 241),
         MediaCase(name: "variable frame rate", make: { try MediaFiles.variableRate() }, count: 40, width: 160, height: 120),
         MediaCase(name: "PNG frame folder", make: { try MediaFiles.pngFolder() }, count: 20, width: 160, height: 120),
