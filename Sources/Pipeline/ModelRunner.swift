@@ -6,12 +6,13 @@
 // network reads the target frame alone. The training sample reader prepares the same frames.
 //
 // What is computed once (a `FrameEntry` holds it while the frame is held):
-//   per frame                backbone (+ laterals for the video network)
-//   per frame and sentence   the video network's multimodal features and temporal nodes, when the
-//                            sentence is shared by many targets (`PreparedSentence.cacheKey`)
-//   per target               the rest: the image network's head, or the video network's window
-// Every call on the network (`frames`, `sentence`, `frameSentence`, `window`, `backbone`, `head`)
-// is in this file.
+//   per sentence             the language features
+//   per frame                backbone and laterals
+//   per frame and sentence   the multimodal features (and the video network's temporal nodes), when
+//                            the sentence is shared by many targets (`PreparedSentence.cacheKey`)
+//   per target               the window: the rest of the network (one slot for the image network)
+// Every call on the network (`frames`, `sentence`, `frameSentence`, `window`) is in this file, the
+// same for both networks.
 
 import ImageModel
 import Tensor
@@ -53,7 +54,7 @@ public final class FrameEntry {
     public let number: Int
     /// The network input made from the frame (and the padded RGB image DenseCRF reads).
     public let prepared: PreparedImage
-    fileprivate var features: NetworkFrameFeatures?
+    fileprivate var features: FrameFeatures?
     fileprivate var bySentence: [Int: FrameSentenceFeatures] = [:]
 
     /// Frame `number` of its video, already prepared; no features yet.
@@ -63,20 +64,14 @@ public final class FrameEntry {
     }
 }
 
-/// Sentence-independent features of one frame, as the network kind computes them.
-private enum NetworkFrameFeatures {
-    case image(BackboneFeatures)
-    case video(FrameFeatures)
-}
-
-/// A sentence ready to run: its word ids and, for the video network, its language features.
+/// A sentence ready to run: its word ids and its language features.
 public struct PreparedSentence {
     /// num_steps word ids, left-padded with 0.
     public let words: [Int32]
     /// When set, every frame keeps this sentence's per-frame features under this key (a segmenter's
     /// sentences, read by every window); nil computes them per target (a dataset sample's sentence).
     public let cacheKey: Int?
-    fileprivate let language: SentenceFeatures?
+    fileprivate let language: SentenceFeatures
 }
 
 /// Runs one model on prepared frames: per-frame features once, per-target outputs.
@@ -109,59 +104,39 @@ public final class ModelRunner {
         FrameEntry(number: number, prepared: try prepare(image))
     }
 
-    /// The language side of a sentence (the video network computes it once per sentence).
+    /// The language side of a sentence, computed once per sentence.
     public func sentence(_ words: [Int32], cacheKey: Int? = nil) throws -> PreparedSentence {
-        switch model.network {
-        case let .video(net):
-            return PreparedSentence(words: words, cacheKey: cacheKey, language: try net.core.sentence(words, model.parameters))
-        case .image:
-            return PreparedSentence(words: words, cacheKey: cacheKey, language: nil)
-        }
+        PreparedSentence(words: words, cacheKey: cacheKey, language: try model.sentence(words))
     }
 
     /// The outputs for one target from the frames it reads (`FramesRead.frames`, in slot order, entry
-    /// `targetSlot` the target).
+    /// `targetSlot` the target). The same calls for both networks: the image network's window has one
+    /// slot, the video network's ClipWindow.slotCount.
     public func outputs(frames: [FrameEntry], targetSlot: Int, sentence: PreparedSentence) throws -> CMPCOutputs {
-        let p = model.parameters
-        switch model.network {
-        case let .video(net):
-            guard let language = sentence.language else {
-                throw TensorError.invalidArgument(op: "ModelRunner", reason: "the sentence was prepared for another network")
-            }
-            var perFrame: [FrameSentenceFeatures] = []
-            for entry in frames {
-                let features = try videoFeatures(entry, net)
-                if let key = sentence.cacheKey, let cached = entry.bySentence[key] {
-                    perFrame.append(cached)
-                    continue
-                }
-                let computed = try net.core.frameSentence([features], language, p)[0]
-                frameSentencePasses += 1
-                if let key = sentence.cacheKey { entry.bySentence[key] = computed }
-                perFrame.append(computed)
-            }
-            return try net.window(sampled: perFrame, target: try videoFeatures(frames[targetSlot], net), language, p)
-        case let .image(net):
-            guard frames.count == 1, targetSlot == 0 else {
-                throw TensorError.invalidArgument(op: "ModelRunner",
-                                                  reason: "the image network reads 1 frame per target; \(frames.count) given")
-            }
-            let features: BackboneFeatures
-            if case let .image(cached)? = frames[0].features {
-                features = cached
-            } else {
-                features = try net.backbone(try batch(frames[0]), p)
-                frames[0].features = .image(features)
-                backbonePasses += 1
-            }
-            return try net.head(features: features, words: sentence.words, p)
+        guard frames.count == model.network.slotCount, targetSlot == model.network.targetSlot else {
+            throw TensorError.invalidArgument(
+                op: "ModelRunner", reason: "the network reads \(model.network.slotCount) frames per target with the "
+                    + "target in slot \(model.network.targetSlot); \(frames.count) given, target in slot \(targetSlot)")
         }
+        var perFrame: [FrameSentenceFeatures] = []
+        for entry in frames {
+            if let key = sentence.cacheKey, let cached = entry.bySentence[key] {
+                perFrame.append(cached)
+                continue
+            }
+            let computed = try model.frameSentence([try features(entry)], sentence.language)[0]
+            frameSentencePasses += 1
+            if let key = sentence.cacheKey { entry.bySentence[key] = computed }
+            perFrame.append(computed)
+        }
+        return try model.window(sampled: perFrame, target: try features(frames[targetSlot]), sentence.language)
     }
 
-    private func videoFeatures(_ entry: FrameEntry, _ net: CMPCVideoNetwork) throws -> FrameFeatures {
-        if case let .video(cached)? = entry.features { return cached }
-        let features = try net.core.frames(try batch(entry), model.parameters)[0]
-        entry.features = .video(features)
+    /// A frame's backbone and lateral features, computed on first use.
+    private func features(_ entry: FrameEntry) throws -> FrameFeatures {
+        if let cached = entry.features { return cached }
+        let features = try model.frames(try batch(entry))[0]
+        entry.features = features
         backbonePasses += 1
         return features
     }
