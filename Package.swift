@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "cmpc-video",
             dependencies: [
-                "Tensor", "Checkpoint", "JSON", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Pipeline",
+                "Tensor", "Checkpoint", "JSON", "FileOutput", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Pipeline",
                 "Training", "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

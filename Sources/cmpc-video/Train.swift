@@ -4,6 +4,7 @@ import Checkpoint
 import CommandLineSupport
 import Datasets
 import Evaluation
+import FileOutput
 import Foundation
 import ImageModel
 import Pipeline
@@ -159,9 +160,9 @@ struct Train: AsyncParsableCommand {
         guard vocabulary.count <= cfg.vocabSize else {
             throw UserError("\(vocabPath) has \(vocabulary.count) words but the model's vocab_size is \(cfg.vocabSize)")
         }
-        try writeAtomically(Array(try JSONEncoder().encode(cfg)), to: outURL.appendingPathComponent("config.json"))
-        try writeAtomically(Array((vocabulary.words.joined(separator: "\n") + "\n").utf8),
-                            to: outURL.appendingPathComponent("vocabulary.txt"))
+        try AtomicFile.write(try JSONEncoder().encode(cfg), to: outURL.appendingPathComponent("config.json").path)
+        try AtomicFile.write(Array((vocabulary.words.joined(separator: "\n") + "\n").utf8),
+                             to: outURL.appendingPathComponent("vocabulary.txt").path)
 
         let data = A2DSentences(root: root)
         let samples = try data.samples(split: split)
