@@ -125,27 +125,39 @@ public final class SegmentationOutput {
 
     /// DIR/masks.json: per sentence and frame, the mask as pycocotools' RLE.
     func writeJSON(source: String, width: Int, height: Int, frameRate: Double?) throws {
-        struct Entry: Encodable {
-            let sentence: Int
-            let text: String
-            let frame: Int
-            let segmentation: RLE
-        }
-        struct File: Encodable {
-            let source: String
-            let width: Int
-            let height: Int
-            let frame_rate: Double?
-            let crf: Bool
-            let sentences: [String]
-            let masks: [Entry]
-        }
+        typealias Entry = MasksFile.Entry
         let entries = records.sorted { ($0.frame, $0.sentence) < ($1.frame, $1.sentence) }
             .map { Entry(sentence: $0.sentence, text: sentences[$0.sentence], frame: $0.frame, segmentation: $0.rle) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(File(source: source, width: width, height: height, frame_rate: frameRate,
-                                           crf: segmenter.crf, sentences: sentences, masks: entries))
+        let data = try encoder.encode(MasksFile(source: source, width: width, height: height, frame_rate: frameRate,
+                                                crf: segmenter.crf, sentences: sentences, masks: entries))
         try AtomicFile.write(data, to: "\(folder)/masks.json")
     }
+}
+
+/// The layout of `masks.json`, as `segment` (and a server) writes it: per sentence and frame, the
+/// mask as pycocotools' RLE at the source size.
+public struct MasksFile: Codable, Sendable {
+    /// One mask.
+    public struct Entry: Codable, Sendable {
+        /// Index into `sentences`.
+        public let sentence: Int
+        /// The sentence itself.
+        public let text: String
+        /// 1-based frame number (1 for a still image).
+        public let frame: Int
+        /// The mask (`pycocotools.mask.decode` reads it).
+        public let segmentation: RLE
+    }
+    /// The input file.
+    public let source: String
+    public let width: Int
+    public let height: Int
+    /// Frames per second of a video; nil for a still image.
+    public let frame_rate: Double?
+    /// Whether DenseCRF refined the masks.
+    public let crf: Bool
+    public let sentences: [String]
+    public let masks: [Entry]
 }

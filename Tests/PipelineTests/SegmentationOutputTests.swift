@@ -10,21 +10,6 @@ import Video
 import VideoModel
 
 @Suite struct SegmentationOutputTests {
-    struct MasksFile: Decodable {
-        struct Entry: Decodable {
-            let sentence: Int
-            let text: String
-            let frame: Int
-            let segmentation: RLE
-        }
-        let source: String
-        let width: Int
-        let height: Int
-        let frame_rate: Double?
-        let crf: Bool
-        let sentences: [String]
-        let masks: [Entry]
-    }
 
     /// A clip of `syntheticFrame`s, 64×48 (VideoReader's RGB conversion overruns its buffer on widths that are
     /// not a multiple of 16: reported, not this suite's subject).
