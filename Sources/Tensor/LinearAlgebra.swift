@@ -78,14 +78,17 @@ func matmulRaw(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) thr
                                    c: pc + i * m * n, ldc: n)
                 }
                 // Products large enough to be cut into blocks run one after another, each on all the
-                // workers; smaller ones run side by side, one per task. Each is BLAS.sgemm's product
-                // either way (its blocks run in order inside a task), so the result is the same.
+                // workers; smaller ones run side by side, as many per task as make GEMMPlan.minWork.
+                // Each is BLAS.sgemm's product either way (its blocks run in order inside a task), so
+                // the result is the same.
                 if GEMMPlan(m: m, n: n, k: k).blocks > 1 {
                     for i in 0..<count { try product(i) }
                 } else {
                     try BLAS.load()
                     // OpenBLAS is loaded, so sgemm cannot throw here.
-                    parallelFor(count, grain: 1) { items in for i in items { try? product(i) } }
+                    parallelFor(count, grain: max(1, GEMMPlan.minWork / max(1, m * n * k))) { items in
+                        for i in items { try? product(i) }
+                    }
                 }
             }
         }
