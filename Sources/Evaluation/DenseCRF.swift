@@ -74,7 +74,7 @@ public enum DenseCRF {
     ///     let (mask, _) = try DenseCRF.refine(probabilities: sigma, rgb: pixels, width: 320, height: 320)
     public static func refine(probabilities: [Float], rgb: [UInt8], width: Int, height: Int,
                               parameters: DenseCRFParameters = DenseCRFParameters(),
-                              threads: Int = engineThreads) throws -> (labels: [UInt8], q: [Float]) {
+                              threads: Int = Engine.workers) throws -> (labels: [UInt8], q: [Float]) {
         let n = try checkSize(width: width, height: height)
         guard probabilities.count == n else {
             throw DenseCRFError("DenseCRF: the probability map has \(probabilities.count) values but the image is "
@@ -103,7 +103,7 @@ public enum DenseCRF {
     /// - Returns: Q, 2·H·W label-major; each pixel's two values sum to 1.
     public static func inference(unary: [Float], rgb: [UInt8], width: Int, height: Int,
                                  parameters: DenseCRFParameters = DenseCRFParameters(),
-                                 threads: Int = engineThreads) throws -> [Float] {
+                                 threads: Int = Engine.workers) throws -> [Float] {
         let n = try checkSize(width: width, height: height)
         guard rgb.count == 3 * n else {
             throw DenseCRFError("DenseCRF: the RGB image has \(rgb.count) bytes but \(width)×\(height)×3 = \(3 * n) "

@@ -3,13 +3,16 @@
 // Legend: N images, H×W input, Ho×Wo output, Cin/Cout channels, kh×kw kernel,
 // M = N·Ho·Wo output pixels, K = kh·kw·Cin.
 //
-// Forward: a 1×1 stride-1 convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies
-// (OpenBLAS threads for large filters, one GEMM per core and 256 rows for small ones). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per
-// core: each core takes half the output pixels and does im2col, a single-threaded GEMM and the
-// epilogue on sub-tiles of a few hundred rows; the HWIO filter already is the [K, Cout] matrix.
-// Backward per core as well: each core accumulates dW += colsᵀ·dY and col2im(dY·Wᵀ) for its
-// share into private buffers, added up at the end (1×1 stride 1: two multi-threaded GEMMs).
-// The older tiled backward with multi-threaded GEMMs is kept as the reference path for tests.
+// Forward: a 1×1 stride-1 convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies (the
+// engine's blocked GEMM for large filters, tiles of 256 rows with one single-threaded GEMM each for
+// small ones). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per core: the
+// output pixels are cut into tiles of a few hundred rows, and each tile's im2col, single-threaded
+// GEMM and epilogue is one task for the engine's workers; the HWIO filter already is the [K, Cout]
+// matrix. Backward per core as well: a fixed number of pixel shares each accumulate dW += colsᵀ·dY
+// and col2im(dY·Wᵀ) into their own buffers, added in share order at the end (1×1 stride 1: two
+// blocked GEMMs). Every tile and share boundary depends only on the shapes (Engine.swift), so the
+// results do not depend on the worker count. The older tiled backward with blocked GEMMs is kept as
+// the reference path for tests.
 
 import Foundation
 
@@ -84,81 +87,45 @@ struct ConvEpilogue {
     }
 }
 
-/// OpenBLAS's thread count before any convolution changed it (restored after per-core work, so
-/// two convolutions running at once cannot leave it at 1).
-let blasDefaultThreads: Int = BLAS.threads
-
-/// Callers inside `BLAS.singleThreaded` (guarded by `pinLock`).
-nonisolated(unsafe) private var singleThreadPins = 0
-private let pinLock = NSLock()
-
-/// The thread count the per-core convolutions restore: 1 while some caller is inside
-/// `BLAS.singleThreaded`, else the default.
-var blasRestoreThreads: Int {
-    pinLock.lock()
-    defer { pinLock.unlock() }
-    return singleThreadPins > 0 ? 1 : blasDefaultThreads
+/// How the per-core kernels cut `m` output pixels: into `count` tiles of `size` rows (the last may
+/// have fewer), at most `subTile` rows each, and an even count when there are at least 32 rows (the
+/// workers share them evenly). Fixed by the shape alone, so the result does not depend on the
+/// worker count.
+func convTiles(m: Int, subTile: Int) -> (count: Int, size: Int) {
+    guard m > 0 else { return (0, 0) }
+    var count = (m + max(subTile, 1) - 1) / max(subTile, 1)
+    if count % 2 == 1 && m >= 32 { count += 1 }
+    let size = (m + count - 1) / count
+    return ((m + size - 1) / size, size)
 }
 
-extension BLAS {
-    /// True when OpenBLAS runs single-threaded and the convolutions leave it so: then several threads
-    /// may each run a network at once (one per core) without sharing OpenBLAS's thread pool.
-    public static var isSingleThreaded: Bool { threads == 1 && blasDefaultThreads == 1 }
-
-    /// Runs `body` with OpenBLAS single-threaded throughout: the per-core convolutions inside it do
-    /// not restore the default count when they end. Several threads may then each run a network at
-    /// once; without this, one network's convolution restoring OpenBLAS's threads while another
-    /// thread is inside a GEMM gives wrong products. Nested and concurrent calls are allowed.
-    public static func singleThreaded<R>(_ body: () throws -> R) throws -> R {
-        pinLock.lock()
-        singleThreadPins += 1
-        pinLock.unlock()
-        try setThreads(1)
-        defer {
-            pinLock.lock()
-            singleThreadPins -= 1
-            let last = singleThreadPins == 0
-            pinLock.unlock()
-            if last { try? setThreads(blasDefaultThreads) }
-        }
-        return try body()
-    }
-}
-
-/// Per-core forward: each core takes a contiguous share of the output pixels and runs im2col,
-/// a single-threaded GEMM and the epilogue on sub-tiles of `subTile` rows that stay in its own
-/// cache. No barrier between im2col and GEMM, no OpenBLAS thread hand-off: for conv1 (K = 147,
-/// Cout = 64) this is about 1.5× the multi-threaded GEMM per tile. OpenBLAS runs single-threaded
-/// meanwhile (a process-wide setting, restored after). Networks run at once on several threads must
-/// be inside `BLAS.singleThreaded`, or one's restore lands in the middle of another's GEMM.
+/// Per-core forward: the output pixels are cut into tiles (`convTiles`), and each tile — im2col, a
+/// single-threaded GEMM and the epilogue, in the worker's own cache — is one task for the engine's
+/// workers. No barrier between im2col and GEMM, no hand-off between GEMM threads: for conv1 (K = 147,
+/// Cout = 64) this is about 1.5× a multi-threaded GEMM per tile.
 func convForwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>, filter: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, subTile: Int) throws {
+    try BLAS.load()
     let k = g.k, m = g.m
     let direct = g.isPointwise && g.strideY == 1 && g.strideX == 1
-    // Never let one sub-tile hold more than a core's share, or the other core idles.
-    let subTile = max(1, min(subTile, m / engineThreads))
-    let restore = blasRestoreThreads
-    try BLAS.setThreads(1)
-    defer { try? BLAS.setThreads(restore) }
-    parallelFor(m, grain: subTile) { part in
-        let cols = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: subTile * k)
+    let tiles = convTiles(m: m, subTile: subTile)
+    Engine.run(tiles.count) { t in
+        let rows = (t * tiles.size)..<min(m, (t + 1) * tiles.size)
+        let a: UnsafePointer<Float>
+        var cols: UnsafeMutablePointer<Float>? = nil
         defer { cols?.deallocate() }
-        var m0 = part.lowerBound
-        while m0 < part.upperBound {
-            let rows = m0..<min(part.upperBound, m0 + subTile)
-            let a: UnsafePointer<Float>
-            if let cols {
-                im2colRows(g, x: x, cols: cols, rows: rows)
-                a = UnsafePointer(cols)
-            } else {
-                a = x + m0 * k
-            }
-            // OpenBLAS is loaded (setThreads succeeded), so sgemm cannot throw here.
-            try? BLAS.sgemm(m: rows.count, n: cout, k: k, a: a, lda: k, b: filter, ldb: cout,
-                            c: out + m0 * cout, ldc: cout)
-            epilogue.applyRows(out, rows: rows, cout: cout)
-            m0 = rows.upperBound
+        if direct {
+            a = x + rows.lowerBound * k
+        } else {
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * k)
+            cols = c
+            im2colRows(g, x: x, cols: c, rows: rows)
+            a = UnsafePointer(c)
         }
+        // OpenBLAS is loaded (above), so sgemm cannot throw here.
+        try? BLAS.serialSgemm(m: rows.count, n: cout, k: k, a: a, lda: k, b: filter, ldb: cout,
+                              c: out + rows.lowerBound * cout, ldc: cout)
+        epilogue.applyRows(out, rows: rows, cout: cout)
     }
 }
 
@@ -179,9 +146,9 @@ func convSubTileRows(k: Int, cout: Int) -> Int {
 }
 
 /// Forward convolution into a new [N, Ho, Wo, Cout] buffer, epilogue applied per tile.
-/// A 1×1 stride-1 convolution with a large filter (≥ 1 MB) or few pixels is one multi-threaded
-/// GEMM on the input as it lies; with a small filter it is per-core GEMMs of 256 rows on the input
-/// as it lies (OpenBLAS threads do poorly at K or N of 64–256). Everything else runs per core
+/// A 1×1 stride-1 convolution with a large filter (≥ 1 MB) or few pixels is one blocked GEMM
+/// (`BLAS.sgemm`) on the input as it lies; with a small filter it is per-core GEMMs of 256 rows on
+/// the input as it lies, each with its epilogue while in cache. Everything else runs per core
 /// (`convForwardPerCore`), `subTile` rows at a time (default `convSubTileRows`).
 func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], epilogue: ConvEpilogue,
                  subTile: Int? = nil) throws -> [Float] {
@@ -217,8 +184,8 @@ func convForward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], ep
 
 /// Gradients of a convolution: dX ([N, H, W, Cin]) when `wantInput`, dW ([kh, kw, Cin, Cout])
 /// when `wantFilter`, from the output gradient dY ([M, Cout]). A 1×1 stride-1 convolution takes
-/// two multi-threaded GEMMs; the rest runs per core (`convBackwardPerCore`) unless `perCore` is false
-/// (tiles of `tileBudget` floats with multi-threaded GEMMs, kept as the reference path).
+/// two blocked GEMMs; the rest runs per core (`convBackwardPerCore`) unless `perCore` is false
+/// (tiles of `tileBudget` floats with blocked GEMMs, kept as the reference path).
 func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], dy: [Float],
                   wantInput: Bool, wantFilter: Bool, perCore: Bool = true, subTile: Int? = nil,
                   tileBudget: Int = convTileBudget) throws -> (dx: [Float]?, dw: [Float]?) {
@@ -277,61 +244,64 @@ func convBackward(_ g: WindowGeometry, cout: Int, x: [Float], filter: [Float], d
     return (wantInput ? dxBuf : nil, wantFilter ? dwBuf : nil)
 }
 
-/// Per-core backward: each core takes a contiguous share of the output pixels and, per sub-tile,
-/// runs im2col + dW += colsᵀ·dY and dcols = dY·Wᵀ + col2im with single-threaded GEMMs into its own
-/// dX/dW accumulators (the first core's are the results); the others are added at the end.
+/// Most shares of the per-core backward (each has its own dX and dW accumulators).
+let convBackwardShares = 4
+
+/// Per-core backward: the output pixels are cut into up to `convBackwardShares` shares (an even
+/// number, fixed by the shape), each one task for the engine's workers that runs, per sub-tile of
+/// `subTile` rows, im2col + dW += colsᵀ·dY and dcols = dY·Wᵀ + col2im with single-threaded GEMMs into
+/// the share's own dX/dW accumulators (the first share's are the results). The shares are then
+/// added in share order, so the sums do not depend on the worker count.
 func convBackwardPerCore(_ g: WindowGeometry, cout: Int, x: UnsafePointer<Float>, filter: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dw: UnsafeMutablePointer<Float>?, subTile: Int) throws {
+    try BLAS.load()
     let k = g.k, m = g.m
     let dxCount = g.n * g.h * g.w * g.c, dwCount = k * cout
-    let workers = max(1, min(engineThreads, (m + subTile - 1) / subTile))
-    let share = (m + workers - 1) / workers
-    // Private accumulators of workers 1…; worker 0 writes the results directly.
-    let extraDX = dx == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: (workers - 1) * dxCount)
-    let extraDW = dw == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: (workers - 1) * dwCount)
-    extraDX?.initialize(repeating: 0, count: (workers - 1) * dxCount)
-    extraDW?.initialize(repeating: 0, count: (workers - 1) * dwCount)
+    var shares = max(1, min(convBackwardShares, (m + subTile - 1) / subTile))
+    if shares % 2 == 1 && shares > 1 { shares -= 1 }
+    let share = (m + shares - 1) / shares
+    // Private accumulators of shares 1…; share 0 writes the results directly.
+    let extraDX = dx == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: (shares - 1) * dxCount)
+    let extraDW = dw == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: (shares - 1) * dwCount)
+    extraDX?.initialize(repeating: 0, count: (shares - 1) * dxCount)
+    extraDW?.initialize(repeating: 0, count: (shares - 1) * dwCount)
     defer { extraDX?.deallocate(); extraDW?.deallocate() }
-    let restore = blasRestoreThreads
-    try BLAS.setThreads(1)
-    defer { try? BLAS.setThreads(restore) }
-    parallelFor(workers, grain: 1) { ws in
-        for wkr in ws {
-            let lo = wkr * share, hi = min(m, lo + share)
-            if lo >= hi { continue }
-            let myDX = wkr == 0 ? dx : extraDX.map { $0 + (wkr - 1) * dxCount }
-            let myDW = wkr == 0 ? dw : extraDW.map { $0 + (wkr - 1) * dwCount }
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: min(subTile, hi - lo) * k)
-            defer { cols.deallocate() }
-            var m0 = lo
-            while m0 < hi {
-                let rows = m0..<min(hi, m0 + subTile)
-                let gTile = dy + m0 * cout
-                // OpenBLAS is loaded (setThreads succeeded), so sgemm cannot throw here.
-                if let myDW {
-                    im2colRows(g, x: x, cols: cols, rows: rows)
-                    try? BLAS.sgemm(transA: true, m: k, n: cout, k: rows.count, a: cols, lda: k, b: gTile, ldb: cout,
-                                    beta: m0 == lo ? 0 : 1, c: myDW, ldc: cout)
-                }
-                if let myDX {
-                    try? BLAS.sgemm(transB: true, m: rows.count, n: k, k: cout, a: gTile, lda: cout, b: filter,
-                                    ldb: cout, c: cols, ldc: k)
-                    col2imRows(g, dcols: cols, dx: myDX, rows: rows, channels: 0..<g.c)
-                }
-                m0 = rows.upperBound
+    Engine.run(shares) { s in
+        let lo = s * share, hi = min(m, lo + share)
+        if lo >= hi { return }
+        let myDX = s == 0 ? dx : extraDX.map { $0 + (s - 1) * dxCount }
+        let myDW = s == 0 ? dw : extraDW.map { $0 + (s - 1) * dwCount }
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: min(subTile, hi - lo) * k)
+        defer { cols.deallocate() }
+        var m0 = lo
+        while m0 < hi {
+            let rows = m0..<min(hi, m0 + subTile)
+            let gTile = dy + m0 * cout
+            // OpenBLAS is loaded (above), so sgemm cannot throw here.
+            if let myDW {
+                im2colRows(g, x: x, cols: cols, rows: rows)
+                try? BLAS.serialSgemm(transA: true, m: k, n: cout, k: rows.count, a: cols, lda: k, b: gTile,
+                                      ldb: cout, beta: m0 == lo ? 0 : 1, c: myDW, ldc: cout)
             }
+            if let myDX {
+                try? BLAS.serialSgemm(transB: true, m: rows.count, n: k, k: cout, a: gTile, lda: cout, b: filter,
+                                      ldb: cout, c: cols, ldc: k)
+                col2imRows(g, dcols: cols, dx: myDX, rows: rows, channels: 0..<g.c)
+            }
+            m0 = rows.upperBound
         }
     }
-    // Sum the private accumulators into the results, split across cores.
-    for wkr in 1..<workers {
-        if let dx, let extraDX {
-            let src = extraDX + (wkr - 1) * dxCount
-            parallelFor(dxCount, grain: 65_536) { r in for i in r { dx[i] += src[i] } }
-        }
-        if let dw, let extraDW {
-            let src = extraDW + (wkr - 1) * dwCount
-            parallelFor(dwCount, grain: 65_536) { r in for i in r { dw[i] += src[i] } }
+    // Add the other shares to the results, in share order, split across cores.
+    guard shares > 1 else { return }
+    for (result, extra, count) in [(dx, extraDX, dxCount), (dw, extraDW, dwCount)] {
+        guard let result, let extra else { continue }
+        parallelFor(count, grain: 65_536) { r in
+            for i in r {
+                var v = result[i]
+                for s in 1..<shares { v += extra[(s - 1) * count + i] }
+                result[i] = v
+            }
         }
     }
 }

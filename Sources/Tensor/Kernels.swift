@@ -234,23 +234,24 @@ func col2imRows(_ g: WindowGeometry, dcols: UnsafePointer<Float>, dx: UnsafeMuta
 }
 
 /// Per-channel sums over the rows of a [rows, C] layout: `body(rowRange, acc)` adds its rows'
-/// terms into `acc` ([C]); each worker has its own partial sums, added up at the end.
+/// terms into `acc` ([C]). The rows are cut into parts of at least 65 536 values (at most 16 parts,
+/// fixed by the shape), each with its own partial sums, added in part order at the end.
 func columnSums(rows: Int, channels: Int, _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
-    let workers = max(1, min(engineThreads, rows * channels / 65_536))
-    var partial = [Float](repeating: 0, count: workers * channels)
+    let parts = max(1, min(16, rows * channels / 65_536))
+    var partial = [Float](repeating: 0, count: parts * channels)
     partial.withUnsafeMutableBufferPointer { p in
         guard let base = p.baseAddress else { return }
-        let chunk = (rows + workers - 1) / workers
-        parallelFor(workers, grain: 1) { ws in
-            for wkr in ws {
-                let lo = wkr * chunk, hi = min(rows, lo + chunk)
-                if lo < hi { body(lo..<hi, base + wkr * channels) }
+        let chunk = (rows + parts - 1) / parts
+        parallelFor(parts, grain: 1) { ps in
+            for part in ps {
+                let lo = part * chunk, hi = min(rows, lo + chunk)
+                if lo < hi { body(lo..<hi, base + part * channels) }
             }
         }
     }
     var total = [Float](repeating: 0, count: channels)
-    for wkr in 0..<workers {
-        for c in 0..<channels { total[c] += partial[wkr * channels + c] }
+    for part in 0..<parts {
+        for c in 0..<channels { total[c] += partial[part * channels + c] }
     }
     return total
 }

@@ -1,4 +1,4 @@
-// Matrix products through BLAS.sgemm.
+// Matrix products through BLAS.sgemm (the engine's blocked GEMM).
 //
 // Legend: M×K times K×N gives M×N; leading axes are batch axes. A rank-2 operand against a
 // batched one is shared by every batch entry (its gradient sums over the batch).
@@ -72,10 +72,23 @@ func matmulRaw(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) thr
                                    a: pa, lda: lda, b: pb, ldb: ldb, c: pc, ldc: n)
                     return
                 }
-                for i in 0..<count {
+                func product(_ i: Int) throws {
                     try BLAS.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
                                    a: pa + i * strideA, lda: lda, b: pb + i * strideB, ldb: ldb,
                                    c: pc + i * m * n, ldc: n)
+                }
+                // Products large enough to be cut into blocks run one after another, each on all the
+                // workers; smaller ones run side by side, as many per task as make GEMMPlan.minWork.
+                // Each is BLAS.sgemm's product either way (its blocks run in order inside a task), so
+                // the result is the same.
+                if GEMMPlan(m: m, n: n, k: k).blocks > 1 {
+                    for i in 0..<count { try product(i) }
+                } else {
+                    try BLAS.load()
+                    // OpenBLAS is loaded, so sgemm cannot throw here.
+                    parallelFor(count, grain: max(1, GEMMPlan.minWork / max(1, m * n * k))) { items in
+                        for i in items { try? product(i) }
+                    }
                 }
             }
         }

@@ -88,8 +88,10 @@ public func layerNorm(
         // dxhat = g·gamma; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat));
         // dgamma = Σ g·xhat, dbeta = Σ g over every axis but the last.
         var dx = Tensor(shape: xs.shape)
-        let chunks = Swift.max(1, Swift.min(engineThreads, rows * pixels))
-        let per = (rows * pixels + chunks - 1) / Swift.max(chunks, 1)
+        // Positions in chunks of 256 (fixed by the shape), each with its own Σ for dgamma and dbeta,
+        // added in chunk order.
+        let per = 256
+        let chunks = Swift.max(1, (rows * pixels + per - 1) / per)
         var perPixel = [Double](repeating: 0, count: 2 * rows * pixels)     // Σ dxhat, Σ dxhat·xhat
         var chunkGamma = [Double](repeating: 0, count: chunks * c), chunkBeta = [Double](repeating: 0, count: chunks * c)
         g.scalars.withUnsafeBufferPointer { pg0 in

@@ -66,9 +66,10 @@ public func blockedSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
 private func sumKernel(_ x: UnsafePointer<Float>, outer: Int, r: Int, inner: Int, into o: UnsafeMutablePointer<Float>) {
     if inner == 1 {
         if outer == 1 && r >= 65_536 {
-            // One long sum: split it across the cores, one partial total per chunk.
-            let chunks = engineThreads
-            let per = (r + chunks - 1) / chunks
+            // One long sum: chunks of 65 536 values (fixed by r) on the engine's workers, one partial
+            // total per chunk, added in chunk order.
+            let per = 65_536
+            let chunks = (r + per - 1) / per
             var partial = [Double](repeating: 0, count: chunks)
             partial.withUnsafeMutableBufferPointer { pp in
                 parallelFor(chunks, grain: 1) { range in
@@ -112,7 +113,8 @@ private func sumKernel(_ x: UnsafePointer<Float>, outer: Int, r: Int, inner: Int
         }
         for k in cols { q[k] = Float(total[k - cols.lowerBound]) }
     }
-    if outer >= engineThreads || outer * r * inner < 65_536 {
+    // Either way each output column is summed in the same order, so the choice only decides the speed.
+    if outer >= 4 || outer * r * inner < 65_536 {
         parallelFor(outer, grain: Swift.max(1, 32_768 / Swift.max(r * inner, 1))) { range in
             for i in range { columns(i, 0..<inner) }
         }

@@ -73,8 +73,9 @@ func resizeBilinearBackward(dy: [Float], n: Int, h: Int, w: Int, c: Int, ys: [Bi
     dx.scalars.withUnsafeMutableBufferPointer { dxb in
         dy.withUnsafeBufferPointer { gb in
             guard let gp = gb.baseAddress, let dp = dxb.baseAddress else { return }
-            // Taps overlap, so workers own (image, channel range) pairs.
-            let blocks = max(1, min(c, engineThreads))
+            // Taps overlap, so a task owns an (image, channel range) pair; every element sums its terms
+            // in the same order whatever the ranges.
+            let blocks = max(1, min(c, 8))
             let per = (c + blocks - 1) / blocks
             parallelFor(n * blocks, grain: max(1, 65_536 / max(1, height * width * per))) { units in
                 for unit in units {

@@ -11,7 +11,6 @@
 
 import ImageModel
 import Pipeline
-import Dispatch
 import Tensor
 import VideoModel
 
@@ -142,7 +141,8 @@ extension TrainingObjective {
     /// Runs the model on each sample with the trained variables on the tape and back-propagates.
     /// `trained` names must be declared by the model. The tracked variables live in a copy of the
     /// parameters that only this call sees: the model (and anyone else reading it) is untouched.
-    /// `concurrent`: run the samples one per core (default: when OpenBLAS is single-threaded).
+    /// `concurrent`: run the samples side by side, one per engine worker (default: when there is more
+    /// than one worker); the gradients are the same bit for bit either way.
     public func gradients(model: CMPCModel, trained: [String], batch: [TrainingSample],
                           concurrent: Bool? = nil) throws -> StepGradients {
         guard !batch.isEmpty else {
@@ -171,20 +171,15 @@ extension TrainingObjective {
             let g = try Profiler.section("backward") { try Tape.gradients(of: cost, wrt: leaves) }
             return (values.map(\.scalar), g, try PixelAccuracy(pred: outputs.pred.detached, target: target))
         }
-        // With single-threaded OpenBLAS the samples of a batch run concurrently, one per core (with
-        // OpenBLAS's own threads they would share its one thread pool); asked to run concurrently
-        // otherwise, OpenBLAS is held single-threaded meanwhile. The sums are taken in sample order
-        // either way, so the result does not depend on the scheduling.
+        // The samples of a batch run side by side, one per engine worker (each sample's own loops
+        // then run on its worker's thread); or one after another, each on all the workers. The
+        // engine's results do not depend on that (Engine.swift) and the sums are taken in sample
+        // order, so the gradients are the same bit for bit either way.
         var results = [Result<(values: [Float], grads: [Tensor], accuracy: PixelAccuracy), Error>?](repeating: nil, count: batch.count)
-        let workers = min(batch.count, engineThreads)
-        if workers > 1, concurrent ?? BLAS.isSingleThreaded {
-            try BLAS.singleThreaded {
-                results.withUnsafeMutableBufferPointer { out in
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        for i in stride(from: w, to: batch.count, by: workers) {
-                            out[i] = Result { try one(batch[i]) }
-                        }
-                    }
+        if concurrent ?? (Engine.workers > 1) {
+            results.withUnsafeMutableBufferPointer { out in
+                parallelFor(batch.count, grain: 1) { samples in
+                    for i in samples { out[i] = Result { try one(batch[i]) } }
                 }
             }
         } else {

@@ -11,6 +11,21 @@ struct BenchOptions: ParsableArguments {
 
     @Option(name: .long, help: "Repetitions per case (the best time is kept).")
     var repeats: Int = 5
+
+    @Option(name: .long, help: "The engine's worker threads (default: CMPC_THREADS, else one per online core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, !(1...Engine.maxWorkers).contains(threads) {
+            throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")
+        }
+    }
+
+    /// Sets the engine's workers (--threads) and loads OpenBLAS.
+    func start() throws {
+        if let threads { try Engine.configure(workers: threads) }
+        try BLAS.load()
+    }
 }
 
 /// One benchmark result row.
@@ -53,7 +68,8 @@ func bestTime(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     return best
 }
 
-/// The OpenBLAS sgemm rate on a large square product, the reference for every ratio.
+/// The sgemm rate on a large square product (the engine's blocked GEMM on all its workers), the
+/// reference for every ratio.
 func sgemmPeak(repeats: Int) throws -> Double {
     let n = 2048
     let a = [Float](repeating: 0.5, count: n * n)
@@ -87,13 +103,14 @@ struct Bench: AsyncParsableCommand {
 
 struct BenchGemm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gemm", abstract: "OpenBLAS sgemm rate at the network's GEMM shapes.")
+        commandName: "gemm", abstract: "The engine's sgemm rate at the network's GEMM shapes.")
     @OptionGroup var options: BenchOptions
 
     func run() async throws {
-        try BLAS.load()
+        try options.start()
         let peak = try sgemmPeak(repeats: options.repeats)
-        emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
+        emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName), ("threads", Engine.workers)],
+             json: options.json)
         if !options.json { print("# \(BLAS.coreTypeNote); \(Allocator.note); library \(BLAS.libraryPath)") }
         // M×K·K×N at the shapes the network's GEMMs take (40×40 maps, 1×1 and im2col'd 3×3 convs).
         let cases: [(String, Int, Int, Int)] = [
@@ -116,7 +133,9 @@ struct BenchGemm: AsyncParsableCommand {
                 }
             }
             let gf = 2 * Double(m) * Double(n) * Double(k) / t / 1e9
-            emit([("case", name), ("seconds", t), ("gflops", gf), ("ratio", gf / peak)], json: options.json)
+            let plan = GEMMPlan(m: m, n: n, k: k)
+            emit([("case", name), ("seconds", t), ("gflops", gf), ("ratio", gf / peak),
+                  ("blocks", "\(plan.blocks) × \(plan.size) \(plan.split)")], json: options.json)
         }
     }
 }

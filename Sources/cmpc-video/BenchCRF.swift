@@ -16,9 +16,10 @@ struct BenchCRF: AsyncParsableCommand {
     var size: Int = 320
 
     func run() async throws {
+        try options.start()
         let scene = syntheticScene(width: size, height: size, seed: 7)
         var foreground = 0
-        for (name, threads) in [("crf-\(size)", engineThreads), ("crf-\(size)-1thread", 1)] {
+        for (name, threads) in [("crf-\(size)", Engine.workers), ("crf-\(size)-1thread", 1)] {
             var cpu = Double.infinity
             let t = try bestTime(repeats: options.repeats) {
                 let c0 = clock()

@@ -54,7 +54,7 @@ struct BenchConv: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try BLAS.load()
+        try options.start()
         let peak = try sgemmPeak(repeats: options.repeats)
         let n = 2048
         let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
@@ -70,9 +70,9 @@ struct BenchConv: AsyncParsableCommand {
             }
         }.cpu
         let peakPerCPU = 2 * Double(n * n * n) / peakCPU / 1e9
-        emit([("case", "sgemm-peak"), ("gflops", peak), ("gflops_per_cpu_second", peakPerCPU), ("core", BLAS.coreName)],
-             json: options.json)
-        if !options.json { print("# \(BLAS.coreTypeNote); \(Allocator.note); library \(BLAS.libraryPath); \(engineThreads) threads") }
+        emit([("case", "sgemm-peak"), ("gflops", peak), ("gflops_per_cpu_second", peakPerCPU), ("core", BLAS.coreName),
+              ("threads", Engine.workers)], json: options.json)
+        if !options.json { print("# \(BLAS.coreTypeNote); \(Allocator.note); library \(BLAS.libraryPath); \(Engine.workers) engine threads") }
         var rng = SplitMix64(seed: 1)
         for c in Self.cases {
             let x = Tensor.uniform(shape: [1, c.size, c.size, c.cin], using: &rng)

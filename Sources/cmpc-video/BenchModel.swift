@@ -1,5 +1,5 @@
 // `cmpc-video bench image-model` and `bench video-model`: the full-size networks' speed against the
-// OpenBLAS sgemm rate measured in the same run, and their peak resident memory.
+// engine's sgemm rate measured in the same run, and their peak resident memory.
 //
 // GFLOP/s counts the GEMM work (2·m·n·k of every sgemm the run makes — convolutions and matrix
 // products, which are nearly all of it); ratio = that rate / the sgemm peak. Peak memory is the
@@ -54,10 +54,11 @@ struct BenchImageModel: AsyncParsableCommand {
     var blocks = false
 
     func run() async throws {
-        try BLAS.load()
+        try options.start()
         let repeats = max(1, min(options.repeats, 3))
         let peak = try sgemmPeak(repeats: options.repeats)
-        emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
+        emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName), ("threads", Engine.workers)],
+             json: options.json)
         let c = try benchConfig(config, kind: .image)
         let model = try CMPCModel(config: c, seed: 1)
         guard case let .image(net) = model.network else { return }
@@ -119,14 +120,15 @@ struct BenchVideoModel: AsyncParsableCommand {
     var clipSeconds: Double?
 
     func run() async throws {
-        try BLAS.load()
+        try options.start()
         let c = try benchConfig(config, kind: .video)
         switch only {
         case .whole10s?: try runWhole(seconds: 10, config: c, clipSeconds: clipSeconds)
         case .whole60s?: try runWhole(seconds: 60, config: c, clipSeconds: clipSeconds)
         case .clip?, nil:
             let peak = try sgemmPeak(repeats: options.repeats)
-            emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName)], json: options.json)
+            emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName), ("threads", Engine.workers)],
+                 json: options.json)
             let clip = try clipTime(config: c)
             let gflops = clip.flops / clip.seconds / 1e9
             emit([("case", "clip"), ("seconds", clip.seconds), ("frames_per_second", 1 / clip.seconds),
@@ -137,6 +139,7 @@ struct BenchVideoModel: AsyncParsableCommand {
                 var args = ["bench", "video-model", "--only", name.rawValue, "--frame-rate", String(frameRate),
                             "--clip-seconds", String(clip.seconds)]
                 if let config { args += ["--config", config] }
+                if let threads = options.threads { args += ["--threads", String(threads)] }
                 if options.json { args.append("--json") }
                 let child = Process()
                 child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

@@ -91,22 +91,28 @@ struct Train: AsyncParsableCommand {
     @Flag(help: "Time the parts of each step (data, forward by paper block, loss, backward, Adam) and print the table at the end.")
     var profile = false
 
-    @Option(help: "OpenBLAS threads for the matrix products (default: OpenBLAS's own, one per core). Small models train faster with 1: their products are too small to split; the data loader and the per-core convolutions use the other core, and the samples of a batch (--batch > 1) then run concurrently, one per core.")
+    @Option(help: "The engine's worker threads (default: CMPC_THREADS, else one per online core). With more than one, the samples of a batch (--batch > 1) run side by side, one per worker; the gradients do not depend on this.")
+    var threads: Int?
+
+    @Option(help: .hidden)
     var blasThreads: Int?
 
     func validate() throws {
         guard steps >= 1, steps <= 100_000_000 else { throw ValidationError("--steps must be positive") }
         guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0") }
-        if let blasThreads, !(1...256).contains(blasThreads) { throw ValidationError("--blas-threads must be in 1…256") }
+        if let threads, !(1...Engine.maxWorkers).contains(threads) {
+            throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")
+        }
     }
 
     func run() async throws {
         setvbuf(stdout, nil, _IOLBF, 0)   // progress lines reach a log file as they are printed
-        if let blasThreads {
-            try BLAS.load()
-            try BLAS.setThreads(blasThreads)   // before the first convolution reads the default
+        if blasThreads != nil {
+            fputs("note: --blas-threads is deprecated and ignored: OpenBLAS runs one thread per call on the engine's "
+                  + "workers, and the samples of a batch run side by side; --threads N sets the workers\n", stderr)
         }
+        if let threads { try Engine.configure(workers: threads) }
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let policy = CheckpointPolicy(folder: outURL, every: checkpointEvery)
@@ -188,7 +194,7 @@ struct Train: AsyncParsableCommand {
                      summary.seconds / Double(max(1, summary.stepsRun)), summary.stopped ? ", stopped on request" : ""))
         if profile {
             // Inclusive times: a block's time is also in "forward", "forward" in "step"; with samples
-            // running concurrently (batch > 1, --blas-threads 1) the sections of both count.
+            // running side by side (batch > 1, more than one worker) the sections of both count.
             print("section                   calls   seconds  ms/call  share of the run")
             for (name, e) in Profiler.entries {
                 print(name.padding(toLength: 24, withPad: " ", startingAt: 0)

@@ -26,21 +26,50 @@ import Testing
         }
     }
 
-    @Test func singleThreadedHoldsOneThreadThroughPerCoreConvolutions() throws {
-        try BLAS.load()
-        let before = BLAS.threads
-        #expect(before == blasDefaultThreads)
-        var rng = SplitMix64(seed: 2)
-        let x = Tensor.uniform(shape: [1, 12, 12, 8], lo: -1, hi: 1, using: &rng)
-        let w = Tensor.uniform(shape: [3, 3, 8, 16], lo: -1, hi: 1, using: &rng)
-        let inside = try BLAS.singleThreaded {
-            let nested = try BLAS.singleThreaded { BLAS.threads }
-            _ = try conv2dFused(x, w, padding: .same)           // a per-core convolution restores its count
-            return (nested, BLAS.threads, blasRestoreThreads)
+    /// The engine's blocked GEMM against a Double product, for plans along rows and along columns,
+    /// with each operand transposed or not, and with beta ≠ 0 on a C with wider rows (ldc > N).
+    @Test(arguments: [(600, 200, 300), (200, 600, 300), (7, 5, 9)], [false, true])
+    func blockedSgemmMatchesTheProduct(shape: (Int, Int, Int), transposed: Bool) throws {
+        let (m, n, k) = shape
+        var rng = SplitMix64(seed: 3)
+        let a = Tensor.uniform(shape: [m * k], lo: -1, hi: 1, using: &rng).scalars
+        let b = Tensor.uniform(shape: [k * n], lo: -1, hi: 1, using: &rng).scalars
+        let ldc = n + 3
+        let c0 = Tensor.uniform(shape: [m * ldc], lo: -1, hi: 1, using: &rng).scalars
+        var c = c0
+        let (lda, ldb) = transposed ? (m, k) : (k, n)
+        try a.withUnsafeBufferPointer { pa in
+            try b.withUnsafeBufferPointer { pb in
+                try c.withUnsafeMutableBufferPointer { pc in
+                    try Engine.withWorkers(2) {
+                        try BLAS.sgemm(transA: transposed, transB: transposed, m: m, n: n, k: k, alpha: 0.5,
+                                       a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: 2,
+                                       c: pc.baseAddress!, ldc: ldc)
+                    }
+                }
+            }
         }
-        #expect(inside.0 == 1 && inside.1 == 1 && inside.2 == 1)
-        #expect(BLAS.threads == before)
-        #expect(blasRestoreThreads == blasDefaultThreads)
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let x = transposed ? a[p * m + i] : a[i * k + p]
+                    let y = transposed ? b[j * k + p] : b[p * n + j]
+                    s += Double(x) * Double(y)
+                }
+                worst = max(worst, abs(Double(c[i * ldc + j]) - (0.5 * s + 2 * Double(c0[i * ldc + j]))))
+            }
+            for j in n..<ldc { #expect(c[i * ldc + j] == c0[i * ldc + j], "the padding of row \(i) changed") }
+        }
+        #expect(worst < 1e-3, "largest difference \(worst)")
+    }
+
+    @Test func openBLASRunsOneThread() throws {
+        try BLAS.load()
+        #expect(BLAS.threads == 1)
+        #expect(getenv("OPENBLAS_NUM_THREADS").map { String(cString: $0) } == "1")
+        #expect(BLAS.coreTypeNote.contains("OPENBLAS_NUM_THREADS=1"))
     }
 
     @Test func engineChoosesAFastCoreOrKeepsTheUsersChoice() throws {
@@ -52,10 +81,6 @@ import Testing
             #expect(BLAS.coreName.lowercased() == "skylakex")
         }
         #expect(BLAS.coreName.lowercased() != "prescott" || BLAS.preferredCoreType() == nil || core.contains("set by the user"))
-        // The idle-thread timeout: the engine's 4 unless the user set one, and OpenBLAS read it.
-        let timeout = try #require(parts.first { $0.hasPrefix("OPENBLAS_THREAD_TIMEOUT=") })
-        #expect(timeout.contains("set by the user") || timeout.hasPrefix("OPENBLAS_THREAD_TIMEOUT=4 "))
-        #expect(getenv("OPENBLAS_THREAD_TIMEOUT") != nil)
         // malloc: the engine's settings, or the user's when they set any.
         let userMalloc = ["GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"]
             .contains { (name: String) in getenv(name) != nil }
