@@ -180,7 +180,10 @@ public final class Trainer {
         tensors.append(("beta1_power", TypedArray(float32: [], scalars: [adam.beta1Power])))
         tensors.append(("beta2_power", TypedArray(float32: [], scalars: [adam.beta2Power])))
         tensors.append(("global_step", TypedArray(int64: [], scalars: [Int64(step)])))
-        let json = try JSONEncoder().encode(state)
+        // Sorted keys: the same state gives the same bytes in every process.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(state)
         let meta = ["cmpc_training": String(decoding: json, as: UTF8.self), "format": "pt"]
         try Safetensors.write(tensors, metadata: meta, to: url)
     }

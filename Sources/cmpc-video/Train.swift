@@ -166,7 +166,9 @@ struct Train: AsyncParsableCommand {
         guard vocabulary.count <= cfg.vocabSize else {
             throw UserError("\(vocabPath) has \(vocabulary.count) words but the model's vocab_size is \(cfg.vocabSize)")
         }
-        try AtomicFile.write(try JSONEncoder().encode(cfg), to: outURL.appendingPathComponent("config.json").path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(try encoder.encode(cfg), to: outURL.appendingPathComponent("config.json").path)
         try AtomicFile.write(Array((vocabulary.words.joined(separator: "\n") + "\n").utf8),
                              to: outURL.appendingPathComponent("vocabulary.txt").path)
 

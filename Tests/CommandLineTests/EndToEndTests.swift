@@ -111,6 +111,26 @@ import Testing
         #expect(listing(out + "/masks/0") == ["00005.png"])
     }
 
+    /// Two training runs in two processes, one on 1 engine thread and one on 2 with the batch's samples side
+    /// by side, write the same checkpoint to the byte: the engine's results do not depend on its threads, and
+    /// the file holds nothing that varies between processes.
+    @Test func trainingGivesTheSameCheckpointBytesOnOneAndTwoThreads() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let config = folder.path("tiny.json")
+        try tinyConfigJSON.write(toFile: config, atomically: true, encoding: .utf8)
+        var checkpoints: [Data] = []
+        for threads in ["1", "2"] {
+            let run = folder.path("run-\(threads)")
+            try runToolSucceeding(["train", "--root", root, "--config", config, "--out", run, "--steps", "2",
+                                   "--batch", "2", "--finetune", "all", "--checkpoint-every", "0", "--seed", "5",
+                                   "--threads", threads], in: folder)
+            checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors")))
+        }
+        #expect(checkpoints[0].count > 1000)
+        #expect(checkpoints[0] == checkpoints[1], "the checkpoints of --threads 1 and --threads 2 differ")
+    }
+
     @Test func datasetsCheckReadsTheSyntheticSetUnderAnAlias() throws {
         let folder = try TemporaryFolder()
         let root = try makeSyntheticSet(in: folder)
