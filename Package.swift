@@ -41,8 +41,7 @@ let package = Package(
         .target(name: "CommandLineSupport"),
         .target(name: "Pipeline", dependencies: ["Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "FileOutput"],
                 swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor", "Checkpoint",
-                                                "CommandLineSupport"],
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor", "Checkpoint"],
                 swiftSettings: optimised),
 
         // The command-line tool.

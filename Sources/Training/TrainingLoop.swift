@@ -3,8 +3,8 @@
 // Checkpoints go to OUT/model-<step>.safetensors every `checkpointEvery` steps and at the end (or
 // on a stop request); OUT/model.safetensors is always the latest one (what --resume reads).
 
-import CommandLineSupport
 import Evaluation
+import Dispatch
 import Foundation
 import ImageModel
 import Pipeline
@@ -41,8 +41,19 @@ public func progressLine(_ r: StepReport, averages: RunningAverages, totalSteps:
                   r.step, totalSteps, r.terms.clsLoss, averages.loss,
                   r.accuracy.all, r.accuracy.positive, r.accuracy.negative,
                   averages.accuracy.all, averages.accuracy.positive, averages.accuracy.negative,
-                  r.learningRate, secondsPerStep, ProgressReporter.duration(eta))
+                  r.learningRate, secondsPerStep, clockTime(eta))
 }
+
+/// h:mm:ss (or m:ss) of a duration in seconds; "-" when unknown.
+func clockTime(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "-" }
+    let s = Int(seconds.rounded())
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60)
+    return h > 0 ? String(format: "%d:%02d:%02d", h, m, sec) : String(format: "%d:%02d", m, sec)
+}
+
+/// Seconds on a monotonic clock.
+func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 /// How a run ended.
 public struct RunSummary: Sendable {
@@ -54,22 +65,23 @@ public struct RunSummary: Sendable {
     public var seconds: Double
 }
 
-/// Runs steps until `totalSteps` (global) or a stop request; writes checkpoints by `policy`.
-/// `log` gets the progress line every `logEvery` steps (and on the last).
+/// Runs steps until `totalSteps` (global) or until `shouldStop` says so before a step (Ctrl-C in the
+/// tool); writes checkpoints by `policy`, and always one when stopped early. `log` gets the progress
+/// line every `logEvery` steps (and on the last).
 public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: Int, policy: CheckpointPolicy?,
-                        stop: StopRequest? = nil, logEvery: Int = 10,
+                        shouldStop: () -> Bool = { false }, logEvery: Int = 10,
                         log: (String) -> Void = { print($0) }) throws -> RunSummary {
-    let start = ProgressReporter.monotonicSeconds()
+    let start = monotonicSeconds()
     var losses: [Float] = []
     var lastSaved = trainer.step
     var stopped = false
     var timeAverage = 0.0
     while trainer.step < totalSteps {
-        if stop?.isRequested == true { stopped = true; break }
-        let t0 = ProgressReporter.monotonicSeconds()
+        if shouldStop() { stopped = true; break }
+        let t0 = monotonicSeconds()
         let batch = try Profiler.section("waiting for data") { try loader.next(batch: trainer.settings.batchSize) }
         let r = try Profiler.section("step") { try trainer.step(batch) }
-        let dt = ProgressReporter.monotonicSeconds() - t0
+        let dt = monotonicSeconds() - t0
         timeAverage = losses.isEmpty ? dt : 0.9 * timeAverage + 0.1 * dt
         losses.append(r.terms.clsLoss)
         if r.step % max(1, logEvery) == 0 || r.step == totalSteps || losses.count == 1 {
@@ -85,7 +97,7 @@ public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: In
         log("checkpoint \(policy.numbered(trainer.step).path) (step \(trainer.step))")
     }
     return RunSummary(stepsRun: losses.count, finalStep: trainer.step, stopped: stopped, losses: losses,
-                      seconds: ProgressReporter.monotonicSeconds() - start)
+                      seconds: monotonicSeconds() - start)
 }
 
 /// Overall and mean IoU of the final head at the network's H×W (prediction logit ≥ 0 vs the

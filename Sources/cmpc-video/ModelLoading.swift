@@ -42,8 +42,18 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model configuration JSON, for what the checkpoint's shapes do not say (num_steps).")
     var config: String?
 
+    @Option(help: "The engine's worker threads (default: CMPC_THREADS, else one per online core); only the speed changes.")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, !(1...Engine.maxWorkers).contains(threads) {
+            throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")
+        }
+    }
+
     /// The model, its vocabulary and where they came from.
     func load() throws -> (model: CMPCModel, vocabulary: Vocabulary) {
+        if let threads { try Engine.configure(workers: threads) }
         let checkpointPath: String
         var configPath = config
         var vocabPath = vocab

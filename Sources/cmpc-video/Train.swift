@@ -189,7 +189,8 @@ struct Train: AsyncParsableCommand {
         defer { stop.uninstall() }
         let target = min(steps, stopAfter.map { trainer.step + $0 } ?? steps)
         Profiler.enabled = profile
-        let summary = try runTraining(trainer: trainer, loader: loader, totalSteps: target, policy: policy, stop: stop,
+        let summary = try runTraining(trainer: trainer, loader: loader, totalSteps: target, policy: policy,
+                                      shouldStop: { stop.isRequested },
                                       logEvery: logEvery)
         Profiler.enabled = false
         print(String(format: "%d steps in %.1f s (%.2f s/step)%@", summary.stepsRun, summary.seconds,

@@ -90,6 +90,12 @@ import Testing
                                 in: folder)
         #expect(shard.status == 64, "\(shard)")
         #expect(shard.stderr.contains("3/2"), "\(shard)")
+        for command in [["segment", "clip.mp4", "the red square"], ["train", "--root", "r", "--out", "o"],
+                        ["bench", "gemm"]] {
+            let threads = try runTool(command + ["--threads", "0"], in: folder)
+            #expect(threads.status == 64, "\(threads)")
+            #expect(threads.stderr.contains("--threads"), "\(threads)")
+        }
     }
 
     @Test func aMissingInputFileIsNamed() throws {

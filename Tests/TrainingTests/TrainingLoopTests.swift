@@ -124,7 +124,7 @@ func makeTrainer(seed: UInt64 = 3, lr: Float = 0.002, steps: Int = 40) throws ->
         let stop = StopRequest()
         var steps = 0
         let policy = CheckpointPolicy(folder: folder, every: 100)
-        let run = try runTraining(trainer: trainer, loader: loader, totalSteps: 50, policy: policy, stop: stop, logEvery: 1) { _ in
+        let run = try runTraining(trainer: trainer, loader: loader, totalSteps: 50, policy: policy, shouldStop: { stop.isRequested }, logEvery: 1) { _ in
             steps += 1
             if steps == 3 { stop.request() }
         }
