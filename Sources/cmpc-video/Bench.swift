@@ -39,7 +39,8 @@ func emit(_ fields: [(String, Any)], json: Bool) {
         print(JSONValue.object(fields.map { key, value -> (String, JSONValue) in
             switch value {
             case let s as String: (key, .string(s))
-            case let d as Double: (key, .double(d))
+            // Six significant digits, as the rows printed before: a timing's noise is far above that.
+            case let d as Double: (key, .double(Double(String(format: "%.6g", d)) ?? d))
             case let i as Int: (key, .int(i))
             default: (key, .string("\(value)"))
             }
