@@ -168,13 +168,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) throws {
-        let lib = try library()
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            scale(c, m: m, n: n, ldc: ldc, beta: beta)
-            return
-        }
-        flops.add(2 * m * n * k, ordering: .relaxed)
+        guard let lib = try begin(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) else { return }
         let plan = GEMMPlan(m: m, n: n, k: k)
         Engine.run(plan.blocks) { block in
             let r = plan.range(block)
@@ -200,15 +194,23 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) throws {
-        let lib = try library()
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            scale(c, m: m, n: n, ldc: ldc, beta: beta)
-            return
-        }
-        flops.add(2 * m * n * k, ordering: .relaxed)
+        guard let lib = try begin(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) else { return }
         lib.call(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                  beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The library for a product, counting its flops; nil when there is nothing to multiply (an empty
+    /// C, or K = 0, where C is scaled by beta here).
+    private static func begin(m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<Float>,
+                              ldc: Int) throws -> Library? {
+        let lib = try library()
+        guard m > 0, n > 0 else { return nil }
+        if k == 0 {
+            scale(c, m: m, n: n, ldc: ldc, beta: beta)
+            return nil
+        }
+        flops.add(2 * m * n * k, ordering: .relaxed)
+        return lib
     }
 
     /// C = beta·C (a product with K = 0; OpenBLAS handles this too but be explicit).
