@@ -44,16 +44,26 @@ public func readLog(_ url: URL) throws -> LogFileContents {
 
 /// Appends lines to a log, creating it; flushes each line to the kernel at once and to the disk every `syncEvery`
 /// lines (and on close), so a crash loses at most the line being written. Holds an exclusive `flock` while open.
+/// A line is appended whole or not at all: when a write fails part-way (ENOSPC, EFBIG, EIO) the file is cut back
+/// to where the line began.
 public final class LogWriter {
     public let url: URL
     private var fd: Int32
     private let syncEvery: Int
     private var unsynced = 0
+    /// `write(2)`; tests put a failing one here.
+    let writeBytes: (Int32, UnsafeRawPointer, Int) -> Int
 
     /// Opens (creating) `url` for appending and locks it.
-    public init(url: URL, syncEvery: Int = 1) throws {
+    public convenience init(url: URL, syncEvery: Int = 1) throws {
+        try self.init(url: url, syncEvery: syncEvery, writeBytes: posixWrite)
+    }
+
+    /// As above, with the function that writes bytes (`write(2)` in the tool; a failing one in tests).
+    init(url: URL, syncEvery: Int = 1, writeBytes: @escaping (Int32, UnsafeRawPointer, Int) -> Int) throws {
         self.url = url
         self.syncEvery = max(1, syncEvery)
+        self.writeBytes = writeBytes
         fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "cannot open for appending: \(errnoText())") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
@@ -81,12 +91,24 @@ public final class LogWriter {
     func write(_ text: String) throws {
         guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "written after close") }
         let bytes = Array(text.utf8)
+        // Where this line begins: on a failure part-way the file is cut back to it, so no torn line stays.
+        let lineStart = lseek(fd, 0, SEEK_END)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { posixWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw EvaluationLogError.io(file: url.path, reason: "cannot append: \(errnoText())")
+            let n = bytes.withUnsafeBytes { writeBytes(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 || (n == 0 && offset < bytes.count) {
+                if n < 0, errno == EINTR { continue }
+                let reason = n < 0 ? errnoText() : "no byte written"
+                var kept = ""
+                if offset > 0 {
+                    if lineStart >= 0, ftruncate(fd, lineStart) == 0 {
+                        kept = "; the incomplete line was removed"
+                    } else {
+                        kept = "; an incomplete last line is left (the next run drops it)"
+                    }
+                }
+                throw EvaluationLogError.io(file: url.path, reason: "cannot append: \(reason)\(kept); "
+                                            + "free disk space and rerun to continue")
             }
             offset += n
         }

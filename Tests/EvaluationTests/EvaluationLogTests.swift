@@ -118,6 +118,32 @@ import Testing
         #expect(try readLog(dir.appendingPathComponent("none.jsonl")).records.isEmpty)
     }
 
+    /// ENOSPC part-way through a line (an injected `write` that stores 40 bytes of it, then fails): the line is
+    /// cut back out, so the log holds whole lines only and the next append continues cleanly.
+    @Test func aLineIsAppendedWholeOrNotAtAll() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("results.jsonl")
+        let lines = try (0..<3).map { try evaluated($0).jsonLine() }
+        final class Budget: @unchecked Sendable { var bytes = Int.max }
+        let budget = Budget()
+        let writer = try LogWriter(url: url, writeBytes: { fd, buffer, count in
+            guard budget.bytes > 0 else { errno = ENOSPC; return -1 }
+            let n = write(fd, buffer, min(count, budget.bytes))
+            if n > 0 { budget.bytes -= n }
+            return n
+        })
+        try writer.append(try evaluated(0))
+        budget.bytes = 40
+        #expect(throws: EvaluationLogError.self) { try writer.append(try evaluated(1)) }
+        #expect(try String(contentsOf: url, encoding: .utf8) == lines[0])
+        #expect(try readLog(url).incompleteBytes == 0)
+        budget.bytes = .max
+        try writer.append(try evaluated(2))
+        try writer.close()
+        #expect(try String(contentsOf: url, encoding: .utf8) == lines[0] + lines[2])
+    }
+
     @Test func aSecondWriterOnTheSameLogIsRefused() throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
