@@ -12,6 +12,7 @@ public enum ImageIO {
     public static func read(path: String) throws -> RGBImage {
         let decoder = try StreamDecoder(path: path, threads: 1)
         guard try decoder.receive() else { throw stillError(decoder, path: path) }
+        try checkComplete(decoder, path: path)
         let f = decoder.frame.ptr
         return try convertToRGB(f, width: Int(f.pointee.width), height: Int(f.pointee.height), scaler: Scaler(),
                                 path: path)
@@ -21,6 +22,7 @@ public enum ImageIO {
     public static func readGray(path: String) throws -> GrayImage {
         let decoder = try StreamDecoder(path: path, threads: 1)
         guard try decoder.receive() else { throw stillError(decoder, path: path) }
+        try checkComplete(decoder, path: path)
         let f = decoder.frame.ptr
         let (w, h) = (Int(f.pointee.width), Int(f.pointee.height))
         guard w > 0, h > 0, w <= maximumSide, h <= maximumSide else {
@@ -43,6 +45,23 @@ public enum ImageIO {
             pixels[i] = UInt8(min(255, v.rounded()))
         }
         return try GrayImage(width: w, height: h, pixels: pixels)
+    }
+
+    /// The still-image format of a file judged by its first bytes, not its name: "png", "jpeg", "bmp", "tiff",
+    /// "webp" or "pnm"; nil for anything else (a video, whatever its name). A file that cannot be read is nil.
+    public static func stillFormat(path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 12), head.count >= 2 else { return nil }
+        let b = [UInt8](head)
+        func starts(_ prefix: [UInt8]) -> Bool { b.count >= prefix.count && Array(b.prefix(prefix.count)) == prefix }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "png" }
+        if starts([0xFF, 0xD8, 0xFF]) { return "jpeg" }
+        if starts([0x42, 0x4D]), b.count >= 6 { return "bmp" }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return "tiff" }
+        if starts(Array("RIFF".utf8)), b.count >= 12, Array(b[8..<12]) == Array("WEBP".utf8) { return "webp" }
+        if b[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "6")).contains(b[1]) { return "pnm" }
+        return nil
     }
 
     /// Resizes a picture (bilinear) to width×height.
@@ -97,6 +116,30 @@ public enum ImageIO {
     static func jpegQuantiser(quality: Int) -> Int {
         let scale = quality < 50 ? 5000 / quality : 200 - 2 * quality
         return max(1, min(31, (scale * 14 + 50) / 100))
+    }
+
+    /// FFmpeg's JPEG decoder fills a picture cut short with grey and reports no error, so a JPEG must end its
+    /// last scan with the End Of Image marker (FF D9; the scan's own data never holds FF D9, as FF is stuffed).
+    private static func checkComplete(_ decoder: StreamDecoder, path: String) throws {
+        guard decoder.codec.ctx?.pointee.codec_id == AV_CODEC_ID_MJPEG,
+              let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return }
+        let complete = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Bool in
+            let b = raw.bindMemory(to: UInt8.self)
+            guard b.count >= 4 else { return false }
+            var i = b.count - 2
+            while i >= 0 {
+                if b[i] == 0xFF {
+                    if b[i + 1] == 0xD9 { return true }
+                    if b[i + 1] == 0xDA { return false }      // start of the last scan, with no end after it
+                }
+                i -= 1
+            }
+            return false
+        }
+        if !complete {
+            throw VideoError(.damaged, path: path, "the JPEG is cut short (no End Of Image marker after its last "
+                             + "scan): the file is incomplete; copy or download it again")
+        }
     }
 
     private static func stillError(_ decoder: StreamDecoder, path: String) -> VideoError {

@@ -326,6 +326,12 @@ public final class VideoReader {
     private func sequenceImage(_ file: String) throws -> RGBImage {
         let image = try ImageIO.read(path: file)
         if image.width == outputWidth, image.height == outputHeight { return image }
+        // At the native size every frame must match frame 1: scaling an odd one would silently distort it.
+        if options.outputSize == nil {
+            throw VideoError(.invalidArgument, path: path, "frame \(file) is \(image.width)×\(image.height) but the "
+                             + "first frame is \(info.width)×\(info.height): the frames of a folder must share one "
+                             + "size; resize or remove the odd frames")
+        }
         return try ImageIO.resize(image, width: outputWidth, height: outputHeight)
     }
 }

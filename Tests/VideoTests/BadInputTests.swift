@@ -170,6 +170,44 @@ import Testing
         }
     }
 
+    /// FFmpeg decodes half a JPEG with no error (the rest grey); the reader refuses it, naming the file.
+    @Test func truncatedJPEGIsAnError() throws {
+        let raw = try MediaFiles.rawPattern(count: 1, width: 160, height: 120)
+        let whole = try MediaFiles.file("whole.jpg") { p in
+            try MediaFiles.ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "160x120", "-i", raw,
+                                   "-q:v", "3", "-frames:v", "1", "-update", "1", p])
+        }
+        let image = try ImageIO.read(path: whole)
+        #expect(image.width == 160 && image.height == 120)
+        let path = try MediaFiles.file("half.jpg") { p in
+            let data = try Data(contentsOf: URL(fileURLWithPath: whole))
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: p))
+        }
+        #expect { _ = try ImageIO.read(path: path) } throws: {
+            ($0 as? VideoError)?.kind == .damaged && "\($0)".contains(path) && "\($0)".contains("cut short")
+        }
+        #expect(throws: VideoError.self) { try ImageIO.readGray(path: path) }
+    }
+
+    /// A frame folder whose frame 3 has another size is an error naming that frame, not a silent rescale; a
+    /// requested output size still scales every frame.
+    @Test func frameFolderOfMixedSizesIsAnError() throws {
+        let folder = try MediaFiles.scratchFolder("mixed-sizes")
+        let raw = try MediaFiles.rawPattern(count: 4, width: 160, height: 120)
+        try MediaFiles.ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "160x120", "-i", raw, folder + "/%05d.png"])
+        let odd = folder + "/00003.png"
+        try FileManager.default.removeItem(atPath: odd)
+        try MediaFiles.ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "160x120", "-i", raw, "-vf",
+                               "scale=80:60", "-frames:v", "1", "-update", "1", odd])
+        let reader = try VideoReader(path: folder)
+        #expect(try reader.nextFrame() != nil && reader.nextFrame() != nil)
+        #expect { try reader.nextFrame() } throws: {
+            ($0 as? VideoError)?.kind == .invalidArgument && "\($0)".contains(odd) && "\($0)".contains("80×60")
+        }
+        let scaled = try VideoReader(path: folder, options: .init(outputSize: (width: 40, height: 30)))
+        #expect(try decodeAll(scaled).count == 4)
+    }
+
     @Test func imageErrorsNameTheFile() throws {
         let missing = MediaFiles.folder + "/missing.png"
         #expect { try ImageIO.read(path: missing) } throws: {
