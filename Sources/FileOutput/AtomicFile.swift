@@ -39,6 +39,41 @@ public enum AtomicFile {
         return url.deletingLastPathComponent().appendingPathComponent(name).path
     }
 
+    /// The process id in a name made by `temporaryPath(for:)` (`.name.partial-<pid>-<random>[.ext]`), or nil
+    /// for any other name: only files of this pattern are ever treated as ours.
+    public static func temporaryOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let marker = name.range(of: ".partial-", options: .backwards),
+              marker.lowerBound > name.index(after: name.startIndex) else { return nil }
+        let rest = name[marker.upperBound...].split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard rest.count == 2, let pid = pid_t(rest[0]), pid > 0, String(pid) == rest[0] else { return nil }
+        let tail = rest[1].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let tag = tail.first, !tag.isEmpty, UInt64(tag, radix: 36) != nil,
+              tag.allSatisfy({ $0.isASCII && ($0.isNumber || $0.isLowercase) }),
+              tail.count == 1 || !(tail[1].isEmpty || tail[1].contains(".")) else { return nil }
+        return pid
+    }
+
+    /// Whether process `pid` is running (a process of another user counts as running).
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Removes the temporary files (and folders) of `temporaryPath(for:)`'s pattern in `folder` whose process is
+    /// no longer running: what a killed run left half-written. Anything else is left alone. Returns the removed
+    /// paths; a missing folder has none.
+    @discardableResult
+    public static func removeStaleTemporaries(in folder: String) -> [String] {
+        let dir = folder.isEmpty ? "." : folder
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() {
+            guard let pid = temporaryOwner(name), !isRunning(pid) else { continue }
+            let path = (dir as NSString).appendingPathComponent(name)
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+        }
+        return removed
+    }
+
     /// Renames the finished `temporary` to `path` (replacing an older file); removes `temporary`
     /// when that fails.
     public static func commit(_ temporary: String, to path: String) throws {

@@ -37,8 +37,11 @@ struct Segment: AsyncParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Output folder.")
+    @Option(help: "Output folder. A previous output there is replaced as a whole when the run completes.")
     var out: String = "cmpc-out"
+
+    @Flag(help: "Replace --out even when it is a non-empty folder that is no previous segment output.")
+    var overwrite = false
 
     @Option(help: "Segment only these frames (1-based, comma-separated).")
     var frames: String?
@@ -82,9 +85,13 @@ struct Segment: AsyncParsableCommand {
         let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded)
         segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
         segmenter.crf = crf
-        let output = try SegmentationOutput(folder: out, sentences: sentences, segmenter: segmenter)
+        // Written beside --out, then swapped in whole; --out is locked meanwhile.
+        let folder = try OutputFolder(out, marker: "masks.json", overwrite: overwrite)
+        defer { folder.finish() }
+        let output = try SegmentationOutput(folder: folder.temporary, sentences: sentences, segmenter: segmenter)
         if try isStillImage(input) {
             try output.segment(image: try ImageIO.read(path: input), source: input)
+            try folder.commit()
             if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
             return
         }
@@ -98,6 +105,7 @@ struct Segment: AsyncParsableCommand {
         defer { stop.uninstall() }
         let finished = try output.segment(video: reader, targets: targets, source: input,
                                           frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
+        try folder.commit()
         progress.finish()
         if !finished {
             warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
@@ -148,7 +156,8 @@ struct Segment: AsyncParsableCommand {
         return Array(Set(chosen)).sorted()
     }
 
-    /// A still image: an image codec and a single frame.
+    /// A still image, judged by the file's content (an mp4 named .png is a video); a name that disagrees
+    /// with the content gets a warning.
     func isStillImage(_ path: String) throws -> Bool {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -156,7 +165,10 @@ struct Segment: AsyncParsableCommand {
         }
         if isDir.boolValue { return false }
         let ext = (path as NSString).pathExtension.lowercased()
-        return ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm", "pgm"].contains(ext)
+        let named = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm", "pgm"].contains(ext)
+        let still = ImageIO.stillFormat(path: path) != nil
+        if named && !still { warn("\(path) is named .\(ext) but holds no still image; reading it as a video") }
+        return still
     }
 }
 

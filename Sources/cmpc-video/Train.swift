@@ -115,6 +115,10 @@ struct Train: AsyncParsableCommand {
         if let threads { try Engine.configure(workers: threads) }
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        // Checkpoints half-written by a killed run into this folder (ours only, of processes no longer running).
+        for path in AtomicFile.removeStaleTemporaries(in: outURL.path) {
+            fputs("note: removed \(path), a temporary file left by an interrupted run\n", stderr)
+        }
         let policy = CheckpointPolicy(folder: outURL, every: checkpointEvery)
         let vocabPath = vocab ?? (root as NSString).appendingPathComponent("vocabulary.txt")
         let vocabulary = try Vocabulary.load(URL(fileURLWithPath: vocabPath))

@@ -36,6 +36,71 @@ import Testing
         #expect(overlay.count > 1000 && overlay[4..<8] == Data("ftyp".utf8), "overlay.mp4 is no MP4 file")
     }
 
+    /// --out is replaced as a whole: a 1-sentence rerun into a 2-sentence output leaves none of the old masks; a
+    /// folder that is no previous output is refused (named, with the fix) unless --overwrite; a locked folder is
+    /// refused; what a killed run left beside --out (a dead process's `.out.partial-PID-…` folder) is removed.
+    @Test func segmentReplacesItsOutputFolderWhole() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let clip = root + "/Release/clips320H/syn00000.mp4"
+        let out = folder.path("out")
+        try runToolSucceeding(["segment", clip, "the red square", "--text", "the big blue circle", "--frames", "1,5",
+                               "--out", out, "--quiet"], in: folder)
+        #expect(listing(out + "/masks") == ["0", "1"])
+
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let stale = folder.path(".out.partial-\(exited.processIdentifier)-k3x9")
+        try FileManager.default.createDirectory(atPath: stale + "/masks/0", withIntermediateDirectories: true)
+        try Data(count: 10).write(to: URL(fileURLWithPath: stale + "/.overlay.partial-1-k3x9.mp4"))
+        try runToolSucceeding(["segment", clip, "the red square", "--frames", "9", "--out", out, "--quiet"],
+                              in: folder)
+        #expect(listing(out) == ["masks", "masks.json", "overlay.mp4"])
+        #expect(listing(out + "/masks") == ["0"])
+        #expect(listing(out + "/masks/0") == ["00009.png"])
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(listing(folder.path(".")).filter { $0.contains(".partial-") }.isEmpty, "\(listing(folder.path(".")))")
+
+        // A folder of other files is refused, and left as it was.
+        let other = folder.path("photos")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try Data(count: 10).write(to: URL(fileURLWithPath: other + "/holiday.jpg"))
+        let refused = try runTool(["segment", clip, "the red square", "--frames", "1", "--out", other, "--quiet"],
+                                  in: folder)
+        #expect(refused.status != 0 && refused.stderr.contains(other) && refused.stderr.contains("--overwrite"),
+                "\(refused)")
+        #expect(listing(other) == ["holiday.jpg"])
+        try runToolSucceeding(["segment", clip, "the red square", "--frames", "1", "--out", other, "--overwrite",
+                               "--quiet"], in: folder)
+        #expect(listing(other) == ["masks", "masks.json", "overlay.mp4"])
+
+        // While another run holds the folder's lock, a second run is refused and changes nothing.
+        let lock = open(folder.path(".out.lock"), O_RDWR | O_CREAT, 0o644)
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        let locked = try runTool(["segment", clip, "the red square", "--frames", "1", "--out", out, "--quiet"],
+                                 in: folder)
+        close(lock)
+        #expect(locked.status != 0 && locked.stderr.contains("another run is writing"), "\(locked)")
+        #expect(listing(out + "/masks/0") == ["00009.png"])
+    }
+
+    /// A clip named .png is judged by its content: segmented as a video (with a warning about the name), not as
+    /// one still.
+    @Test func segmentReadsAnMP4NamedPNGAsAVideo() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let disguised = folder.path("clip.png")
+        try FileManager.default.copyItem(atPath: root + "/Release/clips320H/syn00000.mp4", toPath: disguised)
+        let out = folder.path("out")
+        let run = try runToolSucceeding(["segment", disguised, "the red square", "--frames", "2,3", "--out", out,
+                                         "--quiet"], in: folder)
+        #expect(run.stderr.contains("holds no still image"), "\(run)")
+        #expect(listing(out) == ["masks", "masks.json", "overlay.mp4"])
+        #expect(listing(out + "/masks/0") == ["00002.png", "00003.png"])
+    }
+
     @Test func segmentWritesMaskAndOverlayForAStillImage() throws {
         let folder = try TemporaryFolder()
         let root = try makeSyntheticSet(in: folder)
@@ -92,8 +157,21 @@ import Testing
         let saved = try readJSONObject(run + "/config.json")
         #expect(saved["ablation"] as? String == "no_sentence" && saved["H"] as? Int == 48, "\(saved)")
 
+        // What a run killed while writing a checkpoint leaves (its process is gone), beside files that are not
+        // stale: the temporary file of a running process (this one) and names outside AtomicFile's pattern.
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let stale = ".model.partial-\(exited.processIdentifier)-k3x9.safetensors"
+        let kept = [".model.partial-\(getpid())-k3x9.safetensors", "model.partial-\(exited.processIdentifier)-k3x9.txt",
+                    ".notes.partial-\(exited.processIdentifier).txt"]
+        for name in [stale] + kept { try Data(count: 100).write(to: URL(fileURLWithPath: run + "/" + name)) }
         let resumed = try runToolSucceeding(["train", "--root", root, "--out", run, "--steps", "3", "--resume",
                                              "--log-every", "1"], in: folder)
+        #expect(!listing(run).contains(stale), "\(listing(run))")
+        #expect(Set(kept).isSubset(of: listing(run)), "\(listing(run))")
+        #expect(resumed.stderr.contains(stale), "\(resumed)")
         #expect(resumed.stdout.contains("at step 2"), "\(resumed)")
         #expect(resumed.stdout.contains("1 steps in"), "\(resumed)")
 
