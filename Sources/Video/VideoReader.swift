@@ -168,6 +168,21 @@ public final class VideoReader {
         backend = .stream(StreamState(decoder: decoder, index: index))
     }
 
+    /// The frames' presentation times when they are not evenly spaced (a variable-frame-rate clip): frame k at
+    /// `times[k - 1] × num / den` seconds from frame 1, in the stream's time base. Nil for an evenly spaced
+    /// stream, an image folder, or a stream without usable timestamps.
+    public var variableFrameTimes: (times: [Int64], num: Int, den: Int)? {
+        guard case .stream(let s) = backend, let pts = s.index.framePts, pts.count > 2, let first = pts.first else {
+            return nil
+        }
+        let tb = s.decoder.timeBase
+        guard tb.num > 0, tb.den > 0 else { return nil }
+        let step = pts[1] - pts[0]
+        guard zip(pts.dropFirst(), pts).allSatisfy({ $0 > $1 }) else { return nil }
+        guard zip(pts.dropFirst(), pts).contains(where: { $0 - $1 != step }) else { return nil }
+        return (pts.map { $0 - first }, Int(tb.num), Int(tb.den))
+    }
+
     /// Problems met so far: truncation, unreadable or damaged packets (with packet numbers and byte offsets).
     public var damage: [String] {
         switch backend {

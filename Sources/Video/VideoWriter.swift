@@ -64,11 +64,21 @@ public final class VideoWriter {
     private let packet = Packet()
     private let scaler = Scaler()
     private var finished = false
+    /// Presentation times of the frames in the codec's time base (a variable-frame-rate source); nil: frame k at k.
+    private let frameTimes: [Int64]?
 
     /// Opens `path` for writing at `frameRate` (use the source video's rate) and width×height; `quality` is x264's
     /// CRF (lower is better, 20 by default) or, for MPEG-4, five times its quantiser.
-    public init(path: String, width: Int, height: Int, frameRate: FrameRate, codec choice: Codec = .automatic,
-                quality: Int = 20) throws {
+    public convenience init(path: String, width: Int, height: Int, frameRate: FrameRate, codec choice: Codec = .automatic,
+                            quality: Int = 20) throws {
+        try self.init(path: path, width: width, height: height, frameRate: frameRate, codec: choice, quality: quality,
+                      frameTimes: nil)
+    }
+
+    /// As above; `frameTimes` (when given) are the frames' presentation times in the time base num/den, so a
+    /// variable-frame-rate source keeps its timing (frames past the table follow at the last interval).
+    init(path: String, width: Int, height: Int, frameRate: FrameRate, codec choice: Codec = .automatic,
+         quality: Int = 20, frameTimes: (times: [Int64], num: Int, den: Int)?) throws {
         guard (1...maximumSide).contains(width), (1...maximumSide).contains(height) else {
             throw VideoError(.absurdSize, path: path, "size \(width)×\(height) is outside 1…\(maximumSide)")
         }
@@ -98,6 +108,13 @@ public final class VideoWriter {
             }
         }
         let isX264 = String(cString: encoder.pointee.name) == "libx264"
+        // MPEG-4 part 2 takes time bases up to 1/65535 only; then the source timing cannot be kept.
+        var frameTimes = frameTimes
+        if let t = frameTimes, t.times.count < 2 || t.num < 1 || t.den < 1 || t.num > Int(Int32.max)
+            || t.den > (isX264 ? Int(Int32.max) : 65535) {
+            frameTimes = nil
+        }
+        self.frameTimes = frameTimes?.times
         let even = width % 2 == 0 && height % 2 == 0
         let pixelFormat = isX264 && !even ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P
         let out = try OutputFile(path: temporary, reportedPath: path)
@@ -108,7 +125,8 @@ public final class VideoWriter {
             }
             stream = s
             let globalHeader = (fmt.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0
-            let timeBase = AVRational(num: Int32(frameRate.denominator), den: Int32(frameRate.numerator))
+            let timeBase = frameTimes.map { AVRational(num: Int32($0.num), den: Int32($0.den)) }
+                ?? AVRational(num: Int32(frameRate.denominator), den: Int32(frameRate.numerator))
             let options = isX264 ? ["preset": "fast", "crf": String(quality)] : [:]
             codec = try CodecContext(encoder: encoder, path: path, options: options) { c in
                 c.pointee.width = Int32(width)
@@ -146,12 +164,13 @@ public final class VideoWriter {
         }
     }
 
-    /// Opens `path` for frames like `reader`'s: its output size and its frame rate (25 when the source has none).
+    /// Opens `path` for frames like `reader`'s: its output size and its frame rate (25 when the source has none);
+    /// a variable-frame-rate source keeps its frames' timestamps.
     public convenience init(path: String, matching reader: VideoReader, codec: Codec = .automatic,
                             quality: Int = 20) throws {
         let rate = reader.info.frameRate.value > 0 ? reader.info.frameRate : FrameRate(25)
         try self.init(path: path, width: reader.outputWidth, height: reader.outputHeight, frameRate: rate,
-                      codec: codec, quality: quality)
+                      codec: codec, quality: quality, frameTimes: reader.variableFrameTimes)
     }
 
     deinit {
@@ -175,7 +194,7 @@ public final class VideoWriter {
             swift_sws_packed_to_frame(scaler.ctx, $0.baseAddress, Int32(width * 3), Int32(height), f)
         }
         try check(rc, .writeFailed, path: path, "colour conversion failed")
-        f.pointee.pts = Int64(frameCount)
+        f.pointee.pts = presentationTime(frameCount)
         try send(f)
         frameCount += 1
     }
@@ -197,6 +216,14 @@ public final class VideoWriter {
             unlink(temporary)
             throw error
         }
+    }
+
+    /// The pts of 0-based frame `k`: the source's time when known, else k frame intervals.
+    private func presentationTime(_ k: Int) -> Int64 {
+        guard let t = frameTimes else { return Int64(k) }
+        if k < t.count { return t[k] }
+        let last = t.count - 1
+        return t[last] + Int64(k - last) * max(1, t[last] - t[last - 1])
     }
 
     private func send(_ f: UnsafeMutablePointer<AVFrame>?) throws {

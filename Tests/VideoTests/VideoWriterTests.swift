@@ -80,8 +80,9 @@ import Testing
         #expect(throws: VideoError.self) { try Overlay.blend(frame, mask: GrayImage(width: 4, height: 4)) }
     }
 
+    /// An evenly spaced clip's overlay has its rate (a variable-rate clip's keeps its timestamps: below).
     @Test func overlayVideoFromAReaderKeepsTheSourceRate() throws {
-        let source = try MediaFiles.variableRate()
+        let source = try MediaFiles.h264BFrames()
         let reader = try VideoReader(path: source)
         let folder = try MediaFiles.scratchFolder("overlay-video")
         let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader)
@@ -89,6 +90,29 @@ import Testing
         while let frame = try reader.nextFrame() { try writer.append(try Overlay.blend(frame, mask: mask)) }
         try writer.finish()
         let back = try VideoReader(path: folder + "/overlay.mp4")
-        #expect(back.info.frameCount == 40 && back.info.frameRate == reader.info.frameRate)
+        #expect(back.info.frameCount == reader.info.frameCount && back.info.frameRate == reader.info.frameRate)
+    }
+
+    /// A variable-frame-rate clip (frames at 0, 1, 2, 5, 6, 7, 10, … / 25 s): the overlay keeps every frame's
+    /// time (ffprobe reads both), where a constant rate would put frame 40 at 1.56 s instead of 2.08 s.
+    @Test func overlayOfAVariableRateClipKeepsTheSourceTimestamps() throws {
+        let source = try MediaFiles.variableRate()
+        let reader = try VideoReader(path: source)
+        #expect(reader.variableFrameTimes != nil)
+        let folder = try MediaFiles.scratchFolder("overlay-vfr")
+        let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader)
+        while let frame = try reader.nextFrame() { try writer.append(frame) }
+        try writer.finish()
+        func times(_ path: String) throws -> [Double] {
+            try MediaFiles.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time",
+                                           "-of", "default=nw=1:nk=1", path])
+                .split(whereSeparator: \.isNewline).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        }
+        let expected = try times(source).map { $0 - (try times(source).first ?? 0) }
+        let got = try times(folder + "/overlay.mp4")
+        #expect(expected.count == 40 && got.count == 40, "\(got)")
+        #expect(zip(expected, got).allSatisfy { abs($0 - $1) < 0.001 }, "source \(expected)\noverlay \(got)")
+        // An evenly spaced clip has no table: its overlay is written at the constant rate as before.
+        #expect(try VideoReader(path: MediaFiles.h264BFrames()).variableFrameTimes == nil)
     }
 }
