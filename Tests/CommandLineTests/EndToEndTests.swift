@@ -86,6 +86,49 @@ import Testing
         #expect(listing(out + "/masks/0") == ["00009.png"])
     }
 
+    /// A segment run SIGKILLed mid-way (its temporary folder already holds mask PNGs) leaves the previous output
+    /// as it was; the next run into the folder removes what the killed one left.
+    @Test func aKilledSegmentRunLeavesThePreviousOutputAndItsLeftoversGo() throws {
+        let folder = try TemporaryFolder()
+        let root = folder.path("long")
+        try runToolSucceeding(["synth", "--out", root, "--videos", "1", "--size", "64x48", "--frames", "200",
+                               "--quiet"], in: folder)
+        let clip = root + "/Release/clips320H/syn00000.mp4"
+        let out = folder.path("out")
+        try runToolSucceeding(["segment", clip, "the red square", "--frames", "1", "--out", out, "--quiet"],
+                              in: folder)
+
+        let child = Process()
+        child.executableURL = toolURL
+        child.arguments = ["segment", clip, "the red square", "--out", out, "--quiet"]
+        child.currentDirectoryURL = folder.url
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        // Wait until the run has written masks into its temporary folder (or has ended), then kill it.
+        let partial = ".out.partial-\(child.processIdentifier)-"
+        var leftover: String?
+        while child.isRunning, leftover == nil {
+            if let name = listing(folder.path(".")).first(where: { $0.hasPrefix(partial) }),
+               !listing(folder.path(name) + "/masks/0").isEmpty {
+                leftover = folder.path(name)
+            } else {
+                usleep(2000)
+            }
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        let dir = try #require(leftover, "the run ended before it wrote a mask; make the clip longer")
+        #expect(child.terminationReason == .uncaughtSignal)
+        #expect(FileManager.default.fileExists(atPath: dir))
+        #expect(listing(out + "/masks/0") == ["00001.png"], "the previous output is unchanged")
+
+        try runToolSucceeding(["segment", clip, "the red square", "--frames", "2", "--out", out, "--quiet"],
+                              in: folder)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        #expect(listing(out + "/masks/0") == ["00002.png"])
+    }
+
     /// A clip named .png is judged by its content: segmented as a video (with a warning about the name), not as
     /// one still.
     @Test func segmentReadsAnMP4NamedPNGAsAVideo() throws {
