@@ -1,5 +1,6 @@
 // An output folder replaced as a whole (what `segment --out DIR` writes into):
-//   1. lock PARENT/.DIR.lock (flock, held until the run ends), so two runs into one folder cannot mix;
+//   1. lock PARENT/.DIR.lock (flock, held until the run ends, then removed), so two runs into one folder cannot
+//      mix;
 //   2. remove what killed runs left beside DIR (AtomicFile's `.DIR.partial-PID-RANDOM` of dead processes);
 //   3. accept DIR when it is missing, empty or a previous output (it holds `marker`); refuse any other
 //      non-empty DIR unless `overwrite`;
@@ -22,6 +23,7 @@ public final class OutputFolder {
     /// Where the run writes (a sibling of `destination`).
     public let temporary: String
     private var lockFD: Int32
+    private let lockPath: String
     private var committed = false
 
     /// Locks `destination`, checks it may be replaced, and makes the temporary folder. `marker` is the file
@@ -43,7 +45,8 @@ public final class OutputFolder {
             throw PipelineError("\(option) \(destination): cannot create the folder \(parent) "
                                 + "(\(Self.reason(error))); check the path and its permissions")
         }
-        lockFD = try Self.lock(parent + "/." + name + ".lock", option: option, destination: destination)
+        lockPath = parent + "/." + name + ".lock"
+        lockFD = try Self.lock(lockPath, option: option, destination: destination)
         do {
             AtomicFile.removeStaleTemporaries(in: parent)
             try Self.checkReplaceable(url.path, marker: marker, option: option, overwrite: overwrite)
@@ -55,6 +58,7 @@ public final class OutputFolder {
                                     + "(\(Self.reason(error))); check the folder's permissions")
             }
         } catch {
+            unlink(lockPath)
             Self.unlock(lockFD)
             throw error
         }
@@ -85,10 +89,15 @@ public final class OutputFolder {
         finish()
     }
 
-    /// Removes the temporary folder unless committed, and releases the lock (also done on deinit).
+    /// Removes the temporary folder unless committed, and releases the lock (also done on deinit). The lock file
+    /// is removed while still held; a run that opened it meanwhile sees it gone and locks a new one.
     public func finish() {
         if !committed { try? FileManager.default.removeItem(atPath: temporary) }
-        if lockFD >= 0 { Self.unlock(lockFD); lockFD = -1 }
+        if lockFD >= 0 {
+            unlink(lockPath)
+            Self.unlock(lockFD)
+            lockFD = -1
+        }
     }
 
     deinit { finish() }
