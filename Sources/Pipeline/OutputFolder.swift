@@ -2,7 +2,8 @@
 //   1. lock PARENT/.DIR.lock (flock, held until the run ends, then removed), so two runs into one folder cannot
 //      mix;
 //   2. remove what killed runs left beside DIR (AtomicFile's `.DIR.partial-PID-RANDOM` of dead processes);
-//   3. accept DIR when it is missing, empty or a previous output (it holds `marker`); refuse any other
+//   3. accept DIR when it is missing, empty or a previous output (it holds `marker`, starting with
+//      `markerPrefix`); refuse any other
 //      non-empty DIR unless `overwrite`;
 //   4. the run writes into the sibling PARENT/.DIR.partial-PID-RANDOM/;
 //   5. commit: the old DIR moves aside under another temporary name, the new folder takes its name, the old
@@ -27,8 +28,10 @@ public final class OutputFolder {
     private var committed = false
 
     /// Locks `destination`, checks it may be replaced, and makes the temporary folder. `marker` is the file
+    /// (beginning with `markerPrefix`)
     /// that says a folder is a previous output (masks.json); `option` names the option in messages.
-    public init(_ destination: String, marker: String, option: String = "--out", overwrite: Bool = false) throws {
+    public init(_ destination: String, marker: String, markerPrefix: String = "", option: String = "--out",
+                overwrite: Bool = false) throws {
         guard !destination.isEmpty else {
             throw PipelineError("\(option) is empty: give the output folder, e.g. \(option) cmpc-out")
         }
@@ -49,7 +52,8 @@ public final class OutputFolder {
         lockFD = try Self.lock(lockPath, option: option, destination: destination)
         do {
             AtomicFile.removeStaleTemporaries(in: parent)
-            try Self.checkReplaceable(url.path, marker: marker, option: option, overwrite: overwrite)
+            try Self.checkReplaceable(url.path, marker: marker, prefix: markerPrefix, option: option,
+                                      overwrite: overwrite)
             temporary = AtomicFile.temporaryPath(for: url.path)
             do {
                 try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
@@ -135,7 +139,8 @@ public final class OutputFolder {
     }
 
     /// Missing, empty or a previous output (holds `marker`) may be replaced; anything else needs `overwrite`.
-    static func checkReplaceable(_ path: String, marker: String, option: String, overwrite: Bool) throws {
+    static func checkReplaceable(_ path: String, marker: String, prefix: String, option: String,
+                                 overwrite: Bool) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return }
         guard isDir.boolValue else {
@@ -147,7 +152,12 @@ public final class OutputFolder {
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
             throw PipelineError("\(option) \(path): cannot list the folder (\(reason(error))); check its permissions")
         }
-        if names.isEmpty || names.contains(marker) { return }
+        if names.isEmpty { return }
+        if names.contains(marker), let handle = FileHandle(forReadingAtPath: path + "/" + marker) {
+            let head = (try? handle.read(upToCount: prefix.utf8.count)) ?? nil
+            try? handle.close()
+            if prefix.isEmpty || head == Data(prefix.utf8) { return }
+        }
         throw PipelineError("\(option) \(path) is not empty and holds no \(marker), so it is not a previous output "
                             + "(\(names.count) entries, e.g. \(names.sorted()[0])); choose another \(option), or "
                             + "--overwrite to replace the whole folder")
@@ -159,6 +169,14 @@ public final class OutputFolder {
             return String(cString: strerror(p.rawValue))
         }
         return error.localizedDescription
+    }
+}
+
+extension OutputFolder {
+    /// `segment --out DIR`: a previous output holds masks.json as SegmentationOutput writes it (sorted keys, so
+    /// it begins with "crf").
+    public static func segmentation(_ destination: String, overwrite: Bool) throws -> OutputFolder {
+        try OutputFolder(destination, marker: "masks.json", markerPrefix: "{\"crf\":", overwrite: overwrite)
     }
 }
 

@@ -86,7 +86,7 @@ struct Segment: AsyncParsableCommand {
         segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
         segmenter.crf = crf
         // Written beside --out, then swapped in whole; --out is locked meanwhile.
-        let folder = try OutputFolder(out, marker: "masks.json", overwrite: overwrite)
+        let folder = try OutputFolder.segmentation(out, overwrite: overwrite)
         defer { folder.finish() }
         let output = try SegmentationOutput(folder: folder.temporary, sentences: sentences, segmenter: segmenter)
         if try isStillImage(input) {

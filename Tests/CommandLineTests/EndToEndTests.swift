@@ -68,11 +68,12 @@ import Testing
         let other = folder.path("photos")
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try Data(count: 10).write(to: URL(fileURLWithPath: other + "/holiday.jpg"))
+        try Data("{\"photos\": []}".utf8).write(to: URL(fileURLWithPath: other + "/masks.json"))   // not ours
         let refused = try runTool(["segment", clip, "the red square", "--frames", "1", "--out", other, "--quiet"],
                                   in: folder)
         #expect(refused.status != 0 && refused.stderr.contains(other) && refused.stderr.contains("--overwrite"),
                 "\(refused)")
-        #expect(listing(other) == ["holiday.jpg"])
+        #expect(listing(other) == ["holiday.jpg", "masks.json"])
         try runToolSucceeding(["segment", clip, "the red square", "--frames", "1", "--out", other, "--overwrite",
                                "--quiet"], in: folder)
         #expect(listing(other) == ["masks", "masks.json", "overlay.mp4"])
