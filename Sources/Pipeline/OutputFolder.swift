@@ -143,11 +143,11 @@ public final class OutputFolder {
                                  overwrite: Bool) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return }
-        guard isDir.boolValue else {
-            throw PipelineError("\(option) \(path) is a file, not a folder: choose another \(option)"
-                                + (overwrite ? "" : " (or --overwrite to replace it)"))
-        }
         if overwrite { return }
+        guard isDir.boolValue else {
+            throw PipelineError("\(option) \(path) is a file, not a folder: choose another \(option) "
+                                + "(or --overwrite to replace it)")
+        }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
             throw PipelineError("\(option) \(path): cannot list the folder (\(reason(error))); check its permissions")
