@@ -79,7 +79,7 @@ struct Segment: AsyncParsableCommand {
             }
             return e.ids
         }
-        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded)
+        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded, resize: model.resize)
         segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
         segmenter.crf = crf
         let output = try SegmentationOutput(folder: out, sentences: sentences, segmenter: segmenter)

@@ -1,10 +1,13 @@
 // Preprocessing: resize_and_pad of frames and masks into the network input (one implementation for
 // both), and resize_and_crop of predictions back to the frame.
 import Checkpoint
+import Datasets
+import Evaluation
 import Foundation
 import Testing
 import Video
 import Tensor
+import VideoModel
 @testable import Pipeline
 
 @Suite struct PreprocessTests {
@@ -263,5 +266,44 @@ import Tensor
             #expect(p.rgb[i + 1] == UInt8((50 * oy + 24) / 1000 * 16), "G at (\(oy), \(ox))")
             #expect(p.rgb[i + 2] == 200, "B at (\(oy), \(ox))")
         }
+    }
+}
+
+// --resize reaches every place frames and masks are resized: the runner (segment, evaluate), the
+// post-processing back to the frame, and the training sample reader.
+@Suite struct ResizeModeThroughThePipelineTests {
+    @Test func theRunnerAndTheSampleReaderPrepareWithTheirMode() throws {
+        let config = tinyVideoConfig()
+        let model = try CMPCModel(config: config, seed: 3)
+        let frame = syntheticFrame(2, width: 97, height: 71)   // shrunk into 32×32: the blur shows
+        for mode in ResizeMode.allCases {
+            let expected = try Preprocess.prepare(rgb: frame.pixels, width: frame.width, height: frame.height,
+                                                  H: config.H, W: config.W, resize: mode)
+            let runner = ModelRunner(model: model, resize: mode)
+            #expect(try runner.prepare(frame).rgb == expected.rgb, "\(mode)")
+            #expect(VideoSegmenterHandle.postprocessMode(model: model, mode: mode) == mode)
+        }
+        let original = try ModelRunner(model: model).prepare(frame).rgb
+        let antialias = try ModelRunner(model: model, resize: .antialias).prepare(frame).rgb
+        #expect(original != antialias)
+        let dir = try temporaryFolder("resize-mode")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/still.png"
+        try ImageIO.writePNG(frame, to: path)
+        let s = ReferringSample(id: "still", source: .image(path: path), sentence: "the red square", instance: "1",
+                                maskPath: "memory", maskLoader: { PixelMask(width: 97, height: 71) })
+        for mode in ResizeMode.allCases {
+            let prepared = try SamplePreparer(config: config, vocabulary: testVocabulary, resize: mode).prepare(s)
+            let expected = try Preprocess.prepare(rgb: frame.pixels, width: frame.width, height: frame.height,
+                                                  H: config.H, W: config.W, resize: mode).tensor
+            // The video network's 5 slots all read the still.
+            #expect(prepared.input.scalars == Array([[Float]](repeating: expected.scalars, count: 5).joined()), "\(mode)")
+        }
+    }
+}
+
+enum VideoSegmenterHandle {
+    static func postprocessMode(model: CMPCModel, mode: ResizeMode) -> ResizeMode? {
+        (try? VideoSegmenter(model: model, sentences: [[0, 0, 0, 0, 0, 1]], resize: mode))?.postprocess.resize
     }
 }
