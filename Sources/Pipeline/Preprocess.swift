@@ -236,10 +236,14 @@ public enum Preprocess {
                 for x in columns {
                     let s = tx[x]
                     for ch in 0..<c {
-                        // img_as_float first, as skimage does, then the 2×2 weighted sum.
+                        // img_as_float first (bytes × 1/255), then scipy.ndimage.zoom's sum: value × row
+                        // weight × column weight, taps in row-major order — the same bits as scikit-image.
                         let v00 = Double(src[(rowA + s.a) * c + ch]) * unit, v01 = Double(src[(rowA + s.b) * c + ch]) * unit
                         let v10 = Double(src[(rowB + s.a) * c + ch]) * unit, v11 = Double(src[(rowB + s.b) * c + ch]) * unit
-                        let v = t.wa * (s.wa * v00 + s.wb * v01) + t.wb * (s.wa * v10 + s.wb * v11)
+                        var v = v00 * t.wa * s.wa
+                        v += v01 * t.wa * s.wb
+                        v += v10 * t.wb * s.wa
+                        v += v11 * t.wb * s.wb
                         store(y, x, ch, v)
                     }
                 }
