@@ -160,6 +160,15 @@ import VideoModel
         #expect(abs(p.tensor.scalars[0] - (Float(p.rgb[2]) - caffeMeanBGR.0)) < 1e-4)
     }
 
+    @Test(arguments: ["crop_wide", "crop_tall"])
+    func resizeAndCropMatchesTheOriginal(name: String) throws {
+        // The prediction back to the frame: the same resize (enlarging: 0 outside), the centre cropped, > 0.
+        let c = try Self.load(name)
+        let got = Preprocess.maskToFrame(c.input.map(Float.init), H: c.inputShape[0], W: c.inputShape[1],
+                                         frameHeight: c.size[0], frameWidth: c.size[1])
+        #expect(got == c.expected, "\(name): \(zip(got, c.expected).filter { $0 != $1 }.count) of \(got.count) pixels differ")
+    }
+
     @Test func enlargingDarkensTheBorderAsConstantModeDoes() throws {
         // 'constant' with cval 0: a white 4×4 image enlarged ×2 has its outer rows and columns at 3/4 of
         // white (one tap of weight 1/4 reads 0 outside); 'reflect' (antialias) keeps them white.

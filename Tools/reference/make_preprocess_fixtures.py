@@ -15,7 +15,8 @@ Arrays in the .npz, for each case NAME:
     NAME__input     uint8 [h, w, 3] (images) or [h, w] (masks)
     NAME__expected  uint8: resize + img_as_ubyte (images), resize > 0 (masks)
                     for pad_* cases: im_processing.resize_and_pad's [H, W, 3] output as uint8
-    NAME__size      int32 [2]: the output height and width (pad_*: H, W of the padded input)
+                    for crop_* cases: resize_and_crop of the 0/1 [40, 40] input to the frame's size, > 0
+    NAME__size      int32 [2]: the output height and width (pad_*: H, W of the padded input; crop_*: the frame's)
 """
 import os
 import numpy as np
@@ -60,6 +61,18 @@ def resize_and_pad(im, input_h, input_w):
     return new_im
 
 
+def resize_and_crop(im, input_h, input_w):
+    """util/im_processing.py's resize_and_crop with the 0.14 resize."""
+    im_h, im_w = im.shape[:2]
+    scale = max(input_h / im_h, input_w / im_w)
+    resized_h = int(np.round(im_h * scale))
+    resized_w = int(np.round(im_w * scale))
+    crop_h = int(np.floor(resized_h - input_h) / 2)
+    crop_w = int(np.floor(resized_w - input_w) / 2)
+    resized_im = original_resize(im, [resized_h, resized_w])
+    return resized_im[crop_h:crop_h + input_h, crop_w:crop_w + input_w, ...]
+
+
 def main():
     arrays = {}
 
@@ -94,6 +107,16 @@ def main():
         arrays[name + "__input"] = im
         arrays[name + "__expected"] = img_as_ubyte(resize_and_pad(im, size, size))
         arrays[name + "__size"] = np.array([size, size], dtype=np.int32)
+
+    # resize_and_crop of a 0/1 prediction at the network's size back to frames of other sizes (> 0 is foreground).
+    rng = np.random.RandomState(8)
+    pred = np.zeros((40, 40), dtype=np.float32)
+    pred[8:30, 12:35] = 1
+    pred[rng.uniform(size=pred.shape) < 0.03] = 1
+    for name, (h, w) in {"crop_wide": (45, 71), "crop_tall": (90, 37)}.items():
+        arrays[name + "__input"] = pred.astype(np.uint8)
+        arrays[name + "__expected"] = (resize_and_crop(pred, h, w) > 0).astype(np.uint8)
+        arrays[name + "__size"] = np.array([h, w], dtype=np.int32)
 
     # What today's defaults would have given, to show the fixtures pin the 0.14 semantics.
     today = img_as_ubyte(resize(big, [30, 40]))
