@@ -67,8 +67,9 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageModel", "VideoModel", "Datasets", "Pipeline", "Tensor",
                                                           "Checkpoint", "Video", "Evaluation", "CommandLineSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "VideoModel", "ImageModel", "Datasets", "Evaluation", "Tensor", "Video"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "VideoModel", "ImageModel", "Datasets", "Evaluation", "Tensor", "Video", "Checkpoint"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video", "Pipeline", "Checkpoint", "Video", "ImageModel", "Tensor"]),
         .testTarget(name: "ArchitectureTests"),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

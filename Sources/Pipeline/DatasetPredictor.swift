@@ -23,8 +23,8 @@ public final class ModelPredictor: SamplePredictor {
     private var frames: [Int: FrameEntry] = [:]
 
     /// A predictor for `model`, tokenising sentences with `vocabulary`.
-    public init(model: CMPCModel, vocabulary: Vocabulary, crf: Bool) {
-        runner = ModelRunner(model: model)
+    public init(model: CMPCModel, vocabulary: Vocabulary, crf: Bool, resize: ResizeMode = .original) {
+        runner = ModelRunner(model: model, resize: resize)
         self.vocabulary = vocabulary
         self.crf = crf
     }
@@ -37,7 +37,7 @@ public final class ModelPredictor: SamplePredictor {
             throw PipelineError("\(sample.source.path): the frame is \(g.frameWidth)×\(g.frameHeight) "
                                 + "but its mask is \(width)×\(height); the mask must be at the frame's size")
         }
-        let post = MaskPostprocess(config: runner.config)
+        let post = MaskPostprocess(config: runner.config, resize: runner.resize)
         let crfMask = crf ? try post.crfMask(probabilities: try outputs.sigm().scalars, networkRGB: target.rgb, geometry: g) : nil
         return Prediction(mask: try post.mask(logits: outputs.up.scalars, geometry: g), crfMask: crfMask)
     }

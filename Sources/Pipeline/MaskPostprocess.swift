@@ -13,18 +13,22 @@ public struct MaskPostprocess: Sendable {
     public let W: Int
     /// A pixel is foreground when its logit ≥ this (0, i.e. probability 0.5, as the original).
     public var logitThreshold: Float
+    /// How the H×W map is resized back to the frame (resize_and_crop), as the frames were prepared.
+    public var resize: ResizeMode
 
     /// Post-processing for `config`'s network input size.
-    public init(config: ModelConfig, logitThreshold: Float = 0) {
+    public init(config: ModelConfig, logitThreshold: Float = 0, resize: ResizeMode = .original) {
         H = config.H
         W = config.W
         self.logitThreshold = logitThreshold
+        self.resize = resize
     }
 
     /// logits [H·W] ≥ the threshold, resize_and_crop'ped back to the frame.
     public func mask(logits: [Float], geometry g: PadGeometry) throws -> PixelMask {
         try PixelMask(width: g.frameWidth, height: g.frameHeight,
-                      pixels: Preprocess.maskFromLogits(logits, threshold: logitThreshold, H: H, W: W, geometry: g))
+                      pixels: Preprocess.maskFromLogits(logits, threshold: logitThreshold, H: H, W: W, geometry: g,
+                                                                resize: resize))
     }
 
     /// DenseCRF's labels from σ(logits) [H·W] and the padded RGB input [H·W·3], at the frame's size.
@@ -32,6 +36,7 @@ public struct MaskPostprocess: Sendable {
         let labels = try DenseCRF.refine(probabilities: probabilities, rgb: networkRGB, width: W, height: H).labels
         return try PixelMask(width: g.frameWidth, height: g.frameHeight,
                              pixels: Preprocess.maskToFrame(labels.map { Float($0) }, H: H, W: W,
-                                                            frameHeight: g.frameHeight, frameWidth: g.frameWidth))
+                                                            frameHeight: g.frameHeight, frameWidth: g.frameWidth,
+                                                            resize: resize))
     }
 }

@@ -87,8 +87,12 @@ public final class ModelRunner {
     /// Per-(frame, sentence) passes of the video network so far.
     public private(set) var frameSentencePasses = 0
 
-    public init(model: CMPCModel) {
+    /// How frames are resized into the network input (`.original`: as the original ran).
+    public let resize: ResizeMode
+
+    public init(model: CMPCModel, resize: ResizeMode = .original) {
         self.model = model
+        self.resize = resize
     }
 
     /// The model's configuration (sizes, network kind, ablation).
@@ -96,7 +100,8 @@ public final class ModelRunner {
 
     /// resize_and_pad of an RGB frame to the network's H×W.
     public func prepare(_ image: RGBImage) throws -> PreparedImage {
-        try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height, H: config.H, W: config.W)
+        try Preprocess.prepare(rgb: image.pixels, width: image.width, height: image.height, H: config.H, W: config.W,
+                               resize: resize)
     }
 
     /// Frame `number` of a video, prepared; its features are computed on first use.

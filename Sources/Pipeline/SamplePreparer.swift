@@ -38,11 +38,14 @@ public struct SamplePreparer: Sendable {
     public let config: ModelConfig
     /// The vocabulary sentences are encoded with.
     public let vocabulary: Vocabulary
+    /// How frames and masks are resized into the network input (`.original`: as the original ran).
+    public let resize: ResizeMode
 
     /// A reader of samples for `config`'s network.
-    public init(config: ModelConfig, vocabulary: Vocabulary) {
+    public init(config: ModelConfig, vocabulary: Vocabulary, resize: ResizeMode = .original) {
         self.config = config
         self.vocabulary = vocabulary
+        self.resize = resize
     }
 
     /// Reads the frames the target reads and the mask, and preprocesses them; errors name the file.
@@ -55,7 +58,8 @@ public struct SamplePreparer: Sendable {
         var prepared: [Int: (rgb: RGBImage, tensor: Tensor)] = [:]
         for f in read.frames where prepared[f] == nil {
             let rgb = try media.frame(f)
-            prepared[f] = (rgb, try Preprocess.prepare(rgb: rgb.pixels, width: rgb.width, height: rgb.height, H: H, W: W).tensor)
+            prepared[f] = (rgb, try Preprocess.prepare(rgb: rgb.pixels, width: rgb.width, height: rgb.height, H: H, W: W,
+                                                    resize: resize).tensor)
         }
         guard let centre = prepared[read.target]?.rgb else {
             throw PipelineError("\(sample.source.path): no frames decoded")
@@ -63,7 +67,8 @@ public struct SamplePreparer: Sendable {
         let mask = try sample.loadMask(frameWidth: centre.width, frameHeight: centre.height)
         let tensors = read.frames.compactMap { prepared[$0]?.tensor }
         let input = tensors.count == 1 ? tensors[0] : try stack(tensors, axis: 0)
-        let target = try Preprocess.padMask(pixels: mask.pixels, width: mask.width, height: mask.height, H: H, W: W)
+        let target = try Preprocess.padMask(pixels: mask.pixels, width: mask.width, height: mask.height, H: H, W: W,
+                                            resize: resize)
         return TrainingSample(input: input, words: words, target: target)
     }
 }

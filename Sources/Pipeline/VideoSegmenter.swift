@@ -51,13 +51,13 @@ public final class VideoSegmenter {
     public var model: CMPCModel { runner.model }
 
     /// A segmenter for `sentences` (each num_steps word ids, left-padded with 0; at least one).
-    public init(model: CMPCModel, sentences: [[Int32]]) throws {
+    public init(model: CMPCModel, sentences: [[Int32]], resize: ResizeMode = .original) throws {
         guard !sentences.isEmpty else {
             throw TensorError.invalidArgument(op: "VideoSegmenter", reason: "no sentence given")
         }
-        runner = ModelRunner(model: model)
+        runner = ModelRunner(model: model, resize: resize)
         self.sentences = sentences
-        postprocess = MaskPostprocess(config: model.config)
+        postprocess = MaskPostprocess(config: model.config, resize: resize)
     }
 
     /// Segments `targets` (1-based) of a video of `frameCount` frames. `nextFrame()` yields frames

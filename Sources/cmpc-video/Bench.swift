@@ -97,6 +97,7 @@ struct Bench: AsyncParsableCommand {
             BenchDecode.self,
             BenchConv.self,
             BenchCRF.self,
+            BenchPreprocess.self,
             BenchImageModel.self,
             BenchVideoModel.self,
         ])

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Datasets
 import ImageModel
+import Pipeline
 import Training
 
 /// `--dataset` of evaluate and datasets check: a name or alias of `DatasetKind`, in any case.
@@ -35,6 +36,15 @@ extension ModelAblation: ExpressibleByArgument {
     public static var allValueDescriptions: [String: String] {
         [ModelAblation.singleFrame.rawValue: "the video network sees only the target frame (in all 5 slots)",
          ModelAblation.noSentence.rawValue: "every sentence is replaced by one fixed word"]
+    }
+}
+
+/// `--resize` of segment, evaluate, forward and train: how frames are resized into the network input.
+extension ResizeMode: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        [ResizeMode.original.rawValue: "as the original ran (scikit-image 0.14): bilinear, 0 outside the frame, no blur",
+         ResizeMode.antialias.rawValue: "today's scikit-image default: Gaussian anti-aliasing blur when shrinking, "
+            + "reflected borders (not what the checkpoints were trained on)"]
     }
 }
 

@@ -109,7 +109,8 @@ struct Evaluate: AsyncParsableCommand {
             return EvaluationItem(info: sampleInfo(sample, index: i), sample: sample) { try sample.loadMask() }
         }
         let loaded = try model.load()
-        let predictor = ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: crf)
+        let predictor = ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: crf,
+                                       resize: model.resize)
 
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
         var runner = EvaluationRunner(log: logURL)

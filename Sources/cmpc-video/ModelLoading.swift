@@ -3,6 +3,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import ImageModel
+import Pipeline
 import Tensor
 import VideoModel
 
@@ -44,6 +45,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: "The engine's worker threads (default: CMPC_THREADS, else one per online core); only the speed changes.")
     var threads: Int?
+
+    @Option(help: "How frames are resized into the network input.")
+    var resize: ResizeMode = .original
 
     func validate() throws {
         if let threads, !(1...Engine.maxWorkers).contains(threads) {

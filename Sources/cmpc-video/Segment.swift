@@ -82,7 +82,7 @@ struct Segment: AsyncParsableCommand {
             }
             return e.ids
         }
-        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded)
+        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded, resize: model.resize)
         segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
         segmenter.crf = crf
         // Written beside --out, then swapped in whole; --out is locked meanwhile.

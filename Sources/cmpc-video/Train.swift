@@ -49,6 +49,9 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Trained variables.")
     var finetune: Finetune = .none
 
+    @Option(help: "How frames and masks are resized into the network input.")
+    var resize: ResizeMode = .original
+
     @Option(help: "Total steps.")
     var steps: Int = 1000
 
@@ -178,7 +181,7 @@ struct Train: AsyncParsableCommand {
 
         let data = A2DSentences(root: root)
         let samples = try data.samples(split: split)
-        let preparer = SamplePreparer(config: cfg, vocabulary: vocabulary)
+        let preparer = SamplePreparer(config: cfg, vocabulary: vocabulary, resize: resize)
         let order = SampleOrder(count: samples.count, seed: trainer.settings.seed)
         let loader = try PrefetchLoader(order: order, start: trainer.samplesConsumed) { i in
             try preparer.prepare(samples[i])

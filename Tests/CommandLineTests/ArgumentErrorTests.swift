@@ -25,6 +25,12 @@ import Testing
                   choices: ["a2d", "jhmdb", "unc", "unc+", "gref", "gref-umd", "referit"]),
         BadChoice(arguments: ["forward", "--checkpoint", "c", "--inputs", "i.npz", "--outputs", "o.npz", "--finetune", "most"],
                   value: "most", choices: ["none", "res3-5", "all"]),
+        BadChoice(arguments: ["segment", "clip.mp4", "the red square", "--resize", "blur"], value: "blur",
+                  choices: ["original", "antialias"]),
+        BadChoice(arguments: ["evaluate", "--dataset", "a2d", "--root", "r", "--split", "test", "--resize", "area"],
+                  value: "area", choices: ["original", "antialias"]),
+        BadChoice(arguments: ["train", "--root", "r", "--out", "o", "--resize", "gaussian"], value: "gaussian",
+                  choices: ["original", "antialias"]),
         BadChoice(arguments: ["bench", "video-model", "--only", "whole-30s"], value: "whole-30s",
                   choices: ["clip", "whole-10s", "whole-60s"]),
     ]
