@@ -82,3 +82,47 @@ import Testing
         }
     }
 }
+
+@Suite struct UnreadableGroundTruthTests {
+    /// The synthetic set with every frame-5 annotation (.h5) cut in half; returns the root and the files' bytes.
+    func setWithUnreadableAnnotations(in folder: TemporaryFolder) throws -> (root: String, originals: [String: Data]) {
+        let root = try makeSyntheticSet(in: folder)
+        var originals: [String: Data] = [:]
+        let enumerator = try #require(FileManager.default.enumerator(atPath: root))
+        for case let relative as String in enumerator where relative.hasSuffix("/00005.h5") {
+            let path = root + "/" + relative
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            originals[path] = data
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        }
+        try #require(originals.count == 2, "expected one frame-5 annotation per video")
+        return (root, originals)
+    }
+
+    @Test func strictEvaluationStopsOnUnreadableGroundTruth() throws {
+        let folder = try TemporaryFolder()
+        let (root, originals) = try setWithUnreadableAnnotations(in: folder)
+        let run = try runTool(["evaluate", "--dataset", "a2d", "--root", root, "--split", "test", "--strict",
+                               "--out", folder.path("log.jsonl"), "--quiet"], in: folder)
+        #expect(run.status != 0, "\(run)")
+        #expect(originals.keys.contains { run.stderr.contains("sample a2d/") && run.stderr.contains($0) }, "\(run)")
+    }
+
+    @Test func droppedGroundTruthIsCountedAsFailedAndRetriedOnceReadable() throws {
+        let folder = try TemporaryFolder()
+        let (root, originals) = try setWithUnreadableAnnotations(in: folder)
+        let log = folder.path("log.jsonl")
+        let arguments = ["evaluate", "--dataset", "a2d", "--root", root, "--split", "test", "--out", log, "--quiet"]
+        let first = try runTool(arguments, in: folder)
+        #expect(first.status == 1, "failures remain: \(first)")
+        #expect(first.stdout.contains("failed (not in the metrics"), "\(first)")
+        let summary = try readJSONObject(log + ".summary.json")
+        let errors = try #require(summary["errors"] as? Int)
+        #expect(errors >= 1, "\(summary)")
+
+        for (path, data) in originals { try data.write(to: URL(fileURLWithPath: path)) }
+        let second = try runToolSucceeding(arguments, in: folder)
+        #expect(!second.stdout.contains("failed"), "\(second)")
+        #expect(try readJSONObject(log + ".summary.json")["errors"] as? Int == 0)
+    }
+}
