@@ -120,13 +120,15 @@ public enum NumPy {
             }
             let where_ = "\(source.name)[\(member.name)]"
             var head = try zip.prefix(of: member, count: 4096)
-            if head.count >= 12, head.starts(with: magic), head[6] >= 2 {
-                // Versions 2 and 3 allow a header of up to 4 GiB; read what it claims, up to 16 MiB.
-                let length = Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
+            if head.count >= 12, head.starts(with: magic) {
+                // The header's length: u16 in version 1, u32 in 2 and 3 (up to 4 GiB; read up to 16 MiB of it).
+                let wide = head[6] >= 2
+                let length = Int(head[8]) | Int(head[9]) << 8 | (wide ? Int(head[10]) << 16 | Int(head[11]) << 24 : 0)
                 guard length <= 16 << 20 else {
                     throw CheckpointError(file: where_, problem: ".npy header of \(length) bytes is implausibly large; the archive is corrupt")
                 }
-                if 12 + length > head.count { head = try zip.prefix(of: member, count: 12 + length) }
+                let end = (wide ? 12 : 10) + length
+                if end > head.count { head = try zip.prefix(of: member, count: end) }
             }
             let h = try header(head, file: where_)
             guard h.dataOffset + h.dataSize == member.uncompressedSize else {

@@ -166,7 +166,9 @@ struct Segment: AsyncParsableCommand {
         case .regular?, .other?: throw UserError("--out \(out) is a file, not a folder: give a folder (it is created if missing)")
         case .directory?: return
         case nil:
-            if let problem = pathProblem(out), problem != "no such file" { throw UserError("--out \(out): \(problem)") }
+            if let problem = pathProblem(out), problem != "no such file" {
+                throw UserError("--out \(out): \(problem); choose a folder you can write to")
+            }
         }
     }
 
