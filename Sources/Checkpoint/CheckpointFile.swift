@@ -53,12 +53,13 @@ public enum CheckpointFile {
         }
     }
 
-    /// Name, dtype and shape of every tensor (reads no tensor data for TF and safetensors).
+    /// Name, dtype and shape of every tensor (reads no tensor data for TF, safetensors and npz).
     public static func list(_ path: String) throws -> [(name: String, dtype: DType, shape: [Int])] {
         switch try kind(of: path) {
         case .tensorflow: return try TFCheckpoint(prefix: path).entries
         case .safetensors: return try Safetensors.list(URL(fileURLWithPath: path))
-        case .npz, .npy: return try readAll(path).map { ($0.name, $0.array.dtype, $0.array.shape) }
+        case .npz: return try NumPy.listNPZ(FileSource(URL(fileURLWithPath: path)))
+        case .npy: return try readAll(path).map { ($0.name, $0.array.dtype, $0.array.shape) }
         }
     }
 

@@ -25,8 +25,19 @@ public enum NumPy {
         try decodeNPY(readWholeFile(url), file: url.path)
     }
 
-    /// Decodes the bytes of a .npy file; `file` names it in errors.
-    public static func decodeNPY(_ bytes: [UInt8], file: String) throws -> TypedArray {
+    /// The header of a .npy file: element type, byte order, layout, shape, and where the data starts.
+    struct Header {
+        var dtype: DType
+        var byteSwap: Bool
+        var fortran: Bool
+        var shape: [Int]
+        var dataOffset: Int
+        /// Bytes of element data the shape needs.
+        var dataSize: Int
+    }
+
+    /// Reads the header from the first bytes of a .npy file. With too few bytes, the error says how many it needs.
+    static func header(_ bytes: [UInt8], file: String) throws -> Header {
         func fail(_ p: String) -> CheckpointError { CheckpointError(file: file, problem: p) }
         var r = ByteReader(bytes, file: file)
         guard bytes.count >= 10, Array(bytes[0 ..< 6]) == magic else {
@@ -41,14 +52,25 @@ public enum NumPy {
         default: throw fail(".npy format version \(major).\(minor) is not supported (1.0, 2.0, 3.0 are)")
         }
         let headerBytes = try r.take(headerLength, ".npy header")
-        guard let header = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
+        guard let text = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw fail(".npy header is not text")
         }
-        let (dtype, byteSwap, fortran, shape) = try parseHeader(header, file: file)
+        let (dtype, byteSwap, fortran, shape) = try parseHeader(text, file: file)
         let n = try elementCount(shape, file: file, name: "array")
         let (size, overflow) = n.multipliedReportingOverflow(by: dtype.size)
-        guard !overflow, size <= r.remaining else {
-            throw fail("data truncated: shape \(shape) of \(dtype.rawValue) needs \(n * dtype.size) bytes, \(r.remaining) present")
+        guard !overflow else { throw fail("shape \(shape) of \(dtype.rawValue) is too large") }
+        return Header(dtype: dtype, byteSwap: byteSwap, fortran: fortran, shape: shape,
+                      dataOffset: bytes.count - r.remaining, dataSize: size)
+    }
+
+    /// Decodes the bytes of a .npy file; `file` names it in errors.
+    public static func decodeNPY(_ bytes: [UInt8], file: String) throws -> TypedArray {
+        func fail(_ p: String) -> CheckpointError { CheckpointError(file: file, problem: p) }
+        let h = try header(bytes, file: file)
+        let (dtype, byteSwap, fortran, shape, size) = (h.dtype, h.byteSwap, h.fortran, h.shape, h.dataSize)
+        var r = ByteReader(bytes, file: file, start: h.dataOffset)
+        guard size <= r.remaining else {
+            throw fail("data truncated: shape \(shape) of \(dtype.rawValue) needs \(size) bytes, \(r.remaining) present")
         }
         guard size == r.remaining else {
             throw fail("\(r.remaining - size) unexpected bytes after the array data; the file is corrupt")
@@ -80,6 +102,40 @@ public enum NumPy {
             }
             let bytes = try zip.data(of: member)
             out.append((name, try decodeNPY(bytes, file: "\(source.name)[\(member.name)]")))
+        }
+        return out
+    }
+
+    /// Name, dtype and shape of every array of an .npz archive, from the .npy headers alone: each
+    /// member inflates only its first bytes, and its declared size must match what its header says.
+    public static func listNPZ(_ source: ByteSource) throws -> [(name: String, dtype: DType, shape: [Int])] {
+        let zip = try ZipReader(source)
+        var out: [(name: String, dtype: DType, shape: [Int])] = []
+        var seen = Set<String>()
+        for member in zip.members {
+            if member.name.hasSuffix("/") { continue }
+            let name = member.name.hasSuffix(".npy") ? String(member.name.dropLast(4)) : member.name
+            guard seen.insert(name).inserted else {
+                throw CheckpointError(file: source.name, problem: "array '\(name)' appears twice in the archive")
+            }
+            let where_ = "\(source.name)[\(member.name)]"
+            var head = try zip.prefix(of: member, count: 4096)
+            if head.count >= 12, head.starts(with: magic) {
+                // The header's length: u16 in version 1, u32 in 2 and 3 (up to 4 GiB; read up to 16 MiB of it).
+                let wide = head[6] >= 2
+                let length = Int(head[8]) | Int(head[9]) << 8 | (wide ? Int(head[10]) << 16 | Int(head[11]) << 24 : 0)
+                guard length <= 16 << 20 else {
+                    throw CheckpointError(file: where_, problem: ".npy header of \(length) bytes is implausibly large; the archive is corrupt")
+                }
+                let end = (wide ? 12 : 10) + length
+                if end > head.count { head = try zip.prefix(of: member, count: end) }
+            }
+            let h = try header(head, file: where_)
+            guard h.dataOffset + h.dataSize == member.uncompressedSize else {
+                throw CheckpointError(file: where_, problem: "the header's shape \(h.shape) of \(h.dtype.rawValue) needs "
+                    + "\(h.dataOffset + h.dataSize) bytes but the archive declares \(member.uncompressedSize); the archive is corrupt")
+            }
+            out.append((name, h.dtype, h.shape))
         }
         return out
     }

@@ -131,8 +131,13 @@ struct ZipReader {
         self.members = members
     }
 
-    /// The uncompressed, CRC-checked bytes of `member`.
-    func data(of member: ZipMember) throws -> [UInt8] {
+    /// Deflated members that expand more than this ratio…
+    static let maxExpansionRatio = 200
+    /// …and to more than this many bytes are refused: a zip bomb, not a checkpoint.
+    static let maxExpandedBytes = 256 << 20
+
+    /// Where `member`'s stored bytes start in the archive (after its local header).
+    func dataStart(of member: ZipMember) throws -> Int {
         let file = source.name
         func fail(_ p: String) -> CheckpointError { CheckpointError(file: file, problem: "member '\(member.name)': \(p)") }
         guard member.flags & 1 == 0 else { throw fail("encrypted zip members are not supported") }
@@ -142,6 +147,14 @@ struct ZipReader {
         let nameLength = Int(try local.u16("local header")), extraLength = Int(try local.u16("local header"))
         let start = member.localHeaderOffset + 30 + nameLength + extraLength
         try checkRange(start, member.compressedSize, within: source.count, file: file, what: "member '\(member.name)' data")
+        return start
+    }
+
+    /// The uncompressed, CRC-checked bytes of `member`.
+    func data(of member: ZipMember) throws -> [UInt8] {
+        let file = source.name
+        func fail(_ p: String) -> CheckpointError { CheckpointError(file: file, problem: "member '\(member.name)': \(p)") }
+        let start = try dataStart(of: member)
         let stored = try source.read(at: start, count: member.compressedSize)
         let bytes: [UInt8]
         switch member.method {
@@ -155,6 +168,13 @@ struct ZipReader {
             guard member.uncompressedSize <= member.compressedSize * 1032 + 1024 else {
                 throw fail("declared size \(member.uncompressedSize) is impossible for \(member.compressedSize) deflated bytes")
             }
+            guard member.uncompressedSize <= Self.maxExpandedBytes
+                    || member.uncompressedSize <= member.compressedSize * Self.maxExpansionRatio else {
+                throw fail("\(member.compressedSize) deflated bytes would expand to \(member.uncompressedSize) "
+                    + "(\(member.uncompressedSize / max(1, member.compressedSize)):1, over the \(Self.maxExpansionRatio):1 "
+                    + "allowed above \(Self.maxExpandedBytes >> 20) MiB); refusing a likely zip bomb. "
+                    + "If the archive is genuine, re-save it uncompressed (numpy.savez) or as .safetensors")
+            }
             bytes = try inflateRaw(stored, expectedSize: member.uncompressedSize, file: file, what: "member '\(member.name)'")
         default:
             throw fail("compression method \(member.method) is not supported (only stored and deflated); re-save with numpy")
@@ -165,6 +185,48 @@ struct ZipReader {
         }
         return bytes
     }
+
+    /// The first `count` uncompressed bytes of `member` (fewer if it is shorter), inflating only
+    /// what they need: enough to read a .npy header without expanding the data. Not CRC-checked.
+    func prefix(of member: ZipMember, count: Int) throws -> [UInt8] {
+        let file = source.name
+        func fail(_ p: String) -> CheckpointError { CheckpointError(file: file, problem: "member '\(member.name)': \(p)") }
+        let start = try dataStart(of: member)
+        let want = min(count, member.uncompressedSize)
+        switch member.method {
+        case 0:
+            return try source.read(at: start, count: min(want, member.compressedSize))
+        case 8:
+            // Deflate's worst case (stored blocks) adds 5 bytes per 64 KiB; a dynamic block header is under 300.
+            let input = try source.read(at: start, count: min(member.compressedSize, want + want / 1024 + 4096))
+            return try inflatePrefix(input, count: want, file: file, what: "member '\(member.name)'")
+        default:
+            throw fail("compression method \(member.method) is not supported (only stored and deflated); re-save with numpy")
+        }
+    }
+}
+
+/// Inflates raw deflate data until `count` bytes come out (or the stream or input ends).
+func inflatePrefix(_ input: [UInt8], count: Int, file: String, what: String) throws -> [UInt8] {
+    var stream = z_stream()
+    guard swift_inflateInit2(&stream, -15) == Z_OK else { throw CheckpointError(file: file, problem: "\(what): zlib inflateInit failed") }
+    defer { inflateEnd(&stream) }
+    var output = [UInt8](repeating: 0, count: max(1, count))
+    let padded = input + [0]
+    let (rc, produced): (Int32, Int) = padded.withUnsafeBufferPointer { inp in
+        output.withUnsafeMutableBufferPointer { out in
+            stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress!)
+            stream.avail_in = uInt(input.count)
+            stream.next_out = out.baseAddress!
+            stream.avail_out = uInt(count)
+            let rc = count == 0 ? Z_OK : inflate(&stream, Z_SYNC_FLUSH)
+            return (rc, count - Int(stream.avail_out))
+        }
+    }
+    guard rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR else {
+        throw CheckpointError(file: file, problem: "\(what): deflate data corrupt (zlib error \(rc))")
+    }
+    return Array(output[0 ..< produced])
 }
 
 /// CRC-32 (zip/gzip polynomial) through zlib.

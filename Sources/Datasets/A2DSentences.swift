@@ -63,7 +63,10 @@ public struct A2DSentences: ReferringDataset {
     }
 
     public func check(split: String, options: CheckOptions) throws -> CheckReport {
-        let scan = try self.scan(split: split, strict: options.strict)
+        var scan = try self.scan(split: split, strict: options.strict)
+        // Samples of unreadable annotations are listed for evaluate (which logs them as failed), not counted here.
+        let unreadable = Set(scan.unreadable.map(\.file))
+        scan.samples.removeAll { unreadable.contains($0.maskPath) }
         // Whole-file row counts asserted by MTTR's reader (mttr2021/MTTR,
         // datasets/a2d_sentences/a2d_sentences_dataset.py): videoset.csv 3,782, a2d_annotation.txt 6,655.
         let source = "A2D Sentences release, as asserted by MTTR (a2d_sentences_dataset.py)"
@@ -185,7 +188,10 @@ public struct A2DSentences: ReferringDataset {
                 let (ids, masks) = try A2DSentences.readAnnotation(path: path)
                 frames.append(A2DFrame(frame: frame, path: path, instances: ids, nonEmpty: masks.map { !$0.isEmpty }))
             } catch {
+                // Kept as a frame whose every sentence is a sample: loading its mask fails again, so evaluate logs
+                // each as failed (or stops with --strict) instead of dropping them from the metrics unseen.
                 try scan.failed(path, error)
+                frames.append(A2DFrame(frame: frame, path: path, instances: [], nonEmpty: [], unreadable: true))
             }
         }
         return frames
@@ -247,8 +253,11 @@ struct A2DFrame {
     var path: String
     var instances: [Int]
     var nonEmpty: [Bool]
+    /// The annotation could not be read: every instance counts as present (its mask loader throws).
+    var unreadable = false
 
     func hasMask(for instance: Int, matching: A2DSentences.InstanceMatching) -> Bool {
+        if unreadable { return true }
         if instances.count == 1 {
             return nonEmpty[0] && (matching == .original || instances[0] == instance)
         }

@@ -51,7 +51,10 @@ public struct JHMDBSentences: ReferringDataset {
     }
 
     public func check(split: String, options: CheckOptions) throws -> CheckReport {
-        let scan = try self.scan(split: split, strict: options.strict)
+        var scan = try self.scan(split: split, strict: options.strict)
+        // Samples of unreadable mask files are listed for evaluate (which logs them as failed), not counted here.
+        let unreadable = Set(scan.unreadable.map(\.file))
+        scan.samples.removeAll { unreadable.contains($0.maskPath) }
         // 928 sentences (one per video): Gavrilyuk et al. 2018; asserted by MTTR's reader
         // (mttr2021/MTTR, datasets/jhmdb_sentences/jhmdb_sentences_dataset.py).
         let source = "J-HMDB Sentences release, as asserted by MTTR (jhmdb_sentences_dataset.py)"
@@ -96,8 +99,10 @@ public struct JHMDBSentences: ReferringDataset {
                 }
                 maskFrames = dims.count == 3 ? dims[2] : 1
             } catch {
+                // Its frames stay samples (each mask load fails again): evaluate logs them as failed, or stops
+                // with --strict, instead of leaving them out of the metrics unseen.
                 try scan.failed(maskPath, error)
-                continue
+                maskFrames = pngs
             }
             let usable = min(pngs, maskFrames)
             if usable == 0 {

@@ -74,18 +74,34 @@ public enum Pickle {
     /// Unpickles bytes (`file` only names the source in errors).
     public static func parse(_ bytes: [UInt8], file: String = "<pickle>") throws -> PickleValue {
         var m = Machine(bytes: bytes, file: file)
+        defer { m.dismantle() }
         return try m.run()
     }
+
+    /// Containers nested deeper than this are rejected (while parsing, and again when the tree is read).
+    public static let maxDepth = 2000
 }
 
-private final class ListBox { var items: [Node] = [] }
-private final class DictBox { var entries: [(Node, Node)] = [] }
+// `height` is the nesting below a container as it was when items went in: 0 for an empty one. It is
+// exact for trees built bottom-up (what pickle writes); a container changed after it went into another
+// (through the memo) can make a parent's height stale, and `finish` checks the depth again.
+private final class ListBox { var items: [Node] = []; var height = 0 }
+private final class DictBox { var entries: [(Node, Node)] = []; var height = 0 }
 
 private enum Node {
     case value(PickleValue)
     case list(ListBox)
     case dict(DictBox)
-    case tuple([Node])
+    case tuple([Node], height: Int)
+
+    var height: Int {
+        switch self {
+        case .value: return 0
+        case .list(let b): return b.height
+        case .dict(let b): return b.height
+        case .tuple(_, let h): return h
+        }
+    }
 }
 
 private struct Machine {
@@ -99,6 +115,34 @@ private struct Machine {
     init(bytes: [UInt8], file: String) {
         self.bytes = bytes
         self.file = file
+    }
+
+    /// Frees every container iteratively (and breaks memo cycles): a deep tree released by ARC would
+    /// recurse once per level and overflow the stack.
+    mutating func dismantle() {
+        var work: [Node] = stack + Array(memo.values)
+        stack = []
+        memo = [:]
+        while let node = work.popLast() {
+            switch node {
+            case .value: break
+            case .tuple(let items, _): work.append(contentsOf: items)
+            case .list(let box):
+                work.append(contentsOf: box.items)
+                box.items = []
+            case .dict(let box):
+                for (k, v) in box.entries { work.append(k); work.append(v) }
+                box.entries = []
+            }
+        }
+    }
+
+    /// The height of a container holding `items`; throws past `Pickle.maxDepth`.
+    func height(holding items: [Node], atLeast h: Int = 0) throws -> Int {
+        var height = h
+        for item in items { height = max(height, item.height + 1) }
+        guard height < Pickle.maxDepth else { throw malformed("nesting deeper than \(Pickle.maxDepth)") }
+        return height
     }
 
     func malformed(_ reason: String) -> DatasetError {
@@ -232,39 +276,47 @@ private struct Machine {
             case 0x6C:                                                  // LIST
                 let box = ListBox()
                 box.items = try popMark()
+                box.height = try height(holding: box.items)
                 stack.append(.list(box))
             case 0x61:                                                  // APPEND
                 let item = try pop()
                 guard case .list(let box)? = stack.last else { throw malformed("APPEND to a non-list") }
+                box.height = try height(holding: [item], atLeast: box.height)
                 box.items.append(item)
             case 0x65:                                                  // APPENDS
                 let items = try popMark()
                 guard case .list(let box)? = stack.last else { throw malformed("APPENDS to a non-list") }
+                box.height = try height(holding: items, atLeast: box.height)
                 box.items.append(contentsOf: items)
             case 0x7D: stack.append(.dict(DictBox()))                   // EMPTY_DICT
             case 0x64:                                                  // DICT
                 let items = try popMark()
                 guard items.count % 2 == 0 else { throw malformed("DICT with an odd number of items") }
                 let box = DictBox()
+                box.height = try height(holding: items)
                 for i in stride(from: 0, to: items.count, by: 2) { box.entries.append((items[i], items[i + 1])) }
                 stack.append(.dict(box))
             case 0x73:                                                  // SETITEM
                 let value = try pop()
                 let key = try pop()
                 guard case .dict(let box)? = stack.last else { throw malformed("SETITEM on a non-dict") }
+                box.height = try height(holding: [key, value], atLeast: box.height)
                 box.entries.append((key, value))
             case 0x75:                                                  // SETITEMS
                 let items = try popMark()
                 guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items") }
                 guard case .dict(let box)? = stack.last else { throw malformed("SETITEMS on a non-dict") }
+                box.height = try height(holding: items, atLeast: box.height)
                 for i in stride(from: 0, to: items.count, by: 2) { box.entries.append((items[i], items[i + 1])) }
-            case 0x29: stack.append(.tuple([]))                         // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))              // TUPLE
+            case 0x29: stack.append(.tuple([], height: 0))              // EMPTY_TUPLE
+            case 0x74:                                                  // TUPLE
+                let items = try popMark()
+                stack.append(.tuple(items, height: try height(holding: items)))
             case 0x85, 0x86, 0x87:                                      // TUPLE1–3
                 let n = Int(op - 0x84)
                 var items: [Node] = []
                 for _ in 0..<n { items.insert(try pop(), at: 0) }
-                stack.append(.tuple(items))
+                stack.append(.tuple(items, height: try height(holding: items)))
             case 0x70:                                                  // PUT
                 let s = try line()
                 guard let k = Int(s) else { throw malformed("bad PUT '\(s)'") }
@@ -296,10 +348,10 @@ private struct Machine {
     }
 
     func finish(_ node: Node, _ path: inout Set<ObjectIdentifier>, depth: Int) throws -> PickleValue {
-        guard depth < 2000 else { throw malformed("nesting deeper than 2000") }
+        guard depth < Pickle.maxDepth else { throw malformed("nesting deeper than \(Pickle.maxDepth)") }
         switch node {
         case .value(let v): return v
-        case .tuple(let items): return .tuple(try items.map { try finish($0, &path, depth: depth + 1) })
+        case .tuple(let items, _): return .tuple(try items.map { try finish($0, &path, depth: depth + 1) })
         case .list(let box):
             guard path.insert(ObjectIdentifier(box)).inserted else { throw malformed("a list contains itself") }
             defer { path.remove(ObjectIdentifier(box)) }

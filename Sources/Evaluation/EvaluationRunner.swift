@@ -172,6 +172,12 @@ public struct EvaluationRunner {
         var combined = EvaluationLog()
         for (line, record) in contents.records {
             guard let index = indexOfID[record.id] else {
+                // A failed sample may leave the selection once its ground truth reads (an unreadable annotation
+                // listed every instance; the file, fixed, has fewer): nothing of it is in the metrics.
+                if record.isFailed {
+                    notes("\(log.path):\(line): failed sample \(record.id) is no longer in the selection; ignored")
+                    continue
+                }
                 throw EvaluationLogError.foreignRecord(
                     file: log.path, line: line, reason: "sample \(record.id) is not in this run's selection "
                         + "(another shard, split, dataset or a smaller --limit?); use another --out")

@@ -76,12 +76,14 @@ public struct Parameters: Sendable {
         self.index = index
         var values: [String: Tensor] = [:]
         var wrongShape: [String] = []
+        var nonFinite: [String] = []
         var unexpected: [String] = []
         var skipped = 0
         for (name, value) in tensors {
             if let i = index[name] {
                 if value.shape == specs[i].shape {
                     values[name] = value
+                    if let bad = Parameters.nonFiniteSummary(value.scalars) { nonFinite.append("\(name): \(bad)") }
                 } else {
                     wrongShape.append("\(name): checkpoint \(value.shape), network \(specs[i].shape)")
                 }
@@ -100,6 +102,10 @@ public struct Parameters: Sendable {
         if !unexpected.isEmpty && !allowUnexpected {
             problems.append("\(unexpected.count) unexpected:\n  " + unexpected.prefix(20).joined(separator: "\n  "))
         }
+        if !nonFinite.isEmpty {
+            problems.append("\(nonFinite.count) with NaN or infinite values (a diverged or damaged checkpoint; "
+                + "use an earlier checkpoint of the run or retrain):\n  " + nonFinite.prefix(20).joined(separator: "\n  "))
+        }
         if !problems.isEmpty {
             throw ParameterError(description:
                 "\(source) does not fit the network (\(specs.count) parameters declared): " + problems.joined(separator: "\n")
@@ -108,6 +114,21 @@ public struct Parameters: Sendable {
         self.values = values
         self.skippedOptimizerState = skipped
         self.unexpectedNames = unexpected
+    }
+
+    /// nil when every value is finite, else how many are NaN or infinite and where the first is.
+    static func nonFiniteSummary(_ values: [Float]) -> String? {
+        var count = 0
+        var first = -1
+        values.withUnsafeBufferPointer { p in
+            for i in 0 ..< p.count where !p[i].isFinite {
+                if first < 0 { first = i }
+                count += 1
+            }
+        }
+        guard count > 0 else { return nil }
+        let kind = values[first].isNaN ? "NaN" : "\(values[first])"
+        return "\(count) of \(values.count) values are NaN or infinite (the first, \(kind), at flat index \(first))"
     }
 
     /// Optimizer slots and step counters skipped while loading.

@@ -9,7 +9,8 @@
 //   per sentence             the language features
 //   per frame                backbone and laterals
 //   per frame and sentence   the multimodal features (and the video network's temporal nodes), when
-//                            the sentence is shared by many targets (`PreparedSentence.cacheKey`)
+//                            the sentence is shared by many targets (`PreparedSentence.cacheKey`), up to
+//                            `frameSentenceCacheBytes` a frame (the other sentences recompute them per target)
 //   per target               the window: the rest of the network (one slot for the image network)
 // Every call on the network (`frames`, `sentence`, `frameSentence`, `window`) is in this file, the
 // same for both networks.
@@ -56,6 +57,7 @@ public final class FrameEntry {
     public let prepared: PreparedImage
     fileprivate var features: FrameFeatures?
     fileprivate var bySentence: [Int: FrameSentenceFeatures] = [:]
+    fileprivate var bySentenceBytes = 0
 
     /// Frame `number` of its video, already prepared; no features yet.
     public init(number: Int, prepared: PreparedImage) {
@@ -89,6 +91,13 @@ public final class ModelRunner {
 
     /// How frames are resized into the network input (`.original`: as the original ran).
     public let resize: ResizeMode
+
+    /// The most bytes of per-(frame, sentence) features one frame entry keeps for the next windows that read it.
+    /// Sentences come in the same order for every frame, so the first ones that fit are kept; the others are
+    /// recomputed in each window (same values), and memory stays flat however many sentences there are.
+    public var frameSentenceCacheBytes = 8 << 20
+    /// The most bytes of per-(frame, sentence) features one frame entry has held so far.
+    public private(set) var peakFrameSentenceBytes = 0
 
     public init(model: CMPCModel, resize: ResizeMode = .original) {
         self.model = model
@@ -131,7 +140,14 @@ public final class ModelRunner {
             }
             let computed = try model.frameSentence([try features(entry)], sentence.language)[0]
             frameSentencePasses += 1
-            if let key = sentence.cacheKey { entry.bySentence[key] = computed }
+            if let key = sentence.cacheKey {
+                let bytes = (computed.multimodal + computed.nodes).reduce(0) { $0 + $1.scalars.count * 4 }
+                if entry.bySentenceBytes + bytes <= frameSentenceCacheBytes {
+                    entry.bySentence[key] = computed
+                    entry.bySentenceBytes += bytes
+                    peakFrameSentenceBytes = max(peakFrameSentenceBytes, entry.bySentenceBytes)
+                }
+            }
             perFrame.append(computed)
         }
         return try model.window(sampled: perFrame, target: try features(frames[targetSlot]), sentence.language)

@@ -58,17 +58,18 @@ public final class SegmentationOutput {
     public func segment(video reader: VideoReader, targets: [Int], source: String,
                         frameDone: () -> Void = {}, shouldStop: () -> Bool = { false }) throws -> Bool {
         let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader)
-        // Frames wait here until every sentence's mask for them is known, then go to the overlay.
+        // Frames wait here until every sentence's mask for them is known, then go to the overlay. Each mask is
+        // blended in as it comes (sentences arrive in order), so a frame holds one image, not a mask per sentence.
         let targetSet = Set(targets)
         let last = targets.max() ?? 0
-        var pending: [Int: (image: RGBImage, masks: [FrameMask])] = [:]
+        var pending: [Int: (image: RGBImage, masks: Int)] = [:]
         var decoded = 0
         var written = 0
         var stopped = false
         func flush(upTo frame: Int) throws {
             while written < frame, let entry = pending[written + 1],
-                  !targetSet.contains(written + 1) || entry.masks.count == sentences.count {
-                try writer.append(try overlay(entry.image, masks: entry.masks))
+                  !targetSet.contains(written + 1) || entry.masks == sentences.count {
+                try writer.append(entry.image)
                 pending[written + 1] = nil
                 written += 1
             }
@@ -79,11 +80,13 @@ public final class SegmentationOutput {
                 if shouldStop() { throw Stop() }
                 guard let image = try reader.nextFrame() else { return nil }
                 decoded += 1
-                if decoded <= last { pending[decoded] = (image, []) }
+                if decoded <= last { pending[decoded] = (image, 0) }
                 return image
             }, emit: { result in
                 try writeMask(result)
-                pending[result.frame]?.masks.append(result)
+                if let entry = pending[result.frame] {
+                    pending[result.frame] = (try overlay(entry.image, masks: [result]), entry.masks + 1)
+                }
                 if result.sentence == sentences.count - 1 { frameDone() }
                 try flush(upTo: result.frame)
                 if shouldStop() { throw Stop() }

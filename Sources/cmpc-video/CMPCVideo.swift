@@ -18,4 +18,13 @@ struct CMPCVideo: AsyncParsableCommand {
             Synth.self,
             Bench.self,
         ])
+
+    /// Refuses a sentence that starts with "-" given where options are read (it would print help and exit 0,
+    /// having done nothing), then parses and runs as usual.
+    static func main() async {
+        if let error = Segment.misreadSentence(in: Array(CommandLine.arguments.dropFirst())) {
+            exit(withError: error)
+        }
+        await main(nil)
+    }
 }

@@ -143,6 +143,7 @@ struct Evaluate: AsyncParsableCommand {
         if let cues { try printCueTable(log: logURL, cues: cues) }
         if outcome.remaining > 0 {
             print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
+            throw ExitCode(1)   // the metrics leave them out: not a finished evaluation
         }
     }
 

@@ -13,6 +13,67 @@ struct UserError: Error, CustomStringConvertible {
     init(_ s: String) { description = s }
 }
 
+/// Why `path` cannot be opened, from stat(2)'s errno, or nil when it can: "no such file", "a symbolic
+/// link loop", "permission denied", … (FileManager.fileExists says false for all of them alike).
+func pathProblem(_ path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) != 0 else { return nil }
+    switch errno {
+    case ENOENT: return "no such file"
+    case ELOOP: return "a symbolic link loop (too many levels of symbolic links): fix or remove the link"
+    case EACCES: return "permission denied on the file or a folder above it"
+    case ENOTDIR: return "a part of the path is not a folder"
+    case let e: return String(cString: strerror(e))
+    }
+}
+
+/// What kind of file system object `path` is: .regular, .directory or .other (a device, pipe or socket).
+enum PathKind { case regular, directory, other }
+
+func pathKind(_ path: String) -> PathKind? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: return .regular
+    case S_IFDIR: return .directory
+    default: return .other
+    }
+}
+
+/// A Foundation error as one line: the POSIX reason underneath when there is one, not "error 256".
+func plainReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    guard ns.domain == NSCocoaErrorDomain else { return "\(error)" }
+    switch CocoaError.Code(rawValue: ns.code) {
+    case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file"
+    case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+    case .fileWriteFileExists: return "a file is in the way"
+    case .fileWriteOutOfSpace: return "no space left on the device"
+    case .fileWriteVolumeReadOnly: return "the file system is read-only"
+    default: return ns.localizedDescription
+    }
+}
+
+/// Checks `--checkpoint` before anything else reads it: a TF prefix (PREFIX.index) or a regular file.
+func checkCheckpointPath(_ path: String) throws {
+    let fix = "give a .safetensors, .npz or .npy file or a TensorFlow prefix (model.ckpt-NNN with model.ckpt-NNN.index)"
+    guard !path.isEmpty else { throw UserError("--checkpoint is empty: \(fix)") }
+    if pathKind(path + ".index") == .regular { return }
+    if let problem = pathProblem(path) { throw UserError("--checkpoint \(path): \(problem); \(fix)") }
+    switch pathKind(path) {
+    case .directory:
+        let inside = (path as NSString).appendingPathComponent("model.safetensors")
+        let hint = pathKind(inside) == .regular ? "use --checkpoint \(inside)" : fix
+        throw UserError("--checkpoint \(path) is a folder, not a checkpoint: \(hint)")
+    case .other: throw UserError("--checkpoint \(path) is not a regular file (a device, pipe or socket): \(fix)")
+    default: return
+    }
+}
+
 /// Reads a checkpoint's float tensors by name (integer step counters and the like are skipped).
 func readCheckpointTensors(_ path: String) throws -> [(name: String, value: Tensor)] {
     let arrays = try CheckpointFile.readAll(path)
@@ -62,6 +123,7 @@ struct ModelOptions: ParsableArguments {
         var configPath = config
         var vocabPath = vocab
         if let checkpoint {
+            try checkCheckpointPath(checkpoint)   // before the vocabulary: a wrong path is the first thing to fix
             checkpointPath = checkpoint
         } else {
             guard let folder = DefaultModel.folder() else {
@@ -77,8 +139,11 @@ struct ModelOptions: ParsableArguments {
             if FileManager.default.fileExists(atPath: beside) { vocabPath = beside }
         }
         guard let vocabPath else {
-            throw UserError("give the vocabulary the checkpoint was trained with: --vocab FILE (e.g. vocabulary_Gref.txt)")
+            throw UserError("no vocabulary.txt beside \(checkpointPath): give the vocabulary the checkpoint was trained with, "
+                + "--vocab FILE (e.g. vocabulary_Gref.txt)")
         }
+        if let problem = pathProblem(vocabPath) { throw UserError("--vocab \(vocabPath): \(problem); check the path") }
+        if pathKind(vocabPath) != .regular { throw UserError("--vocab \(vocabPath) is not a regular file: give the vocabulary text file") }
         let vocabulary = try Vocabulary.load(URL(fileURLWithPath: vocabPath))
         let model = try loadModel(checkpoint: checkpointPath, configPath: configPath)
         guard vocabulary.count <= model.config.vocabSize else {

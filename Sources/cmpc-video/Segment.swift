@@ -26,10 +26,12 @@ struct Segment: AsyncParsableCommand {
     @Argument(help: "A video (anything FFmpeg reads, or a folder of numbered frames) or a still image.")
     var input: String
 
-    @Argument(help: "The sentence that describes the actor.")
+    @Argument(help: ArgumentHelp("The sentence that describes the actor.",
+                                 discussion: "One that starts with \"-\" goes after --, or in --text."))
     var sentence: String?
 
-    @Option(name: .customLong("text"), help: "Another sentence (repeatable); all share the video's features.")
+    @Option(name: .customLong("text"), parsing: .unconditionalSingleValue,
+            help: "Another sentence (repeatable); all share the video's features. It may start with \"-\".")
     var texts: [String] = []
 
     @Option(name: .customLong("texts"), help: "A file with one sentence per line.")
@@ -67,11 +69,14 @@ struct Segment: AsyncParsableCommand {
     func validate() throws {
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         if let every, every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
+        if out.isEmpty { throw ValidationError("--out is empty: give an output folder, e.g. --out cmpc-out") }
     }
 
     func run() async throws {
         let sentences = try collectSentences()
+        try Segment.checkOutputFolder(out)
         let loaded = try model.load()
+        if let problem = pathProblem(input) { throw UserError("\(input): \(problem); give a video, a folder of frames or an image") }
         let encoded = try sentences.map { s -> [Int32] in
             let e = try loaded.vocabulary.encode(s, steps: loaded.model.config.numSteps)
             if !e.unknown.isEmpty {
@@ -88,7 +93,12 @@ struct Segment: AsyncParsableCommand {
         // Written beside --out, then swapped in whole; --out is locked meanwhile.
         let folder = try OutputFolder.segmentation(out, overwrite: overwrite)
         defer { folder.finish() }
-        let output = try SegmentationOutput(folder: folder.temporary, sentences: sentences, segmenter: segmenter)
+        let output: SegmentationOutput
+        do {
+            output = try SegmentationOutput(folder: folder.temporary, sentences: sentences, segmenter: segmenter)
+        } catch {
+            throw UserError("cannot write beside --out \(out): \(plainReason(error)); choose a folder you can write to")
+        }
         if try isStillImage(input) {
             try output.segment(image: try ImageIO.read(path: input), source: input)
             try folder.commit()
@@ -119,18 +129,57 @@ struct Segment: AsyncParsableCommand {
         if let sentence { all.append(sentence) }
         all += texts
         if let textsFile {
-            let text: String
-            do { text = try String(contentsOfFile: textsFile, encoding: .utf8) } catch {
-                throw UserError("cannot read --texts \(textsFile): \(error.localizedDescription)")
-            }
-            all += text.split(whereSeparator: \.isNewline).map(String.init)
-                .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            all += try Segment.readSentences(textsFile)
         }
         guard !all.isEmpty else { throw UserError("give a sentence: cmpc-video segment \(input) \"the man jumping\"") }
         for s in all where Vocabulary.tokenize(s).isEmpty {
             throw UserError("the sentence \"\(s)\" is empty: give at least one word")
         }
         return all
+    }
+
+    /// Largest --texts file read (a sentence a line: 16 MiB is far more than any run needs).
+    static let maxTextsBytes = 16 << 20
+
+    /// The non-blank lines of the --texts file; clear errors for a folder, a device, a huge or a non-UTF-8 file.
+    static func readSentences(_ path: String) throws -> [String] {
+        let fix = "give a text file with one sentence per line"
+        if let problem = pathProblem(path) { throw UserError("--texts \(path): \(problem); \(fix)") }
+        switch pathKind(path) {
+        case .directory: throw UserError("--texts \(path) is a folder: \(fix)")
+        case .other:
+            throw UserError("--texts \(path) is not a regular file (a device, pipe or socket): \(fix)")
+        default: break
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw UserError("--texts \(path): cannot open it (\(pathProblem(path) ?? "permission denied")); \(fix)")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do { data = try handle.read(upToCount: maxTextsBytes + 1) ?? Data() } catch {
+            throw UserError("--texts \(path): cannot read it (\(plainReason(error))); \(fix)")
+        }
+        guard data.count <= maxTextsBytes else {
+            throw UserError("--texts \(path) is larger than \(maxTextsBytes >> 20) MiB: split it into several runs")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw UserError("--texts \(path) is not UTF-8 text: \(fix)")
+        }
+        return text.split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
+    /// Checks --out before the model loads: not empty, not a file, inside a folder that exists.
+    static func checkOutputFolder(_ out: String) throws {
+        guard !out.isEmpty else { throw ValidationError("--out is empty: give an output folder, e.g. --out cmpc-out") }
+        switch pathKind(out) {
+        case .regular?, .other?: throw UserError("--out \(out) is a file, not a folder: give a folder (it is created if missing)")
+        case .directory?: return
+        case nil:
+            if let problem = pathProblem(out), problem != "no such file" {
+                throw UserError("--out \(out): \(problem); choose a folder you can write to")
+            }
+        }
     }
 
     func selectFrames(frameCount n: Int) throws -> [Int] {
@@ -169,6 +218,28 @@ struct Segment: AsyncParsableCommand {
         let still = ImageIO.stillFormat(path: path) != nil
         if named && !still { warn("\(path) is named .\(ext) but holds no still image; reading it as a video") }
         return still
+    }
+}
+
+extension Segment {
+    /// A usage error for an argument that would be read as a cluster of short options though it is a
+    /// sentence ("-the red square" reads as -t -h -e, i.e. help, exit 0): nil when there is none.
+    /// Arguments after "--" and the value of --text are sentences as given.
+    static func misreadSentence(in arguments: [String]) -> ValidationError? {
+        var previous = ""
+        for argument in arguments {
+            if argument == "--" { return nil }
+            defer { previous = argument }
+            guard previous != "--text", argument.hasPrefix("-"), !argument.hasPrefix("--"),
+                  argument.count > 2 || argument.contains(where: \.isWhitespace), Double(argument) == nil else { continue }
+            let flags = argument.dropFirst().filter { !$0.isWhitespace }.prefix(4).map { "-\($0)" }.joined(separator: " ")
+            return ValidationError("""
+                "\(argument)" starts with "-" and would be read as the options \(flags)…; no option is written \
+                that way. A sentence that starts with "-" goes after "--" \
+                (cmpc-video segment CLIP -- "\(argument)") or in --text "\(argument)".
+                """)
+        }
+        return nil
     }
 }
 

@@ -193,4 +193,69 @@ enum CheckpointFixtures {
         let huge = try #require(throws: CheckpointError.self) { try NumPy.decodeNPY(absurd + big, file: "h.npy") }
         #expect(huge.problem.contains("absurd"))
     }
+
+    /// A 1.1 MB .npz whose one member declares a [2^30] uint8 array (1 GiB): its deflate stream holds
+    /// the .npy header and 4 KiB of zeros, then junk up to the declared compressed size.
+    static func zipBomb() throws -> [UInt8] {
+        var npy = NumPy.magic + [1, 0]
+        var text = "{'descr': '|u1', 'fortran_order': False, 'shape': (1073741824,), }"
+        while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
+        text += "\n"
+        npy.appendLE16(UInt16(text.utf8.count))
+        npy += Array(text.utf8)
+        let declared = npy.count + (1 << 30)
+        var data = try deflateRaw(npy + [UInt8](repeating: 0, count: 4096), file: "bomb")
+        data += [UInt8](repeating: 0xA5, count: 1_100_000 - data.count)
+        let name = Array("bomb.npy".utf8)
+        var zip: [UInt8] = []
+        func header(_ signature: UInt32, central: Bool) {
+            zip.appendLE32(signature)
+            if central { zip.appendLE16(20) }
+            zip.appendLE16(20); zip.appendLE16(0); zip.appendLE16(8)              // version, flags, deflated
+            zip.appendLE32(0)                                                       // time, date
+            zip.appendLE32(0x1234_5678)                                             // CRC (never reached)
+            zip.appendLE32(UInt32(data.count)); zip.appendLE32(UInt32(declared))
+            zip.appendLE16(UInt16(name.count)); zip.appendLE16(0)
+            if central { zip.appendLE16(0); zip.appendLE16(0); zip.appendLE16(0); zip.appendLE32(0); zip.appendLE32(0) }
+            zip += name
+        }
+        header(0x0403_4b50, central: false)
+        zip += data
+        let cdOffset = zip.count
+        header(0x0201_4b50, central: true)
+        let cdSize = zip.count - cdOffset
+        zip.appendLE32(0x0605_4b50); zip.appendLE32(0); zip.appendLE16(1); zip.appendLE16(1)
+        zip.appendLE32(UInt32(cdSize)); zip.appendLE32(UInt32(cdOffset)); zip.appendLE16(0)
+        return zip
+    }
+
+    @Test func listingAZipBombReadsOnlyTheHeader() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npz-bomb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("bomb.npz")
+        try Data(try Self.zipBomb()).write(to: url)
+        // Listing (inspect) reads the header from the first inflated bytes: the data is never expanded.
+        let listed = try CheckpointFile.list(url.path)
+        #expect(listed.count == 1)
+        #expect(listed.first?.name == "bomb" && listed.first?.dtype == .uint8 && listed.first?.shape == [1 << 30])
+        // Reading it is refused before anything is allocated: 1 GiB from 1.1 MB is past the ratio cap.
+        let error = try #require(throws: CheckpointError.self) { _ = try CheckpointFile.readAll(url.path) }
+        #expect(error.description.contains("bomb.npz") && error.description.contains("bomb.npy"))
+        #expect(error.description.contains("zip bomb") && error.description.contains("numpy.savez"))
+    }
+
+    @Test func listingChecksTheHeaderAgainstTheDeclaredSize() throws {
+        // Every fixture lists the same as a full read; a member whose header disagrees with its size is corrupt.
+        for file in ["values.npz", "values_compressed.npz"] {
+            let full = try NumPy.readNPZ(CheckpointFixtures.url(file)).map { "\($0.name) \($0.array.dtype) \($0.array.shape)" }
+            let listed = try CheckpointFile.list(CheckpointFixtures.url(file).path).map { "\($0.name) \($0.dtype) \($0.shape)" }
+            #expect(listed == full)
+        }
+        var writer = ZipWriter(file: "short.npz")
+        let encoded = try NumPy.encodeNPY(TypedArray(float32: [4], scalars: [1, 2, 3, 4]))
+        try writer.add(name: "x.npy", data: Array(encoded.dropLast(4)), compressed: true)
+        let error = try #require(throws: CheckpointError.self) { _ = try NumPy.listNPZ(MemorySource(writer.finish(), name: "short.npz")) }
+        #expect(error.description.contains("short.npz[x.npy]") && error.description.contains("needs"))
+    }
 }

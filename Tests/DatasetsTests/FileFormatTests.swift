@@ -183,6 +183,22 @@ import Testing
         expectDatasetError(["contains itself"]) { _ = try Pickle.parse([0x80, 0x02, 0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E]) }
     }
 
+    @Test func deepNestingIsRejectedWhileParsingAndFreedWithoutRecursion() throws {
+        // 60,000 nested lists built bottom-up (what refs(unc).p held): EMPTY_LIST × 60,000, APPEND × 59,999.
+        let n = 60_000
+        let bottomUp = [0x80, 0x02] + [UInt8](repeating: 0x5D, count: n) + [UInt8](repeating: 0x61, count: n - 1) + [0x2E]
+        expectDatasetError(["nesting deeper than 2000", "refs.p"]) { _ = try Pickle.parse(bottomUp, file: "refs.p") }
+        // The same depth built top-down through the memo, so heights recorded on the way are stale:
+        // root = []; memo 0 = root; then n × (BINGET 0, EMPTY_LIST, BINPUT 0, APPEND, POP), STOP.
+        var topDown: [UInt8] = [0x80, 0x02, 0x5D, 0x71, 0x00]
+        for _ in 0..<n { topDown += [0x68, 0x00, 0x5D, 0x71, 0x00, 0x61, 0x30] }
+        topDown.append(0x2E)
+        expectDatasetError(["nesting deeper than 2000"]) { _ = try Pickle.parse(topDown, file: "refs.p") }
+        // Nesting just under the limit still parses (and is freed) on a test thread.
+        let ok = [0x80, 0x02] + [UInt8](repeating: 0x5D, count: 1999) + [UInt8](repeating: 0x61, count: 1998) + [0x2E]
+        #expect(throws: Never.self) { _ = try Pickle.parse(ok) }
+    }
+
     @Test func memoSharesContainersLikePython() throws {
         // [[], <same list>] then APPEND 1 to the inner list via the memo: both references see it.
         // EMPTY_LIST, EMPTY_LIST, BINPUT 0, APPEND, BINGET 0, BININT1 1, APPEND, POP, STOP

@@ -200,6 +200,10 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         let report = try JHMDBSentences(root: t.path).check(split: "test", options: CheckOptions())
         #expect(report.samples == 0)
         #expect(report.unreadable.first?.file == t.sub("puppet_mask/jump/vidA/puppet_mask.mat"))
+        // Evaluation still sees the video's frames: each fails to load (logged as failed, or --strict stops).
+        let samples = try JHMDBSentences(root: t.path).samples(split: "test")
+        #expect(samples.map(\.id) == ["jhmdb/vidA/1"])
+        expectDatasetError(["puppet_mask.mat"]) { _ = try samples.first?.loadMask() }
     }
 }
 

@@ -130,6 +130,32 @@ func tinyConfig(_ kind: ModelKind = .image, numSteps: Int = 6) -> ModelConfig {
             #expect(!e.description.contains("Adam"))
         }
     }
+
+    @Test func nonFiniteWeightsAreRejectedAtLoadNamingTheTensor() throws {
+        let net = try CMPCImageNetwork(config: tinyConfig())
+        let p = Parameters(specs: net.specs, seed: 5)
+        let clean = net.specs.map { ($0.name, p.values[$0.name]!) }
+        #expect(throws: Never.self) { _ = try Parameters(specs: net.specs, tensors: clean, source: "ckpt") }
+        for (bad, text) in [(Float.nan, "NaN"), (Float.infinity, "inf"), (-Float.infinity, "-inf")] {
+            var tensors = clean
+            let i = tensors.firstIndex { $0.0 == "text_objseg/score/DW" } ?? 3
+            var t = tensors[i].1
+            t.scalars = [Float](repeating: bad, count: t.scalars.count)    // all NaN/Inf
+            tensors[i].1 = t
+            var u = tensors[0].1
+            u.scalars[u.scalars.count - 1] = bad                            // a single one
+            tensors[0].1 = u
+            do {
+                _ = try Parameters(specs: net.specs, tensors: tensors, source: "ckpt.safetensors")
+                Issue.record("weights with \(text) were accepted")
+            } catch let e as ParameterError {
+                #expect(e.description.contains("ckpt.safetensors"))
+                #expect(e.description.contains("\(tensors[i].0): \(t.scalars.count) of \(t.scalars.count) values are NaN or infinite"))
+                #expect(e.description.contains("\(tensors[0].0): 1 of \(u.scalars.count) values"))
+                #expect(e.description.contains("(the first, \(text),"))
+            }
+        }
+    }
 }
 
 /// A file of the original release's data folder, when a copy sits beside the clone (../shared/data);

@@ -49,6 +49,35 @@ import VideoModel
         }
     }
 
+    @Test func perFrameSentenceFeaturesStayWithinTheirBudgetWithTheSameResults() throws {
+        // Memory flat in the number of sentences: a frame keeps the features of the sentences that fit its
+        // budget; the others are recomputed in every window, to the same values.
+        let model = try CMPCModel(config: tinyVideoConfig(), seed: 11)
+        let n = 12
+        let sentences: [[Int32]] = (0..<6).map { [0, 0, Int32(4 + $0), 5, 6, Int32(9 - $0)] }
+        func run(budget: Int?) throws -> (results: [String: [Float]], segmenter: VideoSegmenter) {
+            let segmenter = try VideoSegmenter(model: model, sentences: sentences)
+            if let budget { segmenter.runner.frameSentenceCacheBytes = budget }
+            var results: [String: [Float]] = [:]
+            var decoded = 0
+            try segmenter.run(frameCount: n, targets: Array(1...n), nextFrame: {
+                decoded += 1
+                return decoded <= n ? syntheticFrame(decoded) : nil
+            }, emit: { results["\($0.sentence)/\($0.frame)"] = $0.probabilities })
+            return (results, segmenter)
+        }
+        let all = try run(budget: nil)
+        #expect(all.segmenter.frameSentencePasses == n * sentences.count)
+        let perSentence = all.segmenter.runner.peakFrameSentenceBytes / sentences.count
+        #expect(perSentence > 0 && all.segmenter.runner.peakFrameSentenceBytes == perSentence * sentences.count)
+
+        let two = try run(budget: 2 * perSentence)
+        #expect(two.segmenter.runner.peakFrameSentenceBytes == 2 * perSentence)
+        let window = ClipWindow.slotCount
+        #expect(two.segmenter.frameSentencePasses == n * 2 + n * window * (sentences.count - 2))
+        #expect(two.results == all.results)
+    }
+
     @Test func aSubsetOfFramesReadsOnlyWhatItNeeds() throws {
         let model = try CMPCModel(config: tinyVideoConfig(), seed: 12)
         let segmenter = try VideoSegmenter(model: model, sentences: [[0, 0, 4, 5, 6, 7]])
