@@ -101,7 +101,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Vocabulary file, one word per line (default: the checkpoint's vocabulary.txt beside it).")
     var vocab: String?
 
-    @Option(help: "Model configuration JSON, for what the checkpoint's shapes do not say (num_steps).")
+    @Option(help: "Model configuration JSON, for what the checkpoint's shapes do not say (num_steps; default: config.json beside the checkpoint).")
     var config: String?
 
     @Option(help: "The engine's worker threads (default: CMPC_THREADS, else one per online core); only the speed changes.")
@@ -134,10 +134,12 @@ struct ModelOptions: ParsableArguments {
             if configPath == nil { configPath = folder + "/config.json" }
             if vocabPath == nil { vocabPath = folder + "/vocabulary.txt" }
         }
-        if vocabPath == nil {
-            let beside = (checkpointPath as NSString).deletingLastPathComponent + "/vocabulary.txt"
-            if FileManager.default.fileExists(atPath: beside) { vocabPath = beside }
-        }
+        // A checkpoint of `cmpc-video train` has its vocabulary and configuration beside it; the
+        // configuration says what the shapes do not (num_steps), so a model trained with 10 steps is
+        // not run with the default 20.
+        let folder = (checkpointPath as NSString).deletingLastPathComponent
+        if vocabPath == nil, pathKind(folder + "/vocabulary.txt") == .regular { vocabPath = folder + "/vocabulary.txt" }
+        if configPath == nil, pathKind(folder + "/config.json") == .regular { configPath = folder + "/config.json" }
         guard let vocabPath else {
             throw UserError("no vocabulary.txt beside \(checkpointPath): give the vocabulary the checkpoint was trained with, "
                 + "--vocab FILE (e.g. vocabulary_Gref.txt)")
