@@ -6,6 +6,7 @@ import ArgumentParser
 import CommandLineSupport
 import Datasets
 import Evaluation
+import FileOutput
 import Foundation
 import ImageModel
 import Pipeline
@@ -113,6 +114,10 @@ struct Evaluate: AsyncParsableCommand {
                                        resize: model.resize)
 
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
+        // Summaries and merged logs half-written by a killed run (ours only, of processes no longer running).
+        for path in AtomicFile.removeStaleTemporaries(in: logURL.deletingLastPathComponent().path) {
+            ProgressReporter.standardError("note: removed \(path), a temporary file left by an interrupted run\n")
+        }
         var runner = EvaluationRunner(log: logURL)
         runner.strict = strict
         runner.crf = crf

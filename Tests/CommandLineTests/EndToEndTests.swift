@@ -178,9 +178,19 @@ import Testing
         let summary = try readJSONObject(log + ".summary.json")
         #expect(summary["samples"] as? Int == 2, "\(summary)")
 
-        // A rerun finds both samples in the log and adds none; a larger --limit adds only the new one.
+        // A rerun finds both samples in the log and adds none; a larger --limit adds only the new one. It also
+        // removes the summary a killed run left half-written (its process is gone), and nothing else.
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let stale = folder.path(".a2d.jsonl.summary.partial-\(exited.processIdentifier)-k3x9.json")
+        let kept = folder.path(".a2d.jsonl.summary.partial-\(getpid())-k3x9.json")
+        for path in [stale, kept] { try Data(count: 10).write(to: URL(fileURLWithPath: path)) }
         try runToolSucceeding(arguments, in: folder)
         #expect(try logLines(log) == lines)
+        #expect(!FileManager.default.fileExists(atPath: stale), "the killed run's summary temporary is still there")
+        #expect(FileManager.default.fileExists(atPath: kept), "a running process's temporary was removed")
         var more = arguments
         more[more.firstIndex(of: "2")!] = "3"
         try runToolSucceeding(more, in: folder)
