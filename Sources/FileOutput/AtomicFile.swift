@@ -134,3 +134,25 @@ public enum AtomicFile {
         }
     }
 }
+
+/// A Foundation error as one line: the POSIX reason underneath when there is one, not "error 256".
+public func plainReason(_ error: Error) -> String {
+    let ns = error as NSError
+    // swift-corelibs-foundation keeps the underlying error as a Swift value (POSIXError), which a cast to
+    // NSError does not find on Linux.
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? Error {
+        if let posix = underlying as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        let u = underlying as NSError
+        if u.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(u.code))) }
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    guard ns.domain == NSCocoaErrorDomain else { return "\(error)" }
+    switch CocoaError.Code(rawValue: ns.code) {
+    case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file"
+    case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+    case .fileWriteFileExists: return "a file is in the way"
+    case .fileWriteOutOfSpace: return "no space left on the device"
+    case .fileWriteVolumeReadOnly: return "the file system is read-only"
+    default: return ns.localizedDescription
+    }
+}

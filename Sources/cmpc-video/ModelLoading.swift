@@ -1,6 +1,7 @@
 // Loading a CMPC model for a command: checkpoint (any supported format) + optional configuration.
 import ArgumentParser
 import Checkpoint
+import FileOutput
 import Foundation
 import ImageModel
 import Pipeline
@@ -40,23 +41,6 @@ func pathKind(_ path: String) -> PathKind? {
     }
 }
 
-/// A Foundation error as one line: the POSIX reason underneath when there is one, not "error 256".
-func plainReason(_ error: Error) -> String {
-    let ns = error as NSError
-    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-        return String(cString: strerror(Int32(underlying.code)))
-    }
-    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-    guard ns.domain == NSCocoaErrorDomain else { return "\(error)" }
-    switch CocoaError.Code(rawValue: ns.code) {
-    case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file"
-    case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
-    case .fileWriteFileExists: return "a file is in the way"
-    case .fileWriteOutOfSpace: return "no space left on the device"
-    case .fileWriteVolumeReadOnly: return "the file system is read-only"
-    default: return ns.localizedDescription
-    }
-}
 
 /// Checks `--checkpoint` before anything else reads it: a TF prefix (PREFIX.index) or a regular file.
 func checkCheckpointPath(_ path: String) throws {

@@ -5,6 +5,7 @@ import ArgumentParser
 import Checkpoint
 import CommandLineSupport
 import Evaluation
+import FileOutput
 import Foundation
 import ImageModel
 import Pipeline

@@ -81,6 +81,13 @@ import Testing
             #expect(run.stderr.contains("give a folder") || run.stderr.contains("choose a folder"), "\(run)")
             #expect(!run.stderr.contains("NSCocoaErrorDomain") && !run.stderr.contains("The operation"), "\(run)")
         }
+        // train and synth, whose folders are made by Foundation: the path and the POSIX reason, not error 512.
+        for command in [["train", "--root", folder.path("none"), "--out", file + "/run"],
+                        ["synth", "--out", file + "/set", "--videos", "1"]] {
+            let run = try runTool(command, in: folder)
+            #expect(run.status == 1 && run.stderr.contains(file) && run.stderr.contains("Not a directory"), "\(run)")
+            #expect(!run.stderr.contains("NSCocoaErrorDomain") && !run.stderr.contains("The operation"), "\(run)")
+        }
     }
 }
 

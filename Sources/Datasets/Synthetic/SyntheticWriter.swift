@@ -17,6 +17,7 @@
 //   DIR/referit/cues.json                      {"<image id>_<n>,<query>": cue}
 // Every file is a function of the settings alone: the same seed gives the same bytes (the mp4 and
 // the still pictures as far as the media writer is deterministic).
+import FileOutput
 import Foundation
 import JSON
 import Tensor
@@ -206,7 +207,7 @@ public struct SyntheticWriter {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw SyntheticError(what: path, reason: "cannot create the folder: \(error)")
+            throw SyntheticError(what: path, reason: "cannot create the folder: \(plainReason(error)); check the path")
         }
     }
 
