@@ -29,6 +29,21 @@ public enum SampleSource: Equatable, Sendable {
         }
     }
 
+    /// The video file, frame folder or image the pixels come from (what a decoder opens).
+    public var media: String {
+        switch self {
+        case let .video(path, _, _), let .frames(path, _, _), let .image(path): return path
+        }
+    }
+
+    /// The target frame (1-based; 1 for a still image).
+    public var frame: Int {
+        switch self {
+        case let .video(_, frame, _), let .frames(_, frame, _): return frame
+        case .image: return 1
+        }
+    }
+
     /// The path of frame `frame` (1-based) in a `%05d.png` frame folder.
     public static func framePath(directory: String, frame: Int) -> String {
         (directory as NSString).appendingPathComponent(String(format: "%05d.png", frame))

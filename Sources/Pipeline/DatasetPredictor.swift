@@ -46,7 +46,7 @@ public final class ModelPredictor: SamplePredictor {
     public func outputs(for sample: ReferringSample) throws -> (outputs: CMPCOutputs, target: PreparedImage) {
         let words = try vocabulary.encode(sample.sentence, steps: runner.config.numSteps).ids
         let media = try open(sample.source)
-        let read = try runner.config.framesRead(target: SampleMedia.target(of: sample.source), frameCount: media.frameCount)
+        let read = try runner.config.framesRead(target: sample.source.frame, frameCount: media.frameCount)
         let entries = try read.frames.map { try frame($0, of: media) }
         let outputs = try runner.outputs(frames: entries, targetSlot: read.targetSlot, sentence: try runner.sentence(words))
         return (outputs, entries[read.targetSlot].prepared)
@@ -55,7 +55,7 @@ public final class ModelPredictor: SamplePredictor {
     /// The sample's media: the open ones when the sample is of the current video, else opened (and the
     /// previous video's frames dropped).
     private func open(_ source: SampleSource) throws -> SampleMedia {
-        if let media, media.path == SampleMedia.path(of: source) { return media }
+        if let media, media.path == source.media { return media }
         media = nil
         frames = [:]
         let opened = try SampleMedia(source)

@@ -132,13 +132,17 @@ public final class ModelRunner {
                 op: "ModelRunner", reason: "the network reads \(model.network.slotCount) frames per target with the "
                     + "target in slot \(model.network.targetSlot); \(frames.count) given, target in slot \(targetSlot)")
         }
+        // A frame may fill several slots (a window clamped at the clip's ends, single_frame): its features
+        // for this sentence are computed once per call even when the frame does not keep them.
+        var thisCall: [ObjectIdentifier: FrameSentenceFeatures] = [:]
         var perFrame: [FrameSentenceFeatures] = []
         for entry in frames {
-            if let key = sentence.cacheKey, let cached = entry.bySentence[key] {
+            if let cached = thisCall[ObjectIdentifier(entry)] ?? sentence.cacheKey.flatMap({ entry.bySentence[$0] }) {
                 perFrame.append(cached)
                 continue
             }
             let computed = try model.frameSentence([try features(entry)], sentence.language)[0]
+            thisCall[ObjectIdentifier(entry)] = computed
             frameSentencePasses += 1
             if let key = sentence.cacheKey {
                 let bytes = (computed.multimodal + computed.nodes).reduce(0) { $0 + $1.scalars.count * 4 }

@@ -32,21 +32,6 @@ public final class SampleMedia {
         }
     }
 
-    /// The path that identifies these media for a sample (what `init` opens).
-    public static func path(of source: SampleSource) -> String {
-        switch source {
-        case let .video(path, _, _), let .frames(path, _, _), let .image(path): return path
-        }
-    }
-
-    /// The sample's target frame (1-based; 1 for a still image).
-    public static func target(of source: SampleSource) -> Int {
-        switch source {
-        case let .video(_, frame, _), let .frames(_, frame, _): return frame
-        case .image: return 1
-        }
-    }
-
     /// Frame `number` (1-based), as sequential decoding gives it.
     public func frame(_ number: Int) throws -> RGBImage {
         if let reader { return try reader.frame(at: number) }

@@ -54,7 +54,7 @@ public struct SamplePreparer: Sendable {
         let (H, W) = (config.H, config.W)
         let words = try vocabulary.encode(sample.sentence, steps: config.numSteps).ids
         let media = try SampleMedia(sample.source)
-        let read = try config.framesRead(target: SampleMedia.target(of: sample.source), frameCount: media.frameCount)
+        let read = try config.framesRead(target: sample.source.frame, frameCount: media.frameCount)
         var prepared: [Int: (rgb: RGBImage, tensor: Tensor)] = [:]
         for f in read.frames where prepared[f] == nil {
             let rgb = try media.frame(f)

@@ -23,9 +23,6 @@ public struct FrameMask: Sendable {
     public var mask: PixelMask
     /// σ(logits) at the network input size H×W.
     public var probabilities: [Float]
-    /// The padded RGB network input (what DenseCRF reads), and where the frame sits in it.
-    public var networkRGB: [UInt8]
-    public var geometry: PadGeometry
 }
 
 /// Segments the frames of one video for a list of sentences, reusing per-frame work across windows.
@@ -112,7 +109,6 @@ public final class VideoSegmenter {
         let g = target.geometry
         let mask = crf ? try postprocess.crfMask(probabilities: probabilities, networkRGB: target.rgb, geometry: g)
                        : try postprocess.mask(logits: o.up.scalars, geometry: g)
-        return FrameMask(sentence: sentence, frame: frame, mask: mask, probabilities: probabilities,
-                         networkRGB: target.rgb, geometry: g)
+        return FrameMask(sentence: sentence, frame: frame, mask: mask, probabilities: probabilities)
     }
 }
