@@ -135,7 +135,6 @@ public final class LogWriter {
     deinit { try? close() }
 }
 
-func errnoText() -> String { String(cString: strerror(errno)) }
 
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }
 private func posixClose(_ fd: Int32) { _ = close(fd) }

@@ -156,3 +156,6 @@ public func plainReason(_ error: Error) -> String {
     default: return ns.localizedDescription
     }
 }
+
+/// The C library's text for the current `errno`.
+public func errnoText() -> String { String(cString: strerror(errno)) }

@@ -46,7 +46,7 @@ public final class OutputFolder {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
             throw PipelineError("\(option) \(destination): cannot create the folder \(parent) "
-                                + "(\(Self.reason(error))); check the path and its permissions")
+                                + "(\(plainReason(error))); check the path and its permissions")
         }
         lockPath = parent + "/." + name + ".lock"
         lockFD = try Self.lock(lockPath, option: option, destination: destination)
@@ -59,7 +59,7 @@ public final class OutputFolder {
                 try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
             } catch {
                 throw PipelineError("\(option) \(destination): cannot create a folder in \(parent) "
-                                    + "(\(Self.reason(error))); check the folder's permissions")
+                                    + "(\(plainReason(error))); check the folder's permissions")
             }
         } catch {
             unlink(lockPath)
@@ -150,7 +150,7 @@ public final class OutputFolder {
         }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-            throw PipelineError("\(option) \(path): cannot list the folder (\(reason(error))); check its permissions")
+            throw PipelineError("\(option) \(path): cannot list the folder (\(plainReason(error))); check its permissions")
         }
         if names.isEmpty { return }
         if names.contains(marker), let handle = FileHandle(forReadingAtPath: path + "/" + marker) {
@@ -163,13 +163,6 @@ public final class OutputFolder {
                             + "--overwrite to replace the whole folder")
     }
 
-    static func reason(_ error: Error) -> String {
-        if let e = error as? CocoaError, let u = e.userInfo[NSUnderlyingErrorKey] as? NSError,
-           let p = POSIXErrorCode(rawValue: Int32(u.code)) {
-            return String(cString: strerror(p.rawValue))
-        }
-        return error.localizedDescription
-    }
 }
 
 extension OutputFolder {
@@ -179,5 +172,3 @@ extension OutputFolder {
         try OutputFolder(destination, marker: "masks.json", markerPrefix: "{\"crf\":", overwrite: overwrite)
     }
 }
-
-private func errnoText() -> String { String(cString: strerror(errno)) }
