@@ -28,10 +28,15 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // oneDNN (Debian's libdnnl-dev) as single-threaded blocks the engine schedules (C, so the
+        // kernels' setup reads like oneDNN's own examples).
+        .target(name: "CDNNL", cSettings: [.unsafeFlags(["-O3"])],
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+
         // Libraries.
         .target(name: "JSON"),
         .target(name: "FileOutput"),
-        .target(name: "Tensor", swiftSettings: optimised),
+        .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimised),
         .target(name: "Checkpoint", dependencies: ["Tensor", "JSON", "CZlib", "FileOutput"], swiftSettings: optimised),
         .target(name: "Video", dependencies: ["CFFmpeg", "FileOutput"]),
         .target(name: "ImageModel", dependencies: ["Tensor"], swiftSettings: optimised),

@@ -131,6 +131,7 @@ public struct DeepLabResNet: Sendable {
     /// image [N,H,W,3] (BGR minus the Caffe mean) → the res3, res4, res5 outputs.
     public func callAsFunction(_ image: Tensor, _ p: Parameters) throws -> BackboneFeatures {
         try Profiler.section("DeepLabResNet") {
+            if runsInBF16(image, p) { return try bf16Features(image, p) }                  // DeepLabResNet+BF16.swift
             var x = try stem(image, p)                                                        // [N,H/2,W/2,64]
             x = try maxPool2d(x, window: (3, 3), strides: (2, 2), padding: .same)             // pool1 [N,H/4,W/4,64]
             var outputs: [Tensor] = []

@@ -35,6 +35,9 @@ public struct HeadConv: Sendable {
                 let y = try biasAdd(conv2d(x, w, padding: .same), b)
                 return applyRelu ? try relu(y) : y
             }
+            if runsInBF16(input: x.shape, cout: outChannels, tracked: [x, w, b]) {
+                return try p.bf16Convolution(weightName, bias: biasName, input: x.shape, relu: applyRelu).float(x)
+            }
             return try conv2dFused(x, w, padding: .same, shift: b, relu: applyRelu)
         }
     }

@@ -12,8 +12,11 @@ import Tensor
 /// operations of the op-by-op path in its order (the bias added to the product, heads summed from
 /// the first, the row's squares summed left to right), so the result is the one the separate 1×1
 /// convolutions (single-sgemm path), tanh, products, sums and l2Normalize give.
+///
+/// `products`, when given, holds x·[W₁ … W_K] already ([rows, K·C], e.g. from the bf16 convolution
+/// with the heads' weights side by side), and the sgemms are skipped.
 func mutanInference(_ x: Tensor, weights: [Tensor], biases: [Tensor], factors: [Tensor],
-                           epsilon: Float = 1e-12) throws -> Tensor {
+                    products given: Tensor? = nil, epsilon: Float = 1e-12) throws -> Tensor {
     let heads = weights.count
     let cin = x.shape.last ?? 0
     let c = weights.first?.shape.last ?? 0
@@ -30,16 +33,24 @@ func mutanInference(_ x: Tensor, weights: [Tensor], biases: [Tensor], factors: [
     let shape = Array(x.shape.dropLast()) + [c]
     guard rows > 0 else { return Tensor(shape: shape) }
     let width = heads * c
+    if let given, given.count != rows * width {
+        throw TensorError.shapeMismatch(op: "mutanInference", shapes: [given.shape, [rows, width]],
+                                        reason: "the products must be [rows, K·C]")
+    }
     let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
     defer { products.deallocate() }
     var failure: Error?
-    withScalarPointers([x] + weights) { p in
-        do {
-            for k in 0..<heads {
-                try BLAS.sgemm(m: rows, n: c, k: cin, a: p[0], lda: cin, b: p[1 + k], ldb: c,
-                               c: products + k * c, ldc: width)
-            }
-        } catch { failure = error }
+    if let given {
+        given.scalars.withUnsafeBufferPointer { products.initialize(from: $0.baseAddress!, count: rows * width) }
+    } else {
+        withScalarPointers([x] + weights) { p in
+            do {
+                for k in 0..<heads {
+                    try BLAS.sgemm(m: rows, n: c, k: cin, a: p[0], lda: cin, b: p[1 + k], ldb: c,
+                                   c: products + k * c, ldc: width)
+                }
+            } catch { failure = error }
+        }
     }
     if let failure { throw failure }
     return withScalarPointers(biases + factors) { p in

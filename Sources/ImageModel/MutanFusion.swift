@@ -28,7 +28,16 @@ public struct MutanFusion: Sendable {
             if !Tape.records([vs] + factors + weights + biases) {
                 // Inference: the five products into one buffer, then one pass per location.
                 return try Profiler.section("HeadConv") {
-                    try mutanInference(vs, weights: weights, biases: biases, factors: factors)
+                    let c = weights[0].shape.last ?? 0
+                    guard runsInBF16(input: vs.shape, cout: visual.count * c, tracked: [vs] + weights) else {
+                        return try mutanInference(vs, weights: weights, biases: biases, factors: factors)
+                    }
+                    // bf16: the five heads' weights side by side, one convolution into [.., 5·C].
+                    let conv = try p.prepared.entry("mutan \(visual[0].weightName) \(vs.shape)") {
+                        try PreparedConvolution(input: vs.shape, filter: sideBySide(weights), bf16Output: false)
+                    }
+                    return try mutanInference(vs, weights: weights, biases: biases, factors: factors,
+                                              products: conv.float(vs))
                 }
             }
             var sum: Tensor? = nil
@@ -39,4 +48,14 @@ public struct MutanFusion: Sendable {
             return try l2Normalize(tanh(sum!), axes: [3])
         }
     }
+}
+
+/// 1×1 weights [1,1,Cin,C] (or [Cin,C]) of K heads as one [1,1,Cin,K·C] filter, head k in columns k·C…
+func sideBySide(_ weights: [Tensor]) throws -> Tensor {
+    let c = weights[0].shape.last ?? 0, cin = weights[0].count / max(c, 1), k = weights.count
+    var out = [Float](repeating: 0, count: cin * k * c)
+    for (h, w) in weights.enumerated() {
+        for i in 0..<cin { for j in 0..<c { out[i * k * c + h * c + j] = w.scalars[i * c + j] } }
+    }
+    return try Tensor(shape: [1, 1, cin, k * c], scalars: out)
 }

@@ -47,8 +47,12 @@ public struct ParameterError: Error, CustomStringConvertible {
 public struct Parameters: Sendable {
     /// What the network declares, in declaration order.
     public let specs: [ParameterSpec]
-    /// Current values; every declared name is present. Changing them changes only this copy.
-    public var values: [String: Tensor]
+    /// Current values; every declared name is present. Changing them changes only this copy (and
+    /// gives it an empty `prepared` cache, so prepared weights always match the values).
+    public var values: [String: Tensor] { didSet { prepared = PreparedWeights() } }
+    /// Weights converted for bf16 inference, made on first use and shared by the copies of these
+    /// values (PreparedWeights.swift).
+    public private(set) var prepared = PreparedWeights()
     private let index: [String: Int]
 
     /// Parameters with values drawn from their initialisers (seeded).

@@ -56,6 +56,18 @@ public enum Engine {
     /// A worker count for the current computation only (`withWorkers`; 1 inside a worker's block).
     @TaskLocal static var scoped: Int?
 
+    /// The precision of the current computation's inference convolutions and large products
+    /// (`withPrecision`); fp32 unless a caller asks. Blocks of a parallel loop inherit it.
+    @TaskLocal public static var precision: Precision = .fp32
+
+    /// Runs `body` with `precision` for the inference convolutions and products inside it (on this
+    /// thread; other computations keep theirs). Anything that records gradients stays fp32.
+    ///
+    ///     let y = try Engine.withPrecision(.bf16) { try network(image: x, words: w, p) }
+    public static func withPrecision<R>(_ precision: Precision, _ body: () throws -> R) rethrows -> R {
+        try $precision.withValue(precision, operation: body)
+    }
+
     /// Workers the calling computation uses: its `withWorkers` scope, else the configured count, else
     /// `environmentWorkers`. Inside a block of a parallel loop this is 1.
     public static var workers: Int {
@@ -89,15 +101,16 @@ public enum Engine {
             return
         }
         let next = Atomic<Int>(0)
+        let inherited = precision
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: w) { _ in
-                $scoped.withValue(1) {
+                $precision.withValue(inherited) { $scoped.withValue(1) {
                     while true {
                         let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
                         if t >= tasks { break }
                         body(t)
                     }
-                }
+                } }
             }
         }
     }

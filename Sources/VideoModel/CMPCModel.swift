@@ -81,6 +81,10 @@ public struct CMPCModel: Sendable {
     public let config: ModelConfig
     public let network: CMPCNetwork
     public var parameters: Parameters
+    /// The arithmetic of the inference convolutions and large products (fp32 by default; bf16 runs
+    /// them through oneDNN with weights prepared once per shape). Training records gradients and
+    /// stays fp32 whatever this says.
+    public var precision: Precision = .fp32
 
     /// A model from a checkpoint's named tensors. Sizes come from the shapes; `base` supplies the
     /// rest (num_steps). Names that do not fit are listed in the error.
@@ -105,24 +109,28 @@ public struct CMPCModel: Sendable {
     /// Runs the network on one preprocessed input: an image [H,W,3] / [1,H,W,3] for the image network,
     /// a clip [16,H,W,3] for the video network (an image given to the video network is its own clip).
     public func forward(input: Tensor, words: [Int32]) throws -> CMPCOutputs {
-        try network.forward(input: input, words: words, parameters)
+        try Engine.withPrecision(precision) { try network.forward(input: input, words: words, parameters) }
     }
 
     /// Per frame: backbone and laterals of N preprocessed frames [N,H,W,3] → one FrameFeatures each.
-    public func frames(_ images: Tensor) throws -> [FrameFeatures] { try network.core.frames(images, parameters) }
+    public func frames(_ images: Tensor) throws -> [FrameFeatures] {
+        try Engine.withPrecision(precision) { try network.core.frames(images, parameters) }
+    }
 
     /// Per sentence: language features of num_steps word ids (left-padded with 0).
-    public func sentence(_ words: [Int32]) throws -> SentenceFeatures { try network.core.sentence(words, parameters) }
+    public func sentence(_ words: [Int32]) throws -> SentenceFeatures {
+        try Engine.withPrecision(precision) { try network.core.sentence(words, parameters) }
+    }
 
     /// Per frame and sentence: each level's multimodal features (and video temporal nodes).
     public func frameSentence(_ frames: [FrameFeatures], _ s: SentenceFeatures) throws -> [FrameSentenceFeatures] {
-        try network.core.frameSentence(frames, s, parameters)
+        try Engine.withPrecision(precision) { try network.core.frameSentence(frames, s, parameters) }
     }
 
     /// Per target frame: the `network.slotCount` sampled frames' per-sentence features (the target at
     /// `network.targetSlot`; ClipWindow's frames for the video network, the frame itself for the image
     /// network) and the target's own features → every output.
     public func window(sampled: [FrameSentenceFeatures], target: FrameFeatures, _ s: SentenceFeatures) throws -> CMPCOutputs {
-        try network.window(sampled: sampled, target: target, s, parameters)
+        try Engine.withPrecision(precision) { try network.window(sampled: sampled, target: target, s, parameters) }
     }
 }

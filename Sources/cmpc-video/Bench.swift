@@ -15,6 +15,20 @@ struct BenchOptions: ParsableArguments {
     @Option(name: .long, help: "The engine's worker threads (default: CMPC_THREADS, else one per online core).")
     var threads: Int?
 
+    @Option(name: .long, help: "fp32: only the fp32 rows of image-model and video-model; bf16 or auto (the default): the fp32 rows and, on a CPU with native bf16, the bf16 rows beside them.")
+    var precision: PrecisionChoice?
+
+    /// Whether the model benches add bf16 rows (an error for an explicit bf16 the CPU cannot run).
+    func includesBF16() throws -> Bool {
+        switch precision {
+        case .fp32?: return false
+        case .bf16?:
+            if let reason = OneDNN.unavailableReason(.bf16) { throw UserError(reason) }
+            return true
+        case .auto?, nil: return OneDNN.hasNativeBF16
+        }
+    }
+
     func validate() throws {
         if let threads, !(1...Engine.maxWorkers).contains(threads) {
             throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")
@@ -87,6 +101,19 @@ func sgemmPeak(repeats: Int) throws -> Double {
         }
     }
     return 2 * Double(n) * Double(n) * Double(n) / t / 1e9
+}
+
+/// The bf16 rate of a large matrix product through oneDNN (2048³, bf16 operands, fp32 output, row blocks
+/// on the engine's workers like the convolutions): the reference for the bf16 rows' ratios.
+func bf16Peak(repeats: Int) throws -> (gflops: Double, implementation: String) {
+    let n = 2048
+    let a = BF16Tensor(Tensor(shape: [n, n], repeating: 0.5)), b = BF16Tensor(Tensor(shape: [n, n], repeating: 0.25))
+    var c = [Float](repeating: 0, count: n * n)
+    let product = try PreparedBF16MatrixProduct(m: n, n: n, k: n)
+    let t = try bestTime(repeats: repeats) {
+        try c.withUnsafeMutableBufferPointer { try product.run(a: a.storage, b: b.storage, c: $0.baseAddress!) }
+    }
+    return (2 * Double(n) * Double(n) * Double(n) / t / 1e9, product.implementation)
 }
 
 struct Bench: AsyncParsableCommand {

@@ -8,6 +8,7 @@
 import ArgumentParser
 import Foundation
 import ImageModel
+import JSON
 import Pipeline
 import Tensor
 import Video
@@ -70,6 +71,29 @@ struct BenchImageModel: AsyncParsableCommand {
         let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
         emitModelRow("image-network", full, peak: peak)
         emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB())], json: options.json)
+        if try options.includesBF16() {
+            // The same network in bf16 (weights prepared by the warm-up run); ratio against the bf16
+            // product's rate, speedup = the fp32 row's seconds over this row's.
+            let bf = try bf16Peak(repeats: options.repeats)
+            emit([("case", "bf16-peak"), ("gflops", bf.gflops), ("isa", OneDNN.isa), ("implementation", bf.implementation),
+                  ("onednn", OneDNN.version), ("threads", Engine.workers)], json: options.json)
+            try Engine.withPrecision(.bf16) {
+                let b16 = try timedGEMM(repeats: repeats) { _ = try net.backbone(image, model.parameters) }
+                emitBF16Row("backbone-bf16", b16.seconds, reference: backbone, peak: bf.gflops)
+                let f16 = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
+                emitBF16Row("image-network-bf16", f16.seconds, reference: full, peak: bf.gflops)
+            }
+            // How far bf16 moves the output (seeded random weights and image): information, no bound.
+            let a = try net(image: image, words: words, model.parameters).sigm().scalars
+            let b = try Engine.withPrecision(.bf16) { try net(image: image, words: words, model.parameters) }.sigm().scalars
+            let diff = zip(a, b).map { Swift.abs($0 - $1) }
+            emit([("case", "bf16-sigm-difference"), ("max_abs", Double(diff.max() ?? 0)),
+                  ("mean_abs", Double(diff.reduce(0, +)) / Double(max(diff.count, 1)))], json: options.json)
+            emit([("case", "peak-memory-bf16"), ("peak_mib", peakResidentMiB()),
+                  ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes) / 1_048_576)], json: options.json)
+        } else if options.precision != .fp32 {
+            emit([("case", "bf16-peak"), ("skipped", OneDNN.unavailableReason(.bf16) ?? "")], json: options.json)
+        }
         if blocks {
             Profiler.reset()
             Profiler.enabled = true
@@ -84,6 +108,13 @@ struct BenchImageModel: AsyncParsableCommand {
                       ("ratio", gflops / peak)], json: options.json)
             }
         }
+    }
+
+    /// A bf16 row: the fp32 row's work at this row's time; speedup = fp32 seconds / these.
+    func emitBF16Row(_ name: String, _ seconds: Double, reference r: (seconds: Double, flops: Double), peak: Double) {
+        let gflops = r.flops / seconds / 1e9
+        emit([("case", name), ("seconds", seconds), ("gflops", gflops), ("ratio", gflops / peak),
+              ("speedup", r.seconds / seconds)], json: options.json)
     }
 
     func emitModelRow(_ name: String, _ r: (seconds: Double, flops: Double), peak: Double) {
@@ -106,7 +137,9 @@ struct BenchVideoModel: AsyncParsableCommand {
         abstract: "One clip of the full-size video network, and whole-video segmentation of a 10 s and a 60 s clip.",
         discussion: """
             Rows {"case": "clip" | "whole-10s" | "whole-60s", "seconds", "frames_per_second", "peak_mib", "speedup"}; \
-            speedup = whole-video frames/s over the rate of one clip per frame from scratch. The clips are 320 pixels \
+            speedup = whole-video frames/s over the rate of one clip per frame from scratch. With native bf16 \
+            (see --precision), clip-bf16 and whole-10s-bf16 rows follow, their speedup being the fp32 row's seconds \
+            over theirs, and a bf16-peak row (a 2048³ bf16 product through oneDNN). The clips are 320 pixels \
             high, made with the project's VideoWriter at --frame-rate (default 2, so the 60 s clip has 120 frames).
             """)
     @OptionGroup var options: BenchOptions
@@ -118,6 +151,10 @@ struct BenchVideoModel: AsyncParsableCommand {
     var only: VideoBenchCase?
     @Option(help: "Seconds per clip for the clip case's timing repeats.")
     var clipSeconds: Double?
+    @Option(help: "The precision of an --only case (child processes).")
+    var childPrecision: Precision = .fp32
+    @Option(help: "An --only bf16 case's fp32 seconds, for its speedup (child processes).")
+    var referenceSeconds: Double?
 
     func run() async throws {
         try options.start()
@@ -126,36 +163,73 @@ struct BenchVideoModel: AsyncParsableCommand {
         case .whole10s?: try runWhole(seconds: 10, config: c, clipSeconds: clipSeconds)
         case .whole60s?: try runWhole(seconds: 60, config: c, clipSeconds: clipSeconds)
         case .clip?, nil:
+            let bf16 = try options.includesBF16()
             let peak = try sgemmPeak(repeats: options.repeats)
             emit([("case", "sgemm-peak"), ("gflops", peak), ("core", BLAS.coreName), ("threads", Engine.workers)],
                  json: options.json)
-            let clip = try clipTime(config: c)
+            let clip = try clipTime(config: c, precision: .fp32)
             let gflops = clip.flops / clip.seconds / 1e9
             emit([("case", "clip"), ("seconds", clip.seconds), ("frames_per_second", 1 / clip.seconds),
                   ("gflops", gflops), ("ratio", gflops / peak), ("peak_mib", peakResidentMiB())], json: options.json)
+            if bf16 {
+                let bfPeak = try bf16Peak(repeats: options.repeats)
+                emit([("case", "bf16-peak"), ("gflops", bfPeak.gflops), ("isa", OneDNN.isa),
+                      ("implementation", bfPeak.implementation), ("threads", Engine.workers)], json: options.json)
+                let b = try clipTime(config: c, precision: .bf16)
+                let rate = clip.flops / b.seconds / 1e9
+                emit([("case", "clip-bf16"), ("seconds", b.seconds), ("frames_per_second", 1 / b.seconds),
+                      ("gflops", rate), ("ratio", rate / bfPeak.gflops), ("speedup", clip.seconds / b.seconds),
+                      ("peak_mib", peakResidentMiB())], json: options.json)
+            }
             guard only == nil else { return }
-            fflush(stdout)   // our rows before the children's
+            // Each whole-video case in its own process (its own peak memory); bf16 for the 10 s clip.
+            var fp32Seconds: [VideoBenchCase: Double] = [:]
             for name in [VideoBenchCase.whole10s, .whole60s] {
-                var args = ["bench", "video-model", "--only", name.rawValue, "--frame-rate", String(frameRate),
-                            "--clip-seconds", String(clip.seconds)]
-                if let config { args += ["--config", config] }
-                if let threads = options.threads { args += ["--threads", String(threads)] }
-                if options.json { args.append("--json") }
-                let child = Process()
-                child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-                child.arguments = args
-                try child.run()
-                child.waitUntilExit()
-                guard child.terminationStatus == 0 else { throw UserError("bench video-model --only \(name.rawValue) failed") }
+                for precision in (bf16 && name == .whole10s ? [Precision.fp32, .bf16] : [.fp32]) {
+                    var args = ["bench", "video-model", "--only", name.rawValue, "--frame-rate", String(frameRate),
+                                "--clip-seconds", String(clip.seconds), "--child-precision", precision.rawValue, "--json"]
+                    if let config { args += ["--config", config] }
+                    if let threads = options.threads { args += ["--threads", String(threads)] }
+                    if precision == .bf16, let reference = fp32Seconds[name] { args += ["--reference-seconds", String(reference)] }
+                    let row = try runChild(args, name: name.rawValue)
+                    if precision == .fp32 { fp32Seconds[name] = row.first { $0.0 == "seconds" }?.1 as? Double }
+                    emit(row, json: options.json)
+                }
             }
         }
     }
 
-    func clipTime(config c: ModelConfig) throws -> (seconds: Double, flops: Double) {
-        let model = try CMPCModel(config: c, seed: 1)
+    /// Runs `cmpc-video ARGS` (a JSON row on stdout) and returns its row.
+    func runChild(_ args: [String], name: String) throws -> [(String, Any)] {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        child.arguments = args
+        let pipe = Pipe()
+        child.standardOutput = pipe
+        try child.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        child.waitUntilExit()
+        guard child.terminationStatus == 0 else { throw UserError("bench video-model --only \(name) failed") }
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard let members = try JSONValue.parse(Array(line.utf8), file: "bench video-model --only \(name)").members else {
+            throw UserError("bench video-model --only \(name) printed no row")
+        }
+        return members.map { key, value -> (String, Any) in
+            switch value {
+            case .int(let i): (key, i)
+            case .string(let s): (key, s)
+            default: (key, value.double ?? 0)
+            }
+        }
+    }
+
+    func clipTime(config c: ModelConfig, precision: Precision) throws -> (seconds: Double, flops: Double) {
+        var model = try CMPCModel(config: c, seed: 1)
+        model.precision = precision
         var rng = SplitMix64(seed: 2)
         let clip = Tensor.uniform(shape: [5, c.H, c.W, 3], lo: -120, hi: 130, using: &rng)
         let words = benchWords(c)
+        if precision == .bf16 { _ = try model.forward(input: clip, words: words) }   // weights prepared once
         return try timedGEMM(repeats: 1) { _ = try model.forward(input: clip, words: words) }
     }
 
@@ -168,7 +242,8 @@ struct BenchVideoModel: AsyncParsableCommand {
         let writer = try VideoWriter(path: path, width: width, height: height, frameRate: FrameRate(frameRate))
         for i in 0..<(seconds * frameRate) { try writer.append(benchFrame(i, width: width, height: height)) }
         try writer.finish()
-        let model = try CMPCModel(config: c, seed: 1)
+        var model = try CMPCModel(config: c, seed: 1)
+        model.precision = childPrecision
         let reader = try VideoReader(path: path)
         let n = reader.info.frameCount
         let segmenter = try VideoSegmenter(model: model, sentences: [benchWords(c)])
@@ -176,10 +251,16 @@ struct BenchVideoModel: AsyncParsableCommand {
         try segmenter.run(frameCount: n, targets: Array(1...n), nextFrame: { try reader.nextFrame() }, emit: { _ in })
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         let fps = Double(n) / elapsed
-        var fields: [(String, Any)] = [("case", "whole-\(seconds)s"), ("seconds", elapsed), ("frames", n),
+        let suffix = childPrecision == .bf16 ? "-bf16" : ""
+        var fields: [(String, Any)] = [("case", "whole-\(seconds)s" + suffix), ("seconds", elapsed), ("frames", n),
                                        ("frames_per_second", fps), ("peak_mib", peakResidentMiB()),
                                        ("backbone_passes", segmenter.backbonePasses)]
-        if let clipSeconds { fields.append(("speedup", fps * clipSeconds)) }
+        if childPrecision == .bf16 {
+            // bf16 rows: speedup over the fp32 row of the same case.
+            if let referenceSeconds { fields.append(("speedup", referenceSeconds / elapsed)) }
+        } else if let clipSeconds {
+            fields.append(("speedup", fps * clipSeconds))
+        }
         emit(fields, json: options.json)
     }
 }

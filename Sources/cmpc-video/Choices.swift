@@ -5,6 +5,7 @@ import ArgumentParser
 import Datasets
 import ImageModel
 import Pipeline
+import Tensor
 import Training
 
 /// `--dataset` of evaluate and datasets check: a name or alias of `DatasetKind`, in any case.
@@ -62,3 +63,15 @@ enum TrainingDataset: String, ExpressibleByArgument, CaseIterable {
         [TrainingDataset.a2d.rawValue: DatasetKind.a2d.helpText]
     }
 }
+
+/// `--precision` of segment, evaluate, forward and bench.
+extension PrecisionChoice: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        [PrecisionChoice.fp32.rawValue: "IEEE single precision (TensorFlow parity; OpenBLAS)",
+         PrecisionChoice.bf16.rawValue: "bfloat16 convolutions and products with fp32 accumulation (oneDNN; needs AVX512_BF16 or AMX)",
+         PrecisionChoice.auto.rawValue: "bf16 where this CPU runs it faster than fp32 (AMX, or AVX512_BF16 on AMD), else fp32"]
+    }
+}
+
+/// A resolved precision (bench's child processes).
+extension Precision: ExpressibleByArgument {}

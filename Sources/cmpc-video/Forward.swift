@@ -76,6 +76,9 @@ struct Forward: AsyncParsableCommand {
             if train { throw ValidationError("--train needs --inputs IN.npz with a `target`; it cannot be used with --media") }
             if frame < 1 { throw ValidationError("--frame must be ≥ 1 (frames are numbered from 1); got \(frame)") }
         }
+        if train, let p = model.precision, p != .fp32 {
+            throw ValidationError("--train runs in fp32 (TensorFlow gradient parity); drop --precision \(p.rawValue)")
+        }
     }
 
     func run() async throws {
@@ -96,6 +99,7 @@ struct Forward: AsyncParsableCommand {
             throw UserError("\(inputs) has neither `image` (float32 [H,W,3]) nor `clip` (float32 [16,H,W,3])")
         }
         var model = try inputsModel(numSteps: words.count)
+        model.precision = try self.model.resolvedPrecision(default: .fp32)
         let inputTensor = try input.tensor()
         let out = try model.forward(input: inputTensor, words: words)
         var named = try out.named().map { ($0.0, TypedArray($0.1)) }

@@ -94,15 +94,29 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "How frames are resized into the network input.")
     var resize: ResizeMode = .original
 
+    @Option(help: "Arithmetic of the convolutions and large products (default: auto for segment, fp32 for evaluate and forward).")
+    var precision: PrecisionChoice?
+
+    /// The precision to run (`--precision`, else the command's default), printed on stderr with the
+    /// instruction set; an error when bf16 cannot run on this CPU.
+    func resolvedPrecision(default choice: PrecisionChoice) throws -> Precision {
+        let chosen: Precision
+        do { chosen = try (precision ?? choice).resolve() } catch { throw UserError("\(error)") }
+        fputs("cmpc-video: precision \(OneDNN.describe(chosen))\((precision ?? choice) == .auto ? " (auto)" : "")\n", stderr)
+        return chosen
+    }
+
     func validate() throws {
         if let threads, !(1...Engine.maxWorkers).contains(threads) {
             throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")
         }
     }
 
-    /// The model, its vocabulary and where they came from.
-    func load() throws -> (model: CMPCModel, vocabulary: Vocabulary) {
+    /// The model, its vocabulary and where they came from; the model runs at `--precision`, else at
+    /// the command's `defaultPrecision`.
+    func load(defaultPrecision: PrecisionChoice = .fp32) throws -> (model: CMPCModel, vocabulary: Vocabulary) {
         if let threads { try Engine.configure(workers: threads) }
+        let precision = try resolvedPrecision(default: defaultPrecision)
         let checkpointPath: String
         var configPath = config
         var vocabPath = vocab
@@ -131,7 +145,8 @@ struct ModelOptions: ParsableArguments {
         if let problem = pathProblem(vocabPath) { throw UserError("--vocab \(vocabPath): \(problem); check the path") }
         if pathKind(vocabPath) != .regular { throw UserError("--vocab \(vocabPath) is not a regular file: give the vocabulary text file") }
         let vocabulary = try Vocabulary.load(URL(fileURLWithPath: vocabPath))
-        let model = try loadModel(checkpoint: checkpointPath, configPath: configPath)
+        var model = try loadModel(checkpoint: checkpointPath, configPath: configPath)
+        model.precision = precision
         guard vocabulary.count <= model.config.vocabSize else {
             throw UserError("\(vocabPath) has \(vocabulary.count) words but the checkpoint's embedding has \(model.config.vocabSize) rows: "
                 + "use the vocabulary the checkpoint was trained with")

@@ -76,7 +76,7 @@ struct Segment: AsyncParsableCommand {
     func run() async throws {
         let sentences = try collectSentences()
         try Segment.checkOutputFolder(out)
-        let loaded = try model.load()
+        let loaded = try model.load(defaultPrecision: .auto)
         if let problem = pathProblem(input) { throw UserError("\(input): \(problem); give a video, a folder of frames or an image") }
         let encoded = try sentences.map { s -> [Int32] in
             let e = try loaded.vocabulary.encode(s, steps: loaded.model.config.numSteps)

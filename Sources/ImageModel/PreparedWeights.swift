@@ -1,0 +1,54 @@
+// PreparedWeights: the cache of weights prepared for bf16 inference (converted, reordered into
+// oneDNN's layout, batch norm folded), made once per parameter and input shape on first use and
+// shared by every copy of the same parameter values. Changing a Parameters value gives that copy an
+// empty cache (Parameters.swift), so a prepared weight never outlives the values it was made from.
+//
+// `bf16Convolution` is the one rule for which convolutions run in bf16: inference (nothing records
+// gradients), `Engine.precision == .bf16`, and a shape worth it (at least 256 output pixels and 16
+// input and output channels; the language vectors and the one-channel score heads stay fp32).
+
+import Synchronization
+import Tensor
+
+/// Prepared forms of a network's weights, by key (a reference type: the copies of one Parameters
+/// value share it).
+public final class PreparedWeights: @unchecked Sendable {
+    private let entries = Mutex<[String: AnyObject]>([:])
+
+    public init() {}
+
+    /// The entry for `key`, made by `make` the first time (concurrent first uses may both make it;
+    /// one is kept, and both are equal).
+    public func entry<T: AnyObject>(_ key: String, _ make: () throws -> T) rethrows -> T {
+        if let found = entries.withLock({ $0[key] }) as? T { return found }
+        let made = try make()
+        return entries.withLock { table in
+            if let found = table[key] as? T { return found }
+            table[key] = made
+            return made
+        }
+    }
+
+    /// Bytes of prepared convolution weights held.
+    public var weightBytes: Int {
+        entries.withLock { $0.values.compactMap { ($0 as? PreparedConvolution)?.weightBytes }.reduce(0, +) }
+    }
+}
+
+/// Whether a convolution from `input` [N,H,W,Cin] to `cout` channels runs in bf16 (see the file's comment).
+func runsInBF16(input: [Int], cout: Int, tracked: [Tensor?]) -> Bool {
+    guard Engine.precision == .bf16, input.count == 4, !Tape.records(tracked) else { return false }
+    return input[0] * input[1] * input[2] >= 256 && input[3] >= 16 && cout >= 16
+}
+
+extension Parameters {
+    /// The bf16 convolution of `input`-shaped fp32 tensors with the HWIO weights `weightName`
+    /// (stride 1, 'SAME'), plus the bias `biasName` and ReLU, with an fp32 output; prepared once.
+    func bf16Convolution(_ weightName: String, bias biasName: String?, input: [Int], relu: Bool) throws -> PreparedConvolution {
+        try prepared.entry("conv \(weightName) \(input) relu:\(relu)") {
+            let w = try self(weightName)
+            let b = try biasName.map { try self($0).scalars }
+            return try PreparedConvolution(input: input, filter: w, bias: b, relu: relu, bf16Output: false)
+        }
+    }
+}
