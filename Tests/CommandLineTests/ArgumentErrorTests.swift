@@ -33,6 +33,8 @@ import Testing
                   choices: ["original", "antialias"]),
         BadChoice(arguments: ["bench", "video-model", "--only", "whole-30s"], value: "whole-30s",
                   choices: ["clip", "whole-10s", "whole-60s"]),
+        BadChoice(arguments: ["segment", "clip.mp4", "the red square", "--precision", "fp16"], value: "fp16",
+                  choices: ["fp32", "bf16", "auto"]),
     ]
 
     @Test(arguments: badChoices)

@@ -50,7 +50,7 @@ final class TemporaryFolder {
 /// Runs `cmpc-video arguments…` in `folder` (its output goes to files there, so no pipe can fill up) and returns
 /// its status and output. The child sees the environment without CMPC_VIDEO_DATA, so the default model is looked
 /// up beside the executable, as for a user.
-func runTool(_ arguments: [String], in folder: TemporaryFolder) throws -> ToolRun {
+func runTool(_ arguments: [String], in folder: TemporaryFolder, environment extra: [String: String] = [:]) throws -> ToolRun {
     guard FileManager.default.isExecutableFile(atPath: toolURL.path) else {
         throw ToolError("\(toolURL.path) is missing: build the package's tests (swift build --build-tests) first")
     }
@@ -67,6 +67,7 @@ func runTool(_ arguments: [String], in folder: TemporaryFolder) throws -> ToolRu
     process.currentDirectoryURL = folder.url
     var environment = ProcessInfo.processInfo.environment
     environment["CMPC_VIDEO_DATA"] = nil
+    environment.merge(extra) { $1 }
     process.environment = environment
     process.standardOutput = out
     process.standardError = err
@@ -85,9 +86,9 @@ func runTool(_ arguments: [String], in folder: TemporaryFolder) throws -> ToolRu
 
 /// Runs the tool and records an issue (with its output) unless it exits 0.
 @discardableResult
-func runToolSucceeding(_ arguments: [String], in folder: TemporaryFolder,
+func runToolSucceeding(_ arguments: [String], in folder: TemporaryFolder, environment: [String: String] = [:],
                        sourceLocation: SourceLocation = #_sourceLocation) throws -> ToolRun {
-    let run = try runTool(arguments, in: folder)
+    let run = try runTool(arguments, in: folder, environment: environment)
     try #require(run.status == 0, "\(run)", sourceLocation: sourceLocation)
     return run
 }
