@@ -146,6 +146,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     public let weightBytes: Int
     /// Whether the output is bf16 (else fp32), whether a residual is added, and ReLU.
     public let bf16Output: Bool, addsResidual: Bool
+    /// The operands' type (bf16 but for `bench conv`'s fp32 comparison).
+    public let operands: Precision
     private let handle: OpaquePointer
 
     /// Row blocks per image: about 256 output pixels each, at most 8, an even count when more than one
@@ -160,9 +162,12 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// each output channel's weights multiplied by `scale` (a folded batch norm) and `bias` added.
     /// With `residual`, the destination's previous contents (the residual, in the output's type) are
     /// added before the ReLU.
+    ///
+    /// `operands: .fp32` makes an fp32 oneDNN convolution instead (fp32 in and out; `bench conv`
+    /// compares it with the engine's im2col + OpenBLAS).
     public init(input: [Int], filter: Tensor, strides: (Int, Int) = (1, 1), dilations: (Int, Int) = (1, 1),
                 padding: Padding = .same, scale: [Float]? = nil, bias: [Float]? = nil, residual: Bool = false,
-                relu: Bool = false, bf16Output: Bool = true) throws {
+                relu: Bool = false, bf16Output: Bool = true, operands: Precision = .bf16) throws {
         let op = "PreparedConvolution"
         let (g, cout) = try convGeometry(op: op, x: input, filter: filter.shape, strides: strides,
                                          dilations: dilations, padding: padding)
@@ -174,7 +179,7 @@ public final class PreparedConvolution: @unchecked Sendable {
             n: Int32(g.n), h: Int32(g.h), w: Int32(g.w), cin: Int32(g.c), ho: Int32(g.ho), wo: Int32(g.wo),
             cout: Int32(cout), kh: Int32(g.kh), kw: Int32(g.kw), sy: Int32(g.strideY), sx: Int32(g.strideX),
             dy: Int32(g.dilationY), dx: Int32(g.dilationX), pad_t: Int32(g.padTop), pad_l: Int32(g.padLeft),
-            src_bf16: 1, dst_bf16: bf16Output ? 1 : 0, sum: residual ? 1 : 0, relu: relu ? 1 : 0,
+            src_bf16: operands == .bf16 ? 1 : 0, dst_bf16: operands == .bf16 && bf16Output ? 1 : 0, sum: residual ? 1 : 0, relu: relu ? 1 : 0,
             row_blocks: Int32(Self.rowBlocks(height: g.ho, width: g.wo)))
         var message = [CChar](repeating: 0, count: 256)
         let made: OpaquePointer? = filter.scalars.withUnsafeBufferPointer { w in
@@ -191,7 +196,8 @@ public final class PreparedConvolution: @unchecked Sendable {
         handle = made
         implementation = String(cString: cdnnl_conv_impl(made))
         weightBytes = cdnnl_conv_weight_bytes(made)
-        self.bf16Output = bf16Output
+        self.operands = operands
+        self.bf16Output = operands == .bf16 && bf16Output
         addsResidual = residual
         if implementation.hasPrefix("ref") {
             cdnnl_conv_destroy(made)
@@ -205,12 +211,17 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// Runs the blocks on the engine's workers; `dst` receives the output (and holds the residual
     /// before, when the convolution adds one).
     private func run(_ x: BF16Tensor, _ dst: UnsafeMutableRawPointer) throws {
-        guard x.shape == inputShape else {
-            throw TensorError.shapeMismatch(op: "PreparedConvolution", shapes: [x.shape, inputShape],
+        precondition(operands == .bf16, "PreparedConvolution: fp32 operands take an fp32 tensor (float(_:))")
+        try run(shape: x.shape, UnsafeRawPointer(x.storage), dst)
+    }
+
+    private func run(shape: [Int], _ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer) throws {
+        guard shape == inputShape else {
+            throw TensorError.shapeMismatch(op: "PreparedConvolution", shapes: [shape, inputShape],
                                             reason: "prepared for another input shape")
         }
         let failed = Atomic<Int32>(0)
-        let h = handle, src = UnsafeRawPointer(x.storage)
+        let h = handle
         Engine.run(Int(cdnnl_conv_tasks(h))) { t in
             let status = cdnnl_conv_run(h, Int32(t), src, dst)
             if status != 0 { failed.store(status, ordering: .relaxed) }
@@ -242,10 +253,20 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// fp32 ops.
     public func float(_ x: Tensor) throws -> Tensor {
         precondition(!bf16Output && !addsResidual, "PreparedConvolution: prepared with a bf16 output")
-        let source = BF16Tensor(x)
         var failure: Error?
-        let y = Tensor(shape: outputShape) { buf in
-            do { try run(source, UnsafeMutableRawPointer(buf.baseAddress!)) } catch { failure = error }
+        let y: Tensor
+        if operands == .fp32 {
+            y = x.scalars.withUnsafeBufferPointer { src in
+                Tensor(shape: outputShape) { buf in
+                    do { try run(shape: x.shape, UnsafeRawPointer(src.baseAddress!), UnsafeMutableRawPointer(buf.baseAddress!)) }
+                    catch { failure = error }
+                }
+            }
+        } else {
+            let source = BF16Tensor(x)
+            y = Tensor(shape: outputShape) { buf in
+                do { try run(source, UnsafeMutableRawPointer(buf.baseAddress!)) } catch { failure = error }
+            }
         }
         if let failure { throw failure }
         return y

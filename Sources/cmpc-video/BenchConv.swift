@@ -101,6 +101,23 @@ struct BenchConv: AsyncParsableCommand {
             let gf = flops / t.wall / 1e9
             emit([("case", c.name), ("seconds", t.wall), ("gflops", gf), ("ratio", gf / peak),
                   ("cpu_ratio", flops / t.cpu / 1e9 / peakPerCPU)], json: options.json)
+            // The same forward through oneDNN (fp32, and bf16 on a CPU with native bf16), in the same
+            // row blocks on the same workers: speedup = the engine's seconds over oneDNN's. The engine
+            // keeps fp32 on OpenBLAS where it is faster (docs/precision.md).
+            guard !c.backward else { continue }
+            var kinds: [Precision] = [.fp32]
+            if try options.includesBF16() { kinds.append(.bf16) }
+            for kind in kinds {
+                let conv = try PreparedConvolution(input: x.shape, filter: w, strides: s, dilations: d,
+                                                   scale: c.fused ? [Float](repeating: 0.9, count: c.cout) : nil,
+                                                   bias: c.fused ? [Float](repeating: 0.1, count: c.cout) : nil,
+                                                   relu: c.fused, bf16Output: false, operands: kind)
+                let u = try Self.bestTimes(repeats: options.repeats) { _ = try conv.float(x) }
+                let rate = flops / u.wall / 1e9
+                emit([("case", c.name + "-onednn-" + kind.rawValue), ("seconds", u.wall), ("gflops", rate),
+                      ("ratio", rate / peak), ("speedup", t.wall / u.wall), ("implementation", conv.implementation)],
+                     json: options.json)
+            }
         }
         // The machine is shared: a second peak shows how much the reference moved during the run.
         let after = try sgemmPeak(repeats: options.repeats)
