@@ -183,6 +183,19 @@ public final class VideoReader {
         return (pts.map { $0 - first }, Int(tb.num), Int(tb.den))
     }
 
+    /// Seconds on the source's clock (the clock its audio shares) at which frame `number` (1-based) is shown; nil
+    /// for an image folder or a number outside the stream. Frames without timestamps are placed at the frame rate
+    /// from the stream's start.
+    func sourceSeconds(ofFrame number: Int) -> Double? {
+        guard case .stream(let s) = backend, number >= 1, number <= info.frameCount else { return nil }
+        let tb = s.decoder.timeBase
+        guard tb.num > 0, tb.den > 0 else { return nil }
+        if let pts = s.index.framePts, number <= pts.count { return Double(pts[number - 1]) * Double(tb.num) / Double(tb.den) }
+        let start = s.decoder.stream.pointee.start_time
+        let origin = start != swift_AV_NOPTS_VALUE() ? Double(start) * Double(tb.num) / Double(tb.den) : 0
+        return info.frameRate.value > 0 ? origin + Double(number - 1) / info.frameRate.value : nil
+    }
+
     /// Problems met so far: truncation, unreadable or damaged packets (with packet numbers and byte offsets).
     public var damage: [String] {
         switch backend {
