@@ -107,6 +107,20 @@ import Testing
         #expect(try decodeAll(stored).map(Self.corners) == ["RGBW", "RGBW", "RGBW"])
     }
 
+    /// A clip tagged `rotate=90` reads upright with `autorotate` exactly as the ffmpeg tool (which autorotates) shows it.
+    @Test func aRotatedClipReadsAsTheFFmpegToolShowsIt() throws {
+        let path = try MediaFiles.rotated()
+        let reader = try VideoReader(path: path, options: .init(autorotate: true))
+        #expect((reader.outputWidth, reader.outputHeight) == (120, 160))
+        let ours = try decodeAll(reader)
+        let tools = try MediaFiles.ffmpegFrames(path, width: 120, height: 160)
+        #expect(ours.count == 60 && tools.count == 60)
+        for (k, (a, b)) in zip(ours, tools).enumerated() {
+            let difference = zip(a.pixels, b.pixels).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) } / a.pixels.count
+            #expect(difference <= 2, "frame \(k + 1) differs from the ffmpeg tool's by \(difference) on average")
+        }
+    }
+
     @Test func malformedEXIFIsIgnored() {
         let good = Self.exif(orientation: 6, littleEndian: true)
         #expect(EXIF.orientation(tiff: good) == 6)
