@@ -73,3 +73,18 @@ import Testing
         #expect(times.count == 3 && zip(times, [0, 0.16, 0.32]).allSatisfy { abs($0 - $1) < 0.001 }, "\(times)")
     }
 }
+
+extension OverlayFileTests {
+    /// PCM in AVI cannot go into mp4: the overlay is written without sound and says why.
+    @Test func audioMP4CannotHoldIsLeftOutWithTheReason() throws {
+        let source = try MediaFiles.patternVideo("pcm.avi", count: 20, ["-f", "lavfi", "-i",
+                                                 "sine=frequency=440:sample_rate=8000:duration=0.8", "-c:v", "mpeg4",
+                                                 "-c:a", "pcm_s16le", "-shortest"])
+        #expect(try MediaFiles.streams(source) == ["mpeg4,video", "pcm_s16le,audio"])
+        let folder = try MediaFiles.scratchFolder("overlay-pcm")
+        let writer = try copy(try VideoReader(path: source), to: folder + "/overlay.mp4")
+        #expect(writer.audioCodec == nil)
+        #expect(writer.audioProblem?.contains("pcm_s16le") == true, "\(writer.audioProblem ?? "no problem")")
+        #expect(try MediaFiles.streams(folder + "/overlay.mp4") == ["h264,video"])
+    }
+}
