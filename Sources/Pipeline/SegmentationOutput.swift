@@ -27,6 +27,9 @@ public final class SegmentationOutput {
     public let segmenter: VideoSegmenter
     /// The masks written so far: (sentence index, frame, RLE, the source frame's file name for a folder of frames).
     public private(set) var records: [(sentence: Int, frame: Int, rle: RLE, name: String?)] = []
+    /// The most decoded frames waiting at once for the overlay during the last video (for tests: it stays near the
+    /// clip window's reach, however far apart the computed frames are).
+    public private(set) var peakHeldFrames = 0
     /// Why the overlay has no sound though the source has some (its codec cannot go into mp4), else nil.
     public private(set) var audioProblem: String?
 
@@ -88,6 +91,7 @@ public final class SegmentationOutput {
         var completed: [Int: [FrameMask]] = [:]
         var written = span.lowerBound - 1
         var decoded = 0
+        peakHeldFrames = 0
         var stopped = false
         /// The last target at or before frame `f`.
         func governing(_ f: Int) -> Int? {
@@ -113,7 +117,11 @@ public final class SegmentationOutput {
         func decode() throws -> RGBImage? {
             guard let image = try reader.nextFrame() else { return nil }
             decoded += 1
-            if span.contains(decoded) { pending[decoded] = image }
+            if span.contains(decoded) {
+                pending[decoded] = image
+                peakHeldFrames = max(peakHeldFrames, pending.count)
+                try flush()
+            }
             return image
         }
         do {

@@ -2,7 +2,7 @@
 // mask is held until the next computed frame (or only the computed frames are shown); a range limits the overlay
 // to its frames, from time 0; a folder of frames 00000, 00005, … gives masks named after its files.
 //
-// The clips are grey, frame k at level 10 + 15k, and the threshold is set so every mask covers the whole frame;
+// The clips are grey, frame k at level 10 + 15k (mod 240), and the threshold is set so every mask covers the whole frame;
 // each overlay frame is matched to the nearest of the source frames drawn plain and with a full mask (by
 // SegmentationOutput.overlay itself, so the test does not depend on the overlay's colours).
 import Evaluation
@@ -13,7 +13,7 @@ import Video
 import VideoModel
 
 @Suite struct OverlayFramesTests {
-    static func level(_ k: Int) -> UInt8 { UInt8(10 + 15 * k) }
+    static func level(_ k: Int) -> UInt8 { UInt8(10 + 15 * k % 240) }
 
     func writeGreyClip(_ path: String, frames n: Int) throws {
         let writer = try VideoWriter(path: path, width: 64, height: 48, frameRate: FrameRate(10))
@@ -138,5 +138,18 @@ extension Process {
             throw PipelineError("\(tool) failed: \(String(decoding: problem, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension OverlayFramesTests {
+    /// Frames far from any window go to the overlay as soon as the masks they show are known, not at the next target.
+    @Test func framesBetweenDistantTargetsAreNotHeld() throws {
+        let dir = try temporaryFolder("overlay-held")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeGreyClip(dir + "/clip.mp4", frames: 40)
+        let output = try output(dir)
+        _ = try output.segment(video: try VideoReader(path: dir + "/clip.mp4"), targets: [1, 40], source: "clip.mp4")
+        #expect(output.peakHeldFrames <= 10, "\(output.peakHeldFrames) frames held at once")
+        #expect(try decodeFrames(dir + "/out/overlay.mp4").count == 40)
     }
 }
