@@ -3,6 +3,7 @@
 // and only those between the overlay's first frame and the end of its last frame are kept (whole
 // packets: an AAC packet is about 21 ms). Internal: VideoWriter drives it.
 import CFFmpeg
+import Foundation
 
 /// Where the audio of an overlay comes from: the source file and the span of its clock to copy.
 struct AudioSpan {
@@ -39,6 +40,13 @@ final class AudioCopy {
             throw VideoError(.unsupported, path: reportedPath, "the source's \(codecName) audio cannot be copied into "
                              + "an mp4 file")
         }
+        // Some codecs pass the query but the muxer refuses them at the header (FLAC in FFmpeg 5.1: "experimental"):
+        // a header written into memory with only this stream says so before the real file depends on it.
+        let trial = Self.trialHeader(par, timeBase: stream.pointee.time_base)
+        guard trial >= 0 else {
+            throw VideoError(.unsupported, path: reportedPath, "the source's \(codecName) audio cannot be copied into "
+                             + "an mp4 file (FFmpeg's mp4 muxer: \(avErrorText(trial)))")
+        }
         guard let out = avformat_new_stream(output, nil) else {
             throw VideoError(.writeFailed, path: reportedPath, "cannot add an audio stream")
         }
@@ -52,6 +60,29 @@ final class AudioCopy {
         inputTimeBase = stream.pointee.time_base
         self.span = span
         outputStream = out
+    }
+
+    /// What writing an mp4 header (into memory) for a copy of the stream `par` returns: ≥ 0 when the muxer takes it.
+    private static func trialHeader(_ par: UnsafePointer<AVCodecParameters>, timeBase: AVRational) -> Int32 {
+        var c: UnsafeMutablePointer<AVFormatContext>? = nil
+        guard avformat_alloc_output_context2(&c, nil, "mp4", nil) >= 0, let c else { return swift_AVERROR(ENOMEM) }
+        defer {
+            if c.pointee.pb != nil {
+                var buffer: UnsafeMutablePointer<UInt8>? = nil
+                _ = avio_close_dyn_buf(c.pointee.pb, &buffer)
+                av_free(buffer)
+                c.pointee.pb = nil
+            }
+            avformat_free_context(c)
+        }
+        guard let s = avformat_new_stream(c, nil) else { return swift_AVERROR(ENOMEM) }
+        let copied = avcodec_parameters_copy(s.pointee.codecpar, par)
+        guard copied >= 0 else { return copied }
+        s.pointee.codecpar.pointee.codec_tag = 0
+        s.pointee.time_base = timeBase
+        let opened = avio_open_dyn_buf(&c.pointee.pb)
+        guard opened >= 0 else { return opened }
+        return avformat_write_header(c, nil)
     }
 
     /// Writes the packets that start before `seconds` after the overlay's start (all of the span when nil).

@@ -88,3 +88,18 @@ extension OverlayFileTests {
         #expect(try MediaFiles.streams(folder + "/overlay.mp4") == ["h264,video"])
     }
 }
+
+extension OverlayFileTests {
+    /// FLAC passes the codec query but FFmpeg 5.1's mp4 muxer refuses it at the header ("experimental"): the overlay
+    /// is still written, without sound, saying why.
+    @Test func audioTheMuxerRefusesAtItsHeaderIsLeftOut() throws {
+        let source = try MediaFiles.patternVideo("flac.mkv", count: 20, ["-f", "lavfi", "-i",
+                                                 "sine=frequency=440:sample_rate=8000:duration=0.8", "-c:v", "mpeg4",
+                                                 "-c:a", "flac", "-shortest"])
+        #expect(try MediaFiles.streams(source) == ["mpeg4,video", "flac,audio"])
+        let folder = try MediaFiles.scratchFolder("overlay-flac")
+        let writer = try copy(try VideoReader(path: source), to: folder + "/overlay.mp4")
+        #expect(writer.audioProblem?.contains("flac") == true, "\(writer.audioProblem ?? "no problem")")
+        #expect(try MediaFiles.streams(folder + "/overlay.mp4") == ["h264,video"])
+    }
+}
