@@ -134,4 +134,21 @@ import Testing
         #expect(EXIF.orientation(tiff: manyEntries) == 6)
         #expect(EXIF.orientation(tiff: Array("XXXXXXXXXXXX".utf8)) == nil)
     }
+
+    /// A PNG whose chunk lengths run past the end, or that ends inside a chunk header, has no orientation.
+    @Test func aPNGWithBrokenChunksHasNoOrientation() throws {
+        let folder = try MediaFiles.scratchFolder("exif-png-broken")
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let cases: [[UInt8]] = [
+            signature + [0xFF, 0xFF, 0xFF, 0xF0] + Array("eXIf".utf8) + [1, 2, 3],
+            signature + [0, 0, 0, 4] + Array("tEXt".utf8) + [1, 2, 3, 4, 0, 0, 0, 0] + [0, 0],
+            signature + [0, 0, 0, 0] + Array("eXIf".utf8) + [0, 0, 0, 0],
+            signature,
+        ]
+        for (i, bytes) in cases.enumerated() {
+            let path = folder + "/broken-\(i).png"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            #expect(EXIF.pngOrientation(path: path) == nil, "case \(i)")
+        }
+    }
 }
