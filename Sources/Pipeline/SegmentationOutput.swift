@@ -1,11 +1,15 @@
 // What `segment` writes, from a VideoSegmenter's results:
-//   video   DIR/overlay.mp4 (source frames 1 … the last target; each sentence's mask blended in its own colour),
-//           DIR/masks/<sentence>/<frame %05d>.png (0/255 at the source size),
+//   video   DIR/overlay.mp4 (the source frames of the chosen range, each sentence's mask blended in its own
+//           colour: a frame between two computed ones shows the last computed masks, or, with
+//           `.computedOnly`, only the computed frames are shown, each until the next; the source's
+//           audio over the range is copied in),
+//           DIR/masks/<sentence>/<frame>.png (0/255 at the source size; <frame> is %05d of the frame number,
+//           or the source file's name for a folder of frames: 00005.jpg gives 00005.png),
 //           DIR/masks.json (per sentence and frame, the mask as pycocotools' RLE)
 //   image   DIR/mask.png (DIR/mask-<sentence>.png for several sentences), DIR/overlay.png, DIR/masks.json
 // masks.json: {"source", "width", "height", "frame_rate" (null for an image), "crf", "sentences",
-// "masks": [{"sentence", "text", "frame", "segmentation": {"size": [h, w], "counts"}}]}, sorted keys,
-// entries by frame then sentence; written atomically at the end.
+// "masks": [{"sentence", "text", "frame", "name" (folders of frames only), "segmentation": {"size": [h, w],
+// "counts"}}]}, sorted keys, entries by frame then sentence; written atomically at the end.
 
 import Evaluation
 import Foundation
@@ -21,8 +25,21 @@ public final class SegmentationOutput {
     public let sentences: [String]
     /// The segmenter that makes the masks (its `crf` is recorded in masks.json).
     public let segmenter: VideoSegmenter
-    /// The masks written so far: (sentence index, frame, RLE).
-    public private(set) var records: [(sentence: Int, frame: Int, rle: RLE)] = []
+    /// The masks written so far: (sentence index, frame, RLE, the source frame's file name for a folder of frames).
+    public private(set) var records: [(sentence: Int, frame: Int, rle: RLE, name: String?)] = []
+    /// The most decoded frames waiting at once for the overlay during the last video (for tests: it stays near the
+    /// clip window's reach, however far apart the computed frames are).
+    public private(set) var peakHeldFrames = 0
+    /// Why the overlay has no sound though the source has some (its codec cannot go into mp4), else nil.
+    public private(set) var audioProblem: String?
+
+    /// Which frames of the range the overlay shows when not every frame is computed (--every, --frames).
+    public enum OverlayFrames: Sendable {
+        /// Every frame of the range, each with the masks of the last computed frame at or before it.
+        case holdMasks
+        /// Only the computed frames, each shown at its own time until the next one.
+        case computedOnly
+    }
 
     /// Distinct overlay colours, one per sentence.
     public static let palette: [(UInt8, UInt8, UInt8)] = [
@@ -46,55 +63,93 @@ public final class SegmentationOutput {
         for r in results {
             let name = sentences.count == 1 ? "mask.png" : "mask-\(r.sentence).png"
             try ImageIO.writePNG(try pngMask(r.mask), to: "\(folder)/\(name)")
-            records.append((r.sentence, 1, try r.mask.rle()))
+            records.append((r.sentence, 1, try r.mask.rle(), nil))
         }
         try ImageIO.writePNG(try overlay(image, masks: results), to: "\(folder)/overlay.png")
         try writeJSON(source: source, width: image.width, height: image.height, frameRate: nil)
     }
 
-    /// Segments `targets` of a video: DIR/overlay.mp4, DIR/masks/, DIR/masks.json. `frameDone` is called
-    /// when every sentence's mask of a target is written; when `shouldStop` turns true the run ends
-    /// after the current frame, with every file complete. Returns false when stopped.
-    public func segment(video reader: VideoReader, targets: [Int], source: String,
+    /// Segments `targets` of a video: DIR/overlay.mp4, DIR/masks/, DIR/masks.json. The overlay covers `range`
+    /// (source frame numbers; the whole video by default), starting at time 0 with its first frame. `frameDone` is
+    /// called when every sentence's mask of a target is written; when `shouldStop` turns true the run ends after
+    /// the current frame, with every file complete. Returns false when stopped.
+    public func segment(video reader: VideoReader, targets: [Int], range: ClosedRange<Int>? = nil,
+                        overlayFrames: OverlayFrames = .holdMasks, source: String,
                         frameDone: () -> Void = {}, shouldStop: () -> Bool = { false }) throws -> Bool {
-        let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader)
-        // Frames wait here until every sentence's mask for them is known, then go to the overlay. Each mask is
-        // blended in as it comes (sentences arrive in order), so a frame holds one image, not a mask per sentence.
-        let targetSet = Set(targets)
-        let last = targets.max() ?? 0
-        var pending: [Int: (image: RGBImage, masks: Int)] = [:]
+        let order = Array(Set(targets)).sorted(), targetSet = Set(targets)
+        var span = range ?? 1...reader.info.frameCount
+        if overlayFrames == .computedOnly, let first = order.first(where: { span.contains($0) }) {
+            span = first...span.upperBound
+        }
+        let writer = try VideoWriter(path: folder + "/overlay.mp4", matching: reader, frames: span)
+        audioProblem = writer.audioProblem
+        let names = reader.frameNames
+        // Decoded frames of the range wait in `pending` until the masks they show are known; a target's masks wait
+        // in `completed` while a frame still to be written shows them.
+        var pending: [Int: RGBImage] = [:]
+        var partial: [FrameMask] = []
+        var completed: [Int: [FrameMask]] = [:]
+        var written = span.lowerBound - 1
         var decoded = 0
-        var written = 0
+        peakHeldFrames = 0
         var stopped = false
-        func flush(upTo frame: Int) throws {
-            while written < frame, let entry = pending[written + 1],
-                  !targetSet.contains(written + 1) || entry.masks == sentences.count {
-                try writer.append(entry.image)
-                pending[written + 1] = nil
-                written += 1
+        /// The last target at or before frame `f`.
+        func governing(_ f: Int) -> Int? {
+            var lo = 0, hi = order.count
+            while lo < hi { let mid = (lo + hi) / 2; if order[mid] <= f { lo = mid + 1 } else { hi = mid } }
+            return lo > 0 ? order[lo - 1] : nil
+        }
+        func flush() throws {
+            while written < span.upperBound, let image = pending[written + 1] {
+                let f = written + 1
+                let shown = overlayFrames == .computedOnly ? (targetSet.contains(f) ? f : nil) : governing(f)
+                if let shown {
+                    guard let masks = completed[shown] else { return }
+                    try writer.append(try overlay(image, masks: masks), sourceFrame: f)
+                    for t in completed.keys where t < shown { completed[t] = nil }
+                } else if overlayFrames == .holdMasks {
+                    try writer.append(image, sourceFrame: f)
+                }
+                pending[f] = nil
+                written = f
             }
+        }
+        func decode() throws -> RGBImage? {
+            guard let image = try reader.nextFrame() else { return nil }
+            decoded += 1
+            if span.contains(decoded) {
+                pending[decoded] = image
+                peakHeldFrames = max(peakHeldFrames, pending.count)
+                try flush()
+            }
+            return image
         }
         do {
             try reader.rewind()
             try segmenter.run(frameCount: reader.info.frameCount, targets: targets, nextFrame: {
                 if shouldStop() { throw Stop() }
-                guard let image = try reader.nextFrame() else { return nil }
-                decoded += 1
-                if decoded <= last { pending[decoded] = (image, 0) }
-                return image
+                return try decode()
             }, emit: { result in
-                try writeMask(result)
-                if let entry = pending[result.frame] {
-                    pending[result.frame] = (try overlay(entry.image, masks: [result]), entry.masks + 1)
+                try writeMask(result, name: names.map { $0[result.frame - 1] })
+                partial.append(result)
+                if result.sentence == sentences.count - 1 {
+                    completed[result.frame] = partial
+                    partial = []
+                    frameDone()
                 }
-                if result.sentence == sentences.count - 1 { frameDone() }
-                try flush(upTo: result.frame)
+                try flush()
                 if shouldStop() { throw Stop() }
             })
+            // The rest of the range after the last target: its frames show the last masks.
+            while written < span.upperBound, decoded < span.upperBound {
+                if shouldStop() { throw Stop() }
+                guard try decode() != nil else { break }
+                try flush()
+            }
         } catch is Stop {
             stopped = true
         }
-        try flush(upTo: written + pending.count)
+        try flush()
         try writer.finish()
         try writeJSON(source: source, width: reader.outputWidth, height: reader.outputHeight,
                       frameRate: reader.info.frameRate.value)
@@ -103,12 +158,12 @@ public final class SegmentationOutput {
 
     private struct Stop: Error {}
 
-    /// DIR/masks/<sentence>/<frame %05d>.png, and its RLE for masks.json.
-    func writeMask(_ r: FrameMask) throws {
+    /// DIR/masks/<sentence>/<name or frame %05d>.png, and its RLE for masks.json.
+    func writeMask(_ r: FrameMask, name: String? = nil) throws {
         let dir = "\(folder)/masks/\(r.sentence)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try ImageIO.writePNG(try pngMask(r.mask), to: dir + String(format: "/%05d.png", r.frame))
-        records.append((r.sentence, r.frame, try r.mask.rle()))
+        try ImageIO.writePNG(try pngMask(r.mask), to: dir + "/" + (name ?? String(format: "%05d", r.frame)) + ".png")
+        records.append((r.sentence, r.frame, try r.mask.rle(), name))
     }
 
     /// The frame with each sentence's mask blended in its colour.
@@ -130,7 +185,8 @@ public final class SegmentationOutput {
     func writeJSON(source: String, width: Int, height: Int, frameRate: Double?) throws {
         typealias Entry = MasksFile.Entry
         let entries = records.sorted { ($0.frame, $0.sentence) < ($1.frame, $1.sentence) }
-            .map { Entry(sentence: $0.sentence, text: sentences[$0.sentence], frame: $0.frame, segmentation: $0.rle) }
+            .map { Entry(sentence: $0.sentence, text: sentences[$0.sentence], frame: $0.frame, name: $0.name,
+                         segmentation: $0.rle) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(MasksFile(source: source, width: width, height: height, frame_rate: frameRate,
@@ -150,6 +206,8 @@ public struct MasksFile: Codable, Sendable {
         public let text: String
         /// 1-based frame number (1 for a still image).
         public let frame: Int
+        /// The source frame's file name without its extension, for a folder of frames ("00005"); absent otherwise.
+        public let name: String?
         /// The mask (`pycocotools.mask.decode` reads it).
         public let segmentation: RLE
     }

@@ -8,14 +8,25 @@ import FileOutput
 
 /// Reads and writes still images.
 public enum ImageIO {
-    /// Decodes the first picture of an image file to 8-bit RGB (H×W×3); alpha is dropped.
-    public static func read(path: String) throws -> RGBImage {
+    /// Decodes the first picture of an image file to 8-bit RGB (H×W×3); alpha is dropped. With `upright` the
+    /// picture is turned and mirrored as its EXIF orientation says (JPEG, PNG, TIFF), as viewers show it;
+    /// without, it is as stored (what datasets annotate).
+    public static func read(path: String, upright: Bool = false) throws -> RGBImage {
+        let (image, orientation) = try readWithOrientation(path: path)
+        return upright ? image.oriented(exif: orientation) : image
+    }
+
+    /// The picture as stored and its EXIF orientation (1 when it has none).
+    static func readWithOrientation(path: String) throws -> (image: RGBImage, orientation: Int) {
         let decoder = try StreamDecoder(path: path, threads: 1)
         guard try decoder.receive() else { throw stillError(decoder, path: path) }
         try checkComplete(decoder, path: path)
         let f = decoder.frame.ptr
-        return try convertToRGB(f, width: Int(f.pointee.width), height: Int(f.pointee.height), scaler: Scaler(),
-                                path: path)
+        let image = try convertToRGB(f, width: Int(f.pointee.width), height: Int(f.pointee.height), scaler: Scaler(),
+                                     path: path)
+        let orientation = EXIF.orientation(of: f)
+            ?? (decoder.codec.ctx?.pointee.codec_id == AV_CODEC_ID_PNG ? EXIF.pngOrientation(path: path) : nil)
+        return (image, orientation ?? 1)
     }
 
     /// Decodes the first picture of an image file to 8-bit grey (H×W); colour is converted with BT.601 weights.

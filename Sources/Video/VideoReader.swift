@@ -16,7 +16,9 @@
 // costs 16 bytes per frame.
 //
 // Rotation: `info.rotation` is the clockwise turn (0, 90, 180, 270) that the display matrix asks for;
-// frames come out as stored unless `Options.autorotate` is set (A2D clips carry no rotation).
+// frames come out as stored unless `Options.autorotate` is set (A2D clips carry no rotation, and
+// datasets annotate stored frames). For a folder of stills, `autorotate` applies each file's EXIF
+// orientation.
 import CFFmpeg
 import Foundation
 
@@ -67,7 +69,7 @@ public final class VideoReader {
         public var outputSize: (width: Int, height: Int)?
         /// Decoder threads (frame threads where the codec has them); 0 lets FFmpeg choose.
         public var threads: Int
-        /// Return frames turned upright by `info.rotation`.
+        /// Return frames turned upright: by `info.rotation` for a video, by each file's EXIF orientation in a folder.
         public var autorotate: Bool
         /// The rate reported for image folders, which carry none.
         public var imageSequenceFrameRate: FrameRate
@@ -127,9 +129,10 @@ public final class VideoReader {
             }
         }
         if let files = try ImageSequence.files(at: path) {
-            let first = try ImageIO.read(path: files[0])
+            let (stored, orientation) = try ImageIO.readWithOrientation(path: files[0])
+            let first = options.autorotate ? stored.oriented(exif: orientation) : stored
             let rate = options.imageSequenceFrameRate
-            info = VideoInfo(frameCount: files.count, frameRate: rate, width: first.width, height: first.height,
+            info = VideoInfo(frameCount: files.count, frameRate: rate, width: stored.width, height: stored.height,
                              duration: rate.value > 0 ? Double(files.count) / rate.value : 0, rotation: 0,
                              codec: "image sequence")
             outputWidth = options.outputSize?.width ?? first.width
@@ -181,6 +184,26 @@ public final class VideoReader {
         guard zip(pts.dropFirst(), pts).allSatisfy({ $0 > $1 }) else { return nil }
         guard zip(pts.dropFirst(), pts).contains(where: { $0 - $1 != step }) else { return nil }
         return (pts.map { $0 - first }, Int(tb.num), Int(tb.den))
+    }
+
+    /// Seconds on the source's clock (the clock its audio shares) at which frame `number` (1-based) is shown; nil
+    /// for an image folder or a number outside the stream. Frames without timestamps are placed at the frame rate
+    /// from the stream's start.
+    func sourceSeconds(ofFrame number: Int) -> Double? {
+        guard case .stream(let s) = backend, number >= 1, number <= info.frameCount else { return nil }
+        let tb = s.decoder.timeBase
+        guard tb.num > 0, tb.den > 0 else { return nil }
+        if let pts = s.index.framePts, number <= pts.count { return Double(pts[number - 1]) * Double(tb.num) / Double(tb.den) }
+        let start = s.decoder.stream.pointee.start_time
+        let origin = start != swift_AV_NOPTS_VALUE() ? Double(start) * Double(tb.num) / Double(tb.den) : 0
+        return info.frameRate.value > 0 ? origin + Double(number - 1) / info.frameRate.value : nil
+    }
+
+    /// The names of a folder's frame files without their extension ("00000", "00005", …), in frame order; nil for a
+    /// video file.
+    public var frameNames: [String]? {
+        guard case .images(let files) = backend else { return nil }
+        return files.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
     }
 
     /// Problems met so far: truncation, unreadable or damaged packets (with packet numbers and byte offsets).
@@ -339,12 +362,12 @@ public final class VideoReader {
     }
 
     private func sequenceImage(_ file: String) throws -> RGBImage {
-        let image = try ImageIO.read(path: file)
+        let image = try ImageIO.read(path: file, upright: options.autorotate)
         if image.width == outputWidth, image.height == outputHeight { return image }
         // At the native size every frame must match frame 1: scaling an odd one would silently distort it.
         if options.outputSize == nil {
             throw VideoError(.invalidArgument, path: path, "frame \(file) is \(image.width)×\(image.height) but the "
-                             + "first frame is \(info.width)×\(info.height): the frames of a folder must share one "
+                             + "first frame is \(outputWidth)×\(outputHeight): the frames of a folder must share one "
                              + "size; resize or remove the odd frames")
         }
         return try ImageIO.resize(image, width: outputWidth, height: outputHeight)

@@ -1,6 +1,9 @@
-// Writing RGB frames to an mp4 file: H.264 through libx264 when the FFmpeg build has it (yuv420p for
-// even sizes, yuv444p for odd ones, which 4:2:0 cannot hold), else MPEG-4 part 2. The file is written
-// under a temporary name in the destination folder and renamed by `finish()`.
+// Writing RGB frames to an mp4 file: H.264 through libx264 when the FFmpeg build has it, else MPEG-4
+// part 2, always yuv420p (what browsers and QuickTime play). 4:2:0 cannot hold an odd width or height,
+// so an odd-sized picture is padded to even by repeating its last column and row (a 159×119 source gives
+// a 160×120 video). The index (moov) is put before the media data (+faststart) so players can start
+// before the whole file has arrived, and the source's audio can be copied in (AudioCopy). The file is
+// written under a temporary name in the destination folder and renamed by `finish()`.
 import CFFmpeg
 import Foundation
 import FileOutput
@@ -48,9 +51,17 @@ public final class VideoWriter {
 
     /// The destination; the file appears there when `finish()` succeeds.
     public let path: String
+    /// The size of the frames appended.
     public let width: Int
     public let height: Int
+    /// The size of the encoded video: the frames' size rounded up to even (the extra column and row repeat the last).
+    public let encodedWidth: Int
+    public let encodedHeight: Int
     public let frameRate: FrameRate
+    /// The copied audio's codec ("aac", …); nil when there is no audio.
+    public private(set) var audioCodec: String?
+    /// Why the source's audio was not copied, when it has some that could not be (nil otherwise).
+    public private(set) var audioProblem: String?
     /// The encoder's name ("libx264" or "mpeg4").
     public let codecName: String
     /// Frames appended so far.
@@ -66,6 +77,11 @@ public final class VideoWriter {
     private var finished = false
     /// Presentation times of the frames in the codec's time base (a variable-frame-rate source); nil: frame k at k.
     private let frameTimes: [Int64]?
+    /// The source frame number of the video's first frame (`append(_:sourceFrame:)` counts from it).
+    private let firstFrame: Int
+    /// The next slot `append(_:)` fills: 0-based frames after `firstFrame`.
+    private var nextSlot = 0
+    private var audio: AudioCopy?
 
     /// Opens `path` for writing at `frameRate` (use the source video's rate) and width×height; `quality` is x264's
     /// CRF (lower is better, 20 by default) or, for MPEG-4, five times its quantiser.
@@ -77,8 +93,12 @@ public final class VideoWriter {
 
     /// As above; `frameTimes` (when given) are the frames' presentation times in the time base num/den, so a
     /// variable-frame-rate source keeps its timing (frames past the table follow at the last interval).
+    /// `firstFrame` is the source frame number of the first slot (for `append(_:sourceFrame:)`); `audio`, when given,
+    /// is copied from the source's best audio stream (a source without audio, or with audio mp4 cannot hold, gives a
+    /// silent video; `audioProblem` says why for the latter).
     init(path: String, width: Int, height: Int, frameRate: FrameRate, codec choice: Codec = .automatic,
-         quality: Int = 20, frameTimes: (times: [Int64], num: Int, den: Int)?) throws {
+         quality: Int = 20, frameTimes: (times: [Int64], num: Int, den: Int)?, firstFrame: Int = 1,
+         audio span: AudioSpan? = nil) throws {
         guard (1...maximumSide).contains(width), (1...maximumSide).contains(height) else {
             throw VideoError(.absurdSize, path: path, "size \(width)×\(height) is outside 1…\(maximumSide)")
         }
@@ -90,6 +110,10 @@ public final class VideoWriter {
         self.width = width
         self.height = height
         self.frameRate = frameRate
+        self.firstFrame = firstFrame
+        encodedWidth = width + width % 2
+        encodedHeight = height + height % 2
+        let (encodedWidth, encodedHeight) = (self.encodedWidth, self.encodedHeight)
         temporary = AtomicFile.temporaryPath(for: path)
         let x264 = avcodec_find_encoder_by_name("libx264")
         let encoder: UnsafePointer<AVCodec>
@@ -115,8 +139,7 @@ public final class VideoWriter {
             frameTimes = nil
         }
         self.frameTimes = frameTimes?.times
-        let even = width % 2 == 0 && height % 2 == 0
-        let pixelFormat = isX264 && !even ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P
+        let pixelFormat = AV_PIX_FMT_YUV420P
         let out = try OutputFile(path: temporary, reportedPath: path)
         output = out
         do {
@@ -129,8 +152,8 @@ public final class VideoWriter {
                 ?? AVRational(num: Int32(frameRate.denominator), den: Int32(frameRate.numerator))
             let options = isX264 ? ["preset": "fast", "crf": String(quality)] : [:]
             codec = try CodecContext(encoder: encoder, path: path, options: options) { c in
-                c.pointee.width = Int32(width)
-                c.pointee.height = Int32(height)
+                c.pointee.width = Int32(encodedWidth)
+                c.pointee.height = Int32(encodedHeight)
                 c.pointee.pix_fmt = pixelFormat
                 c.pointee.time_base = timeBase
                 c.pointee.framerate = AVRational(num: Int32(frameRate.numerator), den: Int32(frameRate.denominator))
@@ -148,14 +171,25 @@ public final class VideoWriter {
                       "cannot describe the stream")
             s.pointee.time_base = timeBase
             s.pointee.avg_frame_rate = c.pointee.framerate
-            try check(avformat_write_header(fmt, nil), .writeFailed, path: path, "cannot write the mp4 header")
+            if let span {
+                do {
+                    audio = try AudioCopy(span: span, output: fmt, reportedPath: path)
+                    audioCodec = audio?.codecName
+                } catch let error as VideoError {
+                    audioProblem = error.message
+                }
+            }
+            var header: OpaquePointer? = nil
+            av_dict_set(&header, "movflags", "+faststart", 0)
+            defer { av_dict_free(&header) }
+            try check(avformat_write_header(fmt, &header), .writeFailed, path: path, "cannot write the mp4 header")
             let f = frame.ptr
-            f.pointee.width = Int32(width)
-            f.pointee.height = Int32(height)
+            f.pointee.width = Int32(encodedWidth)
+            f.pointee.height = Int32(encodedHeight)
             f.pointee.format = pixelFormat.rawValue
             try check(av_frame_get_buffer(f, 0), .writeFailed, path: path, "cannot allocate a frame")
-            try scaler.configure(srcW: width, srcH: height, src: AV_PIX_FMT_RGB24, dstW: width, dstH: height,
-                                 dst: pixelFormat, path: path)
+            try scaler.configure(srcW: encodedWidth, srcH: encodedHeight, src: AV_PIX_FMT_RGB24, dstW: encodedWidth,
+                                 dstH: encodedHeight, dst: pixelFormat, path: path)
         } catch {
             out.close()
             output = nil
@@ -165,12 +199,30 @@ public final class VideoWriter {
     }
 
     /// Opens `path` for frames like `reader`'s: its output size and its frame rate (25 when the source has none);
-    /// a variable-frame-rate source keeps its frames' timestamps.
-    public convenience init(path: String, matching reader: VideoReader, codec: Codec = .automatic,
-                            quality: Int = 20) throws {
+    /// a variable-frame-rate source keeps its frames' timestamps. `frames` (1-based source frame numbers, all of
+    /// them by default) is the span the video covers: its first frame is shown at time 0. With `copyAudio` the
+    /// source's audio over that span is copied in.
+    public convenience init(path: String, matching reader: VideoReader, frames: ClosedRange<Int>? = nil,
+                            copyAudio: Bool = true, codec: Codec = .automatic, quality: Int = 20) throws {
         let rate = reader.info.frameRate.value > 0 ? reader.info.frameRate : FrameRate(25)
+        let span = frames ?? 1...max(1, reader.info.frameCount)
+        guard span.lowerBound >= 1, span.upperBound <= max(1, reader.info.frameCount) else {
+            throw VideoError(.frameOutOfRange, path: path, "frames \(span.lowerBound)…\(span.upperBound) are outside "
+                             + "the source's 1…\(reader.info.frameCount)")
+        }
+        var times = reader.variableFrameTimes
+        if let t = times {
+            let part = Array(t.times[(span.lowerBound - 1)..<min(t.times.count, span.upperBound)])
+            times = part.count > 1 ? (part.map { $0 - part[0] }, t.num, t.den) : nil
+        }
+        var audio: AudioSpan? = nil
+        if copyAudio, let start = reader.sourceSeconds(ofFrame: span.lowerBound),
+           let last = reader.sourceSeconds(ofFrame: span.upperBound) {
+            let end = reader.sourceSeconds(ofFrame: span.upperBound + 1) ?? last + 1 / rate.value
+            audio = AudioSpan(path: reader.path, start: start, end: end)
+        }
         try self.init(path: path, width: reader.outputWidth, height: reader.outputHeight, frameRate: rate,
-                      codec: codec, quality: quality, frameTimes: reader.variableFrameTimes)
+                      codec: codec, quality: quality, frameTimes: times, firstFrame: span.lowerBound, audio: audio)
     }
 
     deinit {
@@ -181,8 +233,22 @@ public final class VideoWriter {
         }
     }
 
-    /// Encodes one frame (H×W×3 of the writer's size).
+    /// Encodes one frame (H×W×3 of the writer's size), shown after the previous one.
     public func append(_ image: RGBImage) throws {
+        try append(image, slot: nextSlot)
+    }
+
+    /// Encodes one frame shown at the time of source frame `number` (1-based; the writer's first frame unless it was
+    /// opened on a span): the frames between keep showing the previous one. Numbers must increase.
+    public func append(_ image: RGBImage, sourceFrame number: Int) throws {
+        guard number - firstFrame >= nextSlot else {
+            throw VideoError(.invalidArgument, path: path, "source frame \(number) comes after frame "
+                             + "\(firstFrame + nextSlot - 1): frames must be appended in increasing order")
+        }
+        try append(image, slot: number - firstFrame)
+    }
+
+    private func append(_ image: RGBImage, slot: Int) throws {
         guard !finished else { throw VideoError(.invalidArgument, path: path, "the writer is already finished") }
         guard image.width == width, image.height == height, image.pixels.count == width * height * 3 else {
             throw VideoError(.invalidArgument, path: path,
@@ -190,13 +256,37 @@ public final class VideoWriter {
         }
         let f = frame.ptr
         try check(av_frame_make_writable(f), .writeFailed, path: path, "cannot reuse the frame buffer")
-        let rc = image.pixels.withUnsafeBufferPointer {
-            swift_sws_packed_to_frame(scaler.ctx, $0.baseAddress, Int32(width * 3), Int32(height), f)
+        let pixels = encodedWidth == width && encodedHeight == height ? image.pixels : Self.padded(image)
+        let rc = pixels.withUnsafeBufferPointer {
+            swift_sws_packed_to_frame(scaler.ctx, $0.baseAddress, Int32(encodedWidth * 3), Int32(encodedHeight), f)
         }
         try check(rc, .writeFailed, path: path, "colour conversion failed")
-        f.pointee.pts = presentationTime(frameCount)
+        f.pointee.pts = presentationTime(slot)
+        // The audio up to this frame's time goes in first (the muxer interleaves what it is given by time).
+        if let audio, let fmt = output?.ctx, let c = codec.ctx {
+            let seconds = Double(f.pointee.pts) * Double(c.pointee.time_base.num) / Double(c.pointee.time_base.den)
+            try audio.copy(upTo: seconds, into: fmt, path: path)
+        }
         try send(f)
         frameCount += 1
+        nextSlot = slot + 1
+    }
+
+    /// The picture with its last column and row repeated up to an even size.
+    private static func padded(_ image: RGBImage) -> [UInt8] {
+        let (w, h) = (image.width, image.height)
+        let (ew, eh) = (w + w % 2, h + h % 2)
+        var out = [UInt8](repeating: 0, count: ew * eh * 3)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<eh {
+                    let sy = min(y, h - 1)
+                    (dst.baseAddress! + y * ew * 3).update(from: src.baseAddress! + sy * w * 3, count: w * 3)
+                    if ew > w { for k in 0..<3 { dst[(y * ew + w) * 3 + k] = src[(sy * w + w - 1) * 3 + k] } }
+                }
+            }
+        }
+        return out
     }
 
     /// Flushes the encoder, writes the trailer and moves the file to its name.
@@ -206,6 +296,8 @@ public final class VideoWriter {
         do {
             try send(nil)
             guard let fmt = output?.ctx else { throw VideoError(.writeFailed, path: path, "the file is closed") }
+            try audio?.copy(upTo: nil, into: fmt, path: path)
+            audio = nil
             try check(av_write_trailer(fmt), .writeFailed, path: path, "cannot finish the mp4 file")
             output?.close()
             output = nil

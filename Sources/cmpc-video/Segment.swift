@@ -58,6 +58,9 @@ struct Segment: AsyncParsableCommand {
     @Option(help: "Last frame to segment (1-based, inclusive).")
     var end: Int?
 
+    @Flag(help: "With --every or --frames, the overlay shows only the computed frames (each until the next) instead of every frame with the last computed masks.")
+    var overlayComputedOnly = false
+
     @Option(help: "Foreground probability threshold (default 0.5, i.e. logits ≥ 0 as the original).")
     var threshold: Float = 0.5
 
@@ -101,21 +104,25 @@ struct Segment: AsyncParsableCommand {
             throw UserError("cannot write beside --out \(out): \(plainReason(error)); choose a folder you can write to")
         }
         if try isStillImage(input) {
-            try output.segment(image: try ImageIO.read(path: input), source: input)
+            try output.segment(image: try ImageIO.read(path: input, upright: true), source: input)
             try folder.commit()
             if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
             return
         }
-        let reader = try VideoReader(path: input)
+        // Upright: a clip's display matrix and a still's EXIF orientation are applied, as players show them.
+        let reader = try VideoReader(path: input, options: .init(autorotate: true))
         let targets = try selectFrames(frameCount: reader.info.frameCount)
+        let range = (start ?? 1)...(end ?? reader.info.frameCount)
         // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
         let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
                                         label: "segment")
         progress.unit = "frames"
         let stop = StopRequest.onSignals()
         defer { stop.uninstall() }
-        let finished = try output.segment(video: reader, targets: targets, source: input,
+        let finished = try output.segment(video: reader, targets: targets, range: range,
+                                          overlayFrames: overlayComputedOnly ? .computedOnly : .holdMasks, source: input,
                                           frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
+        if let problem = output.audioProblem { warn("overlay.mp4 has no sound: \(problem)") }
         try folder.commit()
         progress.finish()
         if !finished {

@@ -1,4 +1,4 @@
-// What `segment` writes: source frames 1 to the last target in overlay.mp4, one PNG per (sentence, target frame),
+// What `segment` writes: the source frames of the range (the whole clip by default) in overlay.mp4, one PNG per (sentence, target frame),
 // masks.json whose RLE masks are the PNGs; a stop request leaves complete files of the frames done.
 import Evaluation
 import Foundation
@@ -36,8 +36,8 @@ import VideoModel
                                           source: "clip.mp4", frameDone: { done += 1 })
         #expect(finished)
         #expect(done == 3)
-        // The overlay runs from the first frame to the last target.
-        #expect(try VideoReader(path: dir + "/out/overlay.mp4").info.frameCount == 9)
+        // The overlay covers the whole clip (the range by default).
+        #expect(try VideoReader(path: dir + "/out/overlay.mp4").info.frameCount == 10)
         let file = try readMasks(dir + "/out")
         #expect((file.source, file.width, file.height, file.frame_rate, file.crf) == ("clip.mp4", 64, 48, 10, false))
         #expect(file.sentences == ["the red square jumping", "the blue circle"])

@@ -245,3 +245,40 @@ func decodeAll(_ reader: VideoReader) throws -> [RGBImage] {
     while let f = try reader.nextFrame() { frames.append(f) }
     return frames
 }
+
+extension MediaFiles {
+    /// A 159×119 yuv420p MPEG-4 clip of 60 pattern frames at 25/s with a 440 Hz AAC sound track (2.4 s).
+    static func oddWithAudio() throws -> String {
+        try patternVideo("odd-audio.mp4", count: 60, width: 159, height: 119,
+                         ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2.4",
+                          "-c:v", "mpeg4", "-q:v", "3", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+    }
+
+    /// The top-level boxes of an mp4 file, in file order ("ftyp", "moov", "mdat", …).
+    static func topLevelBoxes(_ path: String) throws -> [String] {
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var boxes: [String] = [], at = 0
+        while at + 8 <= data.count {
+            var size = data[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: data[(at + 4)..<(at + 8)], as: UTF8.self)
+            if size == 1, at + 16 <= data.count { size = data[(at + 8)..<(at + 16)].reduce(0) { $0 << 8 | Int($1) } }
+            if size == 0 { size = data.count - at }
+            boxes.append(type)
+            guard size >= 8 else { break }
+            at += size
+        }
+        return boxes
+    }
+
+    /// ffprobe's streams of `path` as "codec_type,codec_name" lines.
+    static func streams(_ path: String) throws -> [String] {
+        try run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "csv=p=0", path])
+            .split(whereSeparator: \.isNewline).map(String.init)
+    }
+
+    /// The duration ffprobe gives the first stream of `kind` ("audio", "video") of `path`, in seconds.
+    static func streamDuration(_ path: String, _ kind: String) throws -> Double? {
+        Double(try run("ffprobe", ["-v", "error", "-select_streams", kind == "audio" ? "a:0" : "v:0", "-show_entries",
+                                   "stream=duration", "-of", "csv=p=0", path]).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

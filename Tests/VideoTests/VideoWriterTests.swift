@@ -24,13 +24,28 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["out.mp4"])
     }
 
-    @Test func oddSizeKeepsEveryPixelRow() throws {
+    /// 4:2:0 needs even sides: an odd-sized picture is padded by repeating its last column and row, and the video
+    /// is yuv420p (the yuv444p of before would not play in browsers or QuickTime).
+    @Test func oddSizeIsPaddedToEvenYUV420() throws {
         let folder = try MediaFiles.scratchFolder("writer-odd")
         let path = folder + "/odd.mp4"
-        _ = try writePattern(path, count: 12, width: 321, height: 241, rate: FrameRate(25))
-        let reader = try VideoReader(path: path)
-        #expect(reader.info.width == 321 && reader.info.height == 241 && reader.info.frameCount == 12)
-        #expect(try decodeAll(reader).map(MediaFiles.number) == Array(1...12))
+        let writer = try writePattern(path, count: 12, width: 321, height: 241, rate: FrameRate(25))
+        #expect((writer.encodedWidth, writer.encodedHeight) == (322, 242))
+        let probe = try MediaFiles.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries",
+                                                   "stream=width,height,pix_fmt", "-of", "csv=p=0", path])
+        #expect(probe.trimmingCharacters(in: .whitespacesAndNewlines) == "322,242,yuv420p")
+        let frames = try decodeAll(try VideoReader(path: path))
+        #expect(frames.count == 12)
+        for (k, frame) in frames.enumerated() {
+            // The visible picture is the pattern; the added column and row repeat their neighbours.
+            let inner = try RGBImage(width: 321, height: 241, pixels: (0..<241).flatMap { y in
+                Array(frame.pixels[(y * 322 * 3)..<(y * 322 * 3 + 321 * 3)]) })
+            #expect(MediaFiles.number(in: inner) == k + 1)
+            for (x, y) in [(321, 10), (321, 200), (40, 241), (300, 241)] {
+                let (a, b) = (frame[x, y], frame[min(x, 320), min(y, 240)])
+                #expect(abs(Int(a.0) - Int(b.0)) < 24, "padding at \(x),\(y) of frame \(k + 1)")
+            }
+        }
     }
 
     @Test func mpeg4FallbackWorks() throws {
