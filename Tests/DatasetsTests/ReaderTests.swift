@@ -262,6 +262,10 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         let val = try reader.check(split: "val", options: CheckOptions())
         #expect(val.samples == 0)
         #expect(val.unreadable.first?.reason.contains("annotation 104") == true)
+        // evaluate still lists the ref's sentences: each mask load fails (logged as failed, or --strict stops).
+        let failing = try reader.samples(split: "val")
+        #expect(!failing.isEmpty)
+        for sample in failing { expectDatasetError(["instances.json", "annotation 104"]) { _ = try sample.loadMask() } }
         let train = try reader.check(split: "train", options: CheckOptions())
         #expect(train.samples == 3 && train.units == 2)
         #expect(try reader.check(split: "train", options: CheckOptions(verifyMasks: true)).unreadable.isEmpty)
@@ -296,7 +300,9 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         try t.write("images/30.jpg", "")
         let reader = ReferIt(root: t.path)
         let samples = try reader.samples(split: "test")
-        #expect(samples.map(\.sentence) == ["tallest bldng", "sky", "girl"])
+        #expect(samples.map(\.sentence) == ["tallest bldng", "sky", "girl", "x"])
+        // The malformed key's sentence is listed for evaluate (which logs it as failed), not dropped.
+        expectDatasetError(["referit_query_test.json", "'bad'"]) { _ = try samples[3].loadMask() }
         #expect(samples[0].source == .image(path: t.sub("images/30.jpg")))
         let m = try samples[0].loadMask()
         let all = try #require(try jsonFixture("mat_expected.json") as? [String: Any])
