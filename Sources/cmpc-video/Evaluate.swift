@@ -9,6 +9,7 @@ import Evaluation
 import FileOutput
 import Foundation
 import ImageModel
+import JSON
 import Pipeline
 import Tensor
 import Video
@@ -22,7 +23,10 @@ struct Evaluate: AsyncParsableCommand {
             prints the table and writes it to <out>.summary.json. --shard K/N (K = 0…N-1) evaluates the K-th of \
             N contiguous blocks of the split; `cmpc-video evaluate --merge results-*.jsonl [--out merged.jsonl]` \
             joins shard logs into one table (written to <out or first file>.summary.json). Ctrl-C stops after the \
-            current sample. See docs/evaluation.md.
+            current sample. The log's first line records what produced it (the checkpoint's and the vocabulary's \
+            SHA-256, the configuration, precision, threshold, --crf, --resize, dataset and split); a rerun that \
+            differs is refused (--restart starts the log afresh). Exit status 3: the run finished but some samples \
+            failed (logged with their error, counted under `errors`; rerun to retry them). See docs/evaluation.md.
             """)
 
     @Option(help: "The dataset.")
@@ -60,6 +64,9 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "Stop at the first sample that fails (missing file, decoding error) instead of logging it.")
     var strict = false
 
+    @Flag(help: "Empty --out and start afresh instead of resuming it (needed when the checkpoint, vocabulary or settings changed).")
+    var restart = false
+
     @Flag(name: .customLong("iou-above"),
           help: "Count a hit at threshold K when IoU > K (MTTR, ReferFormer) instead of IoU ≥ K (CMPC).")
     var iouAbove = false
@@ -77,7 +84,7 @@ struct Evaluate: AsyncParsableCommand {
                 ("--dataset", dataset != nil), ("--root", root != nil), ("--split", split != nil),
                 ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
                 ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
-                ("--crf", crf), ("--strict", strict),
+                ("--crf", crf), ("--strict", strict), ("--restart", restart),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
@@ -114,6 +121,11 @@ struct Evaluate: AsyncParsableCommand {
                                        resize: model.resize)
 
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
+        let logFolder = logURL.deletingLastPathComponent().path
+        do { try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true) } catch {
+            throw EvaluateError("--out \(logURL.path): cannot create the folder \(logFolder): \(plainReason(error)); "
+                                + "choose a writable place")
+        }
         // Summaries and merged logs half-written by a killed run (ours only, of processes no longer running).
         for path in AtomicFile.removeStaleTemporaries(in: logURL.deletingLastPathComponent().path) {
             ProgressReporter.standardError("note: removed \(path), a temporary file left by an interrupted run\n")
@@ -122,6 +134,9 @@ struct Evaluate: AsyncParsableCommand {
         runner.strict = strict
         runner.crf = crf
         runner.strictThresholds = iouAbove
+        runner.provenance = try provenance(loaded, predictor: predictor, dataset: dataset, split: split)
+        runner.restart = restart
+        if restart { try? FileManager.default.removeItem(at: summaryURL(forLog: logURL)) }
         runner.progress = RunProgressBar(style: .automatic(quiet: quiet))
         let stop = StopRequest.onSignals { number in
             ProgressReporter.standardError("\n\(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping after the current "
@@ -148,8 +163,28 @@ struct Evaluate: AsyncParsableCommand {
         if let cues { try printCueTable(log: logURL, cues: cues) }
         if outcome.remaining > 0 {
             print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
-            throw ExitCode(1)   // the metrics leave them out: not a finished evaluation
+            throw ExitCode(Self.samplesFailedStatus)   // the metrics leave them out: not a finished evaluation
         }
+    }
+
+    /// The exit status of a run that finished with failed samples (1 is any other error, 64 a usage error).
+    static let samplesFailedStatus: Int32 = 3
+
+    /// What produces this run's results (the log's first record): hashes of the checkpoint and the vocabulary, the
+    /// configuration and the settings that change a prediction.
+    func provenance(_ loaded: (model: CMPCModel, vocabulary: Vocabulary), predictor: ModelPredictor,
+                    dataset: DatasetKind, split: String) throws -> Provenance {
+        guard let checkpoint = model.checkpoint ?? DefaultModel.folder().map({ $0 + "/model.safetensors" }) else {
+            throw EvaluateError("no checkpoint to record in the log's provenance")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let config = try JSONValue.parse(try encoder.encode(loaded.model.config), file: "the model configuration")
+        let words = Array((loaded.vocabulary.words.joined(separator: "\n") + "\n").utf8)
+        return Provenance(checkpoint: checkpoint, checkpointSHA256: try ContentHash.sha256(files: checkpointFiles(checkpoint)),
+                          config: config, vocabularySHA256: try ContentHash.sha256(words),
+                          precision: model.precisionName, threshold: Double(predictor.threshold), crf: crf,
+                          resize: model.resize.rawValue, dataset: dataset.rawValue, split: split)
     }
 
     /// Mean IoU and overall IoU of the logged samples grouped by the cue their sentence needs.
@@ -212,6 +247,22 @@ func sampleInfo(_ sample: ReferringSample, index: Int) -> SampleInfo {
         info.image = (path as NSString).lastPathComponent
     }
     return info
+}
+
+/// The files whose bytes make up a checkpoint: a TensorFlow bundle's PREFIX.index then its data shards in name
+/// order, else the file itself.
+func checkpointFiles(_ path: String) -> [String] {
+    guard pathKind(path + ".index") == .regular else { return [path] }
+    let folder = (path as NSString).deletingLastPathComponent
+    let prefix = (path as NSString).lastPathComponent + ".data-"
+    let shards = ((try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? [])
+        .filter { $0.hasPrefix(prefix) }.sorted()
+    return [path + ".index"] + shards.map { (folder as NSString).appendingPathComponent($0) }
+}
+
+extension ModelOptions {
+    /// The engine's arithmetic as evaluation logs record it (the one place to change when --precision arrives).
+    var precisionName: String { "fp32" }
 }
 
 /// A message for the user, printed without a stack trace.
