@@ -70,4 +70,24 @@ func provenanceRecord(_ log: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(old.status == 1 && old.stderr.contains("no provenance record") && old.stderr.contains("--restart"),
                 "\(old)")
     }
+
+    @Test func aCorruptClipFailsItsSamplesAndTheRunExitsThree() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeSyntheticSet(in: folder)
+        let clips = root + "/Release/clips320H"
+        // The test clip cut to its first 600 bytes: its frames cannot be decoded.
+        for name in listing(clips) where name.hasSuffix(".mp4") {
+            let url = URL(fileURLWithPath: clips + "/" + name)
+            try Data(contentsOf: url).prefix(600).write(to: url)
+        }
+        let log = folder.path("log.jsonl")
+        let run = try runTool(["evaluate", "--dataset", "a2d", "--root", root, "--split", "test", "--quiet",
+                               "--out", log], in: folder)
+        #expect(run.status == 3, "\(run)")
+        let lines = try logLines(log)
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.contains("\"error\": ") }, "\(lines)")
+        #expect(run.stdout.contains("\(lines.count) sample\(lines.count == 1 ? "" : "s") failed (not in the metrics"),
+                "\(run)")
+        #expect(try readJSONObject(log + ".summary.json")["errors"] as? Int == lines.count)
+    }
 }
