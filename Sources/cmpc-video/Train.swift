@@ -18,8 +18,9 @@ struct Train: AsyncParsableCommand {
         discussion: """
             Reads the A2D Sentences layout under --root (e.g. made by `cmpc-video synth`), writes \
             OUT/model-<step>.safetensors every --checkpoint-every steps and at the end, OUT/model.safetensors \
-            (the latest), OUT/config.json and OUT/vocabulary.txt. --resume continues from OUT/model.safetensors \
-            exactly. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits. See docs/training.md.
+            (the latest), OUT/config.json and OUT/vocabulary.txt, OUT/train.jsonl (a JSON line per step: step, \
+            losses, lr, accuracy, seconds; and the --eval-split IoU) and OUT/curves.svg (loss, accuracy and eval IoU \
+            against step, redrawn at each checkpoint). --resume continues from OUT/model.safetensors exactly. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits. See docs/training.md.
             """)
 
     @Option(help: "The dataset's layout.")
@@ -194,11 +195,13 @@ struct Train: AsyncParsableCommand {
             ProgressReporter.standardError("\nsignal \(n): writing a checkpoint after this step (again to quit now)\n")
         }
         defer { stop.uninstall() }
+        let trainingLog = try TrainingLog(folder: outURL, resumingAt: resume ? trainer.step : nil)
+        defer { try? trainingLog.close() }
         let target = min(steps, stopAfter.map { trainer.step + $0 } ?? steps)
         Profiler.enabled = profile
         let summary = try runTraining(trainer: trainer, loader: loader, totalSteps: target, policy: policy,
                                       shouldStop: { stop.isRequested },
-                                      logEvery: logEvery)
+                                      logEvery: logEvery, trainingLog: trainingLog)
         Profiler.enabled = false
         print(String(format: "%d steps in %.1f s (%.2f s/step)%@", summary.stepsRun, summary.seconds,
                      summary.seconds / Double(max(1, summary.stepsRun)), summary.stopped ? ", stopped on request" : ""))
@@ -218,6 +221,9 @@ struct Train: AsyncParsableCommand {
             let (overall, mean) = try quickEvaluate(model: trainer.model, samples: prepared)
             print(String(format: "%@ (%d samples, at %dx%d): overall IoU %.4f, mean IoU %.4f",
                          evalSplit, prepared.count, cfg.W, cfg.H, overall, mean))
+            try trainingLog.append(TrainingLogLine(step: trainer.step, eval: .init(
+                split: evalSplit, samples: prepared.count, overallIoU: overall, meanIoU: mean)))
+            try trainingLog.checkpointed()
         }
         if summary.stopped, let n = stop.signalNumber { throw ExitCode(128 + n) }
     }
