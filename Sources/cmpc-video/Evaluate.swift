@@ -74,6 +74,15 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
+    @Option(help: "Write pictures of the worst and best samples (prediction, ground truth, agreement) and an index.html showing them, with each sentence and IoU, to this folder.")
+    var vis: String?
+
+    @Option(help: "With --vis: pictures of the N samples of lowest IoU.")
+    var worst: Int = 10
+
+    @Option(help: "With --vis: pictures of the N samples of highest IoU.")
+    var best: Int = 10
+
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
     var cues: String?
 
@@ -84,7 +93,7 @@ struct Evaluate: AsyncParsableCommand {
                 ("--dataset", dataset != nil), ("--root", root != nil), ("--split", split != nil),
                 ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
                 ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
-                ("--crf", crf), ("--strict", strict), ("--restart", restart),
+                ("--crf", crf), ("--strict", strict), ("--restart", restart), ("--vis", vis != nil),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
@@ -94,6 +103,8 @@ struct Evaluate: AsyncParsableCommand {
                 .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
+            guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }
+            if vis?.isEmpty == true { throw ValidationError("--vis is empty: give the folder for the pictures") }
             if let shard {
                 do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }   // a usage error: exit 64
             }
@@ -161,6 +172,17 @@ struct Evaluate: AsyncParsableCommand {
         try outcome.report.write(to: summary)
         print("log \(logURL.path), summary \(summary.path)")
         if let cues { try printCueTable(log: logURL, cues: cues) }
+        if let vis {
+            let sources = Dictionary(items.map { ($0.info.id, $0.sample.source) }, uniquingKeysWith: { a, _ in a })
+            let entries = EvaluationPictures.choose(try EvaluationLog(files: [logURL]).records, worst: worst, best: best)
+            let summary = outcome.report.summary
+            let checkpoint = (runner.provenance?["checkpoint"]?.string).map { ($0 as NSString).lastPathComponent } ?? "?"
+            let title = "\(dataset.rawValue) \(split), \(checkpoint): overall IoU "
+                + String(format: "%.2f, mean IoU %.2f (%d samples)", 100 * summary.overallIoU, 100 * summary.meanIoU,
+                         summary.samples)
+            let index = try EvaluationPictures(folder: vis, title: title).write(entries, sources: sources)
+            print("pictures of \(entries.count) samples: \(index)")
+        }
         if outcome.remaining > 0 {
             print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
             throw ExitCode(Self.samplesFailedStatus)   // the metrics leave them out: not a finished evaluation
