@@ -52,12 +52,15 @@ public struct TrainingLogLine: Codable, Equatable, Sendable {
     /// The line of a step.
     public init(_ report: StepReport, seconds: Double) {
         step = report.step
-        loss = Double(report.terms.clsLoss)
-        losses = Dictionary(uniqueKeysWithValues: report.terms.named.map { ($0.0, Double($0.1)) })
-        lr = Double(report.learningRate)
+        loss = Self.decimal(report.terms.clsLoss)
+        losses = Dictionary(uniqueKeysWithValues: report.terms.named.map { ($0.0, Self.decimal($0.1)) })
+        lr = Self.decimal(report.learningRate)
         accuracy = report.accuracy
         self.seconds = seconds
     }
+
+    /// A Float as the Double of its shortest decimal form (0.001, not 0.0010000000474974513).
+    static func decimal(_ value: Float) -> Double { Double(value.description) ?? Double(value) }
 
     /// The line of an evaluation after `step`.
     public init(step: Int, eval: Evaluation) {

@@ -31,7 +31,7 @@ func stepReport(_ step: Int) -> StepReport {
         let first = try #require(text.split(separator: "\n").first)
         #expect(first == #"{"accuracy":{"all":0.51,"negative":0.75,"positive":0.25},"loss":1,"losses":{"cls_loss":1,"#
                 + #""cls_loss_all":0,"cls_loss_c3":0,"cls_loss_c4":0,"cls_loss_c5":0,"cost":2,"reg_loss":0},"#
-                + #""lr":0.0010000000474974513,"seconds":0.25,"step":1}"#)
+                + #""lr":0.001,"seconds":0.25,"step":1}"#)
         #expect(text.hasSuffix(#"{"eval":{"mean_iou":0.25,"overall_iou":0.5,"samples":3,"split":"test"},"step":5}"# + "\n"))
 
         // A run killed after its checkpoint at step 3: steps 4 and 5 and a torn line go, the resumed run appends.
