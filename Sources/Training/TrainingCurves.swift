@@ -34,7 +34,8 @@ public struct TrainingCurves {
         let lossAxis = Axis(low: 0, high: max(1e-6, losses.map(\.1).max() ?? 1), ticks: 5, integers: false)
         out += panel(y0: 0, title: "training loss (cls_loss)", x: xAxis, y: lossAxis, series: [
             Series(name: "loss", color: "#9ecae1", width: 1, points: bucketed(losses)),
-            Series(name: "moving average", color: "#08519c", width: 2, points: bucketed(movingAverage(losses, 50))),
+            Series(name: "moving average", color: "#08519c", width: 2,
+                   points: bucketed(movingAverage(losses, min(200, max(5, losses.count / 40))))),
         ], markers: [])
         // Accuracy and evaluation panel.
         let all = steps.compactMap { s in s.accuracy.map { (Double(s.step), $0.all) } }
@@ -86,8 +87,15 @@ public struct TrainingCurves {
             tickValues = (0...count).map { low + Double($0) * roundedStep }
         }
 
+        /// The tick value with as many decimals as the tick spacing needs (2500, 0.25, 0.002).
         func label(_ v: Double) -> String {
-            integers ? String(Int(v.rounded())) : String(format: v < 0.1 && v > 0 ? "%.3g" : "%.2f", v)
+            guard !integers, tickValues.count > 1 else { return String(Int(v.rounded())) }
+            let spacing = tickValues[1] - tickValues[0]
+            var decimals = 0
+            while decimals < 8, abs(spacing * pow(10, Double(decimals)) - (spacing * pow(10, Double(decimals))).rounded()) > 1e-6 {
+                decimals += 1
+            }
+            return String(format: "%.\(decimals)f", v)
         }
     }
 
