@@ -132,11 +132,7 @@ struct Evaluate: AsyncParsableCommand {
                                        resize: model.resize)
 
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
-        let logFolder = logURL.deletingLastPathComponent().path
-        do { try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true) } catch {
-            throw EvaluateError("--out \(logURL.path): cannot create the folder \(logFolder): \(plainReason(error)); "
-                                + "choose a writable place")
-        }
+        try createParentFolder(of: logURL)
         // Summaries and merged logs half-written by a killed run (ours only, of processes no longer running).
         for path in AtomicFile.removeStaleTemporaries(in: logURL.deletingLastPathComponent().path) {
             ProgressReporter.standardError("note: removed \(path), a temporary file left by an interrupted run\n")
@@ -209,6 +205,15 @@ struct Evaluate: AsyncParsableCommand {
                           resize: model.resize.rawValue, dataset: dataset.rawValue, split: split)
     }
 
+    /// Makes the folders above --out's file.
+    func createParentFolder(of url: URL) throws {
+        let folder = url.deletingLastPathComponent().path
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw EvaluateError("--out \(url.path): cannot create the folder \(folder): \(plainReason(error)); "
+                                + "choose a writable place")
+        }
+    }
+
     /// Mean IoU and overall IoU of the logged samples grouped by the cue their sentence needs.
     func printCueTable(log: URL, cues path: String) throws {
         let data: Data
@@ -246,6 +251,7 @@ struct Evaluate: AsyncParsableCommand {
         var target = urls[0]
         if let out {
             target = URL(fileURLWithPath: out)
+            try createParentFolder(of: target)
             try log.write(to: target)
         }
         let summary = summaryURL(forLog: target)

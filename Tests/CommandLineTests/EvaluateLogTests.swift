@@ -63,6 +63,11 @@ func provenanceRecord(_ log: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(try provenanceRecord(log)["checkpoint_sha256"] as? String == (try sha256sum(copy)))
         #expect(try logLines(log).count == 1)
 
+        // Merging into a new folder makes it too, and the merged log keeps the provenance.
+        let merged = folder.path("merged/all/a2d.jsonl")
+        try runToolSucceeding(["evaluate", "--merge", log, "--out", merged], in: folder)
+        #expect(try provenanceRecord(merged)["checkpoint_sha256"] as? String == (try sha256sum(copy)))
+
         // A log of an older cmpc-video (no provenance record) is refused with the same hint.
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").dropFirst()
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log))
