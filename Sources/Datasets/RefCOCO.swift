@@ -173,17 +173,16 @@ public struct RefCOCO: ReferringDataset {
             // A ref whose annotation cannot be used stays listed, with a mask loader that throws the problem: evaluate
             // logs its sentences as failed (or stops with --strict) instead of leaving them out of the metrics unseen;
             // `check` reports the problem and does not count them as samples.
-            let problem: DatasetError?
-            var load: (@Sendable () throws -> PixelMask)?
+            var problem: DatasetError?
+            var decode: (@Sendable () throws -> PixelMask)?
             if let ann = instances.annotations[ref.annID] {
                 if let image = instances.images[ann.imageID] {
                     do {
                         let segmentation = try COCOSegmentation(json: ann.segmentation, file: file, annotation: ann.id)
                         let annID = ann.id
-                        load = {
+                        decode = {
                             try RefCOCO.decodeMask(segmentation, image: image, annotation: annID, file: file, decoder: decoder)
                         }
-                        problem = nil
                     } catch {
                         try scan.failed(file, error)
                         problem = error as? DatasetError ?? .malformed(file: file, reason: "annotation \(ann.id): \(error)")
@@ -196,12 +195,12 @@ public struct RefCOCO: ReferringDataset {
                 problem = .malformed(file: file, reason: "ref \(ref.refID): annotation \(ref.annID) is not in instances.json")
                 scan.skippedRows.append("\(refsPath): ref \(ref.refID): annotation \(ref.annID) is not in instances.json")
             }
-            if let problem { load = { throw problem } }
-            guard let load else { continue }
+            let failure = problem ?? .malformed(file: file, reason: "annotation \(ref.annID): no mask")
+            let load: @Sendable () throws -> PixelMask = decode ?? { throw failure }
             let imagePath = self.imagePath(imageID: ref.imageID)
             for sentence in ref.sentences {
                 let id = "\(variant.rawValue)/\(splitBy)/\(ref.refID)/\(sentence.id)"
-                if problem != nil { scan.unloadable.insert(id) }
+                if decode == nil { scan.unloadable.insert(id) }
                 scan.samples.append(ReferringSample(
                     id: id, source: .image(path: imagePath), sentence: sentence.text, instance: String(ref.annID),
                     maskPath: file, maskLoader: load))

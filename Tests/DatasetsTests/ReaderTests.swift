@@ -286,6 +286,22 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         expectDatasetError(["instances.json", "annotation 103", "RLE is 8×9", "image 25 is 7×9"]) { _ = try crowd.loadMask() }
     }
 
+    @Test func aRefWhoseAnnotationIsMissingKeepsItsSentencesAsFailingSamples() throws {
+        let t = try makeDataset()
+        var text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: t.sub("refcoco/instances.json"))), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"id\": 101, \"image_id\": 9", with: "\"id\": 901, \"image_id\": 9")
+        try t.write("refcoco/instances.json", text)
+        let reader = try RefCOCO(root: t.path, name: "unc")
+        let train = try reader.samples(split: "train")
+        #expect(train.map(\.sentence) == ["man on left", "guy", "the crowd"])
+        for sample in train.prefix(2) {
+            expectDatasetError(["instances.json", "annotation 101 is not in instances.json"]) { _ = try sample.loadMask() }
+        }
+        #expect(try train[2].loadMask().area > 0)
+        let report = try reader.check(split: "train", options: CheckOptions())
+        #expect(report.samples == 1 && report.skippedRows.contains { $0.contains("annotation 101") }, "\(report)")
+    }
+
     @Test func forbiddenPickleStopsTheReader() throws {
         let t = try makeDataset(pickle: "forbidden_global.p")
         expectDatasetError(["refs(unc).p", "GLOBAL"]) { _ = try RefCOCO(root: t.path, name: "unc").samples(split: "train") }
