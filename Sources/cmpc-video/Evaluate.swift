@@ -74,13 +74,13 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
-    @Option(help: "Write pictures of the worst and best samples (prediction, ground truth, agreement) and an index.html showing them, with each sentence and IoU, to this folder.")
+    @Option(help: ArgumentHelp("Write pictures of the worst and best samples (prediction, ground truth, agreement) and an index.html showing them, with each sentence and IoU, to this folder.", valueName: "dir"))
     var vis: String?
 
-    @Option(help: "With --vis: pictures of the N samples of lowest IoU.")
+    @Option(help: ArgumentHelp("With --vis: pictures of the N samples of lowest IoU.", valueName: "n"))
     var worst: Int = 10
 
-    @Option(help: "With --vis: pictures of the N samples of highest IoU.")
+    @Option(help: ArgumentHelp("With --vis: pictures of the N samples of highest IoU.", valueName: "n"))
     var best: Int = 10
 
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")

@@ -89,7 +89,7 @@ struct Train: AsyncParsableCommand {
     @Option(help: "After training, report overall/mean IoU at the network's resolution on this split (e.g. test).")
     var evalSplit: String?
 
-    @Option(help: "With --eval-split: also evaluate every N steps (0: only at the end); each result goes to OUT/train.jsonl and OUT/curves.svg.")
+    @Option(help: ArgumentHelp("With --eval-split: also evaluate every N steps (0: only at the end); each result goes to OUT/train.jsonl and OUT/curves.svg.", valueName: "n"))
     var evalEvery: Int = 0
 
     @Option(help: "Stop after this many steps of this run (the schedule still uses --steps).")
