@@ -46,7 +46,8 @@ let package = Package(
         .target(name: "CommandLineSupport"),
         .target(name: "Pipeline", dependencies: ["Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Tensor", "FileOutput"],
                 swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor", "Checkpoint"],
+        .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor", "Checkpoint",
+                                               "FileOutput"],
                 swiftSettings: optimised),
 
         // The command-line tool.

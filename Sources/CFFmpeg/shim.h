@@ -9,6 +9,7 @@
 #include <libavutil/display.h>
 #include <libavutil/error.h>
 #include <libavutil/opt.h>
+#include <libavutil/sha.h>
 #include <math.h>
 
 static inline int swift_AVERROR(int e) { return AVERROR(e); }

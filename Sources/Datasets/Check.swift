@@ -94,6 +94,9 @@ struct Scan {
     /// Other numbers `check` compares with official ones (e.g. "annotation_rows").
     var counts: [String: Int] = [:]
     var strict = false
+    /// Ids of samples listed only so that evaluate logs them as failed (their mask cannot load: a bad annotation);
+    /// `check` reports their problem (unreadable, skipped row) and does not count them as samples.
+    var unloadable: Set<String> = []
 
     /// Records a missing file, or throws it in strict mode.
     mutating func missingFile(_ path: String) throws {
@@ -127,6 +130,7 @@ func finishCheck(dataset: String, split: String, scan: Scan, unitName: String,
                  official: [(name: String, value: Int, source: String)], options: CheckOptions) throws -> CheckReport {
     var scan = scan
     scan.strict = options.strict
+    scan.samples.removeAll { scan.unloadable.contains($0.id) }
     var units = Set<String>()
     var seen = Set<String>()
     let fm = FileManager.default

@@ -9,7 +9,8 @@
 //   <images>/COCO_train2014_%012d.jpg
 // Samples: refs of the split in pickle order, then each ref's sentences in order (the `sent`
 // field); the mask is the ref's annotation segmentation decoded like pycocotools
-// `np.max(decode(frPyObjects(seg, h, w)), axis=2)`.
+// `np.max(decode(frPyObjects(seg, h, w)), axis=2)`. A ref whose annotation is missing or cannot be decoded
+// keeps its sentences as samples whose mask load fails (evaluate counts them as failed); `check` leaves them out.
 import Evaluation
 import Foundation
 
@@ -169,30 +170,40 @@ public struct RefCOCO: ReferringDataset {
         let file = instancesPath
         let decoder = maskDecoder
         for ref in refs {
-            guard let ann = instances.annotations[ref.annID] else {
+            // A ref whose annotation cannot be used stays listed, with a mask loader that throws the problem: evaluate
+            // logs its sentences as failed (or stops with --strict) instead of leaving them out of the metrics unseen;
+            // `check` reports the problem and does not count them as samples.
+            var problem: DatasetError?
+            var decode: (@Sendable () throws -> PixelMask)?
+            if let ann = instances.annotations[ref.annID] {
+                if let image = instances.images[ann.imageID] {
+                    do {
+                        let segmentation = try COCOSegmentation(json: ann.segmentation, file: file, annotation: ann.id)
+                        let annID = ann.id
+                        decode = {
+                            try RefCOCO.decodeMask(segmentation, image: image, annotation: annID, file: file, decoder: decoder)
+                        }
+                    } catch {
+                        try scan.failed(file, error)
+                        problem = error as? DatasetError ?? .malformed(file: file, reason: "annotation \(ann.id): \(error)")
+                    }
+                } else {
+                    problem = .malformed(file: file, reason: "annotation \(ann.id): image \(ann.imageID) is not in instances.json")
+                    scan.skippedRows.append("\(file): annotation \(ann.id): image \(ann.imageID) is not in instances.json")
+                }
+            } else {
+                problem = .malformed(file: file, reason: "ref \(ref.refID): annotation \(ref.annID) is not in instances.json")
                 scan.skippedRows.append("\(refsPath): ref \(ref.refID): annotation \(ref.annID) is not in instances.json")
-                continue
             }
-            guard let image = instances.images[ann.imageID] else {
-                scan.skippedRows.append("\(file): annotation \(ann.id): image \(ann.imageID) is not in instances.json")
-                continue
-            }
-            let segmentation: COCOSegmentation
-            do {
-                segmentation = try COCOSegmentation(json: ann.segmentation, file: file, annotation: ann.id)
-            } catch {
-                try scan.failed(file, error)
-                continue
-            }
+            let failure = problem ?? .malformed(file: file, reason: "annotation \(ref.annID): no mask")
+            let load: @Sendable () throws -> PixelMask = decode ?? { throw failure }
             let imagePath = self.imagePath(imageID: ref.imageID)
-            let annID = ann.id
             for sentence in ref.sentences {
+                let id = "\(variant.rawValue)/\(splitBy)/\(ref.refID)/\(sentence.id)"
+                if decode == nil { scan.unloadable.insert(id) }
                 scan.samples.append(ReferringSample(
-                    id: "\(variant.rawValue)/\(splitBy)/\(ref.refID)/\(sentence.id)", source: .image(path: imagePath),
-                    sentence: sentence.text, instance: String(annID), maskPath: file,
-                    maskLoader: {
-                        try RefCOCO.decodeMask(segmentation, image: image, annotation: annID, file: file, decoder: decoder)
-                    }))
+                    id: id, source: .image(path: imagePath), sentence: sentence.text, instance: String(ref.annID),
+                    maskPath: file, maskLoader: load))
             }
         }
         return scan

@@ -5,7 +5,8 @@
 //   images/<image id>.jpg
 //   mask/<image id>_<region>.mat          `segimg_t` (MATLAB v5), mask = segimg_t == 0
 // One sample per sentence, keys in file order. The query files are looked up in <root>, then
-// <root>/data (the original keeps them in ./data).
+// <root>/data (the original keeps them in ./data). A key that is not <image id>_<region> keeps its sentences as
+// samples whose mask load fails (evaluate counts them as failed); `check` reports the row and leaves them out.
 import Evaluation
 import Foundation
 import JSON
@@ -64,13 +65,24 @@ public struct ReferIt: ReferringDataset {
         let entries = try Self.queries(try readFile(path), file: path)
         scan.counts["regions"] = entries.count
         for (key, sentences) in entries {
+            let maskPath = joinPath(root, "mask", "\(key).mat")
             guard let underscore = key.firstIndex(of: "_"), underscore != key.startIndex else {
-                scan.skippedRows.append("\(path): key '\(key)' is not <image id>_<region>")
+                // Its sentences stay listed with a mask load that fails: evaluate counts them as failed instead of
+                // leaving them out of the metrics unseen; `check` reports the row and does not count them.
+                let reason = "key '\(key)' is not <image id>_<region>"
+                scan.skippedRows.append("\(path): \(reason)")
+                let problem = DatasetError.malformed(file: path, reason: reason)
+                for (i, sentence) in sentences.enumerated() {
+                    let id = "referit/\(key)/\(i)"
+                    scan.unloadable.insert(id)
+                    scan.samples.append(ReferringSample(
+                        id: id, source: .image(path: joinPath(root, "images", "\(key).jpg")), sentence: sentence,
+                        instance: key, maskPath: path, maskLoader: { throw problem }))
+                }
                 continue
             }
             let image = String(key[..<underscore])
             let imagePath = joinPath(root, "images", "\(image).jpg")
-            let maskPath = joinPath(root, "mask", "\(key).mat")
             for (i, sentence) in sentences.enumerated() {
                 scan.samples.append(ReferringSample(
                     id: "referit/\(key)/\(i)", source: .image(path: imagePath), sentence: sentence, instance: key,

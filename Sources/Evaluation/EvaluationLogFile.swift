@@ -1,4 +1,5 @@
-// Evaluation log files on disk: reading every complete line (an interrupted last line is reported, not parsed),
+// Evaluation log files on disk: reading every complete line (an interrupted last line is reported, not parsed;
+// the provenance record, when present, is the first line),
 // the flock-holding append writer that resumes a run, and atomic whole-file writes.
 
 import Foundation
@@ -6,6 +7,8 @@ import FileOutput
 
 /// The complete lines of a log file, and how many bytes an interrupted last line adds after them.
 public struct LogFileContents: Sendable {
+    /// The provenance record (the first line), when the log has one.
+    public var provenance: Provenance?
     /// Records with their 1-based line numbers, in file order.
     public var records: [(line: Int, record: LogRecord)]
     /// Bytes up to and including the last "\n".
@@ -17,7 +20,7 @@ public struct LogFileContents: Sendable {
 /// Reads a log; a missing file is an empty log. Blank lines are ignored; a malformed complete line is an error.
 public func readLog(_ url: URL) throws -> LogFileContents {
     guard FileManager.default.fileExists(atPath: url.path) else {
-        return LogFileContents(records: [], completeBytes: 0, incompleteBytes: 0)
+        return LogFileContents(provenance: nil, records: [], completeBytes: 0, incompleteBytes: 0)
     }
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
@@ -26,6 +29,7 @@ public func readLog(_ url: URL) throws -> LogFileContents {
     let bytes = [UInt8](data)
     let end = (bytes.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
     var records: [(line: Int, record: LogRecord)] = []
+    var provenance: Provenance?
     var start = 0
     var number = 0
     while start < end {
@@ -37,9 +41,17 @@ public func readLog(_ url: URL) throws -> LogFileContents {
         guard let text = String(bytes: slice, encoding: .utf8) else {
             throw EvaluationLogError.malformedLine(file: url.path, line: number, reason: "not UTF-8")
         }
+        if Provenance.isRecord(Substring(text)) {
+            guard provenance == nil, records.isEmpty else {
+                throw EvaluationLogError.malformedLine(file: url.path, line: number,
+                                                       reason: "a provenance record is only allowed as the first line")
+            }
+            provenance = try Provenance(jsonLine: Substring(text), file: url.path, line: number)
+            continue
+        }
         records.append((number, try LogRecord(jsonLine: Substring(text), file: url.path, line: number)))
     }
-    return LogFileContents(records: records, completeBytes: end, incompleteBytes: bytes.count - end)
+    return LogFileContents(provenance: provenance, records: records, completeBytes: end, incompleteBytes: bytes.count - end)
 }
 
 /// Appends lines to a log, creating it; flushes each line to the kernel at once and to the disk every `syncEvery`
@@ -87,8 +99,13 @@ public final class LogWriter {
         try write(record.jsonLine())
     }
 
-    /// Appends raw text (whole lines).
-    func write(_ text: String) throws {
+    /// Appends the provenance record (the log's first line).
+    public func append(_ provenance: Provenance) throws {
+        try write(provenance.jsonLine())
+    }
+
+    /// Appends raw text: whole lines, each ending in "\n" (another JSON-lines log, e.g. train.jsonl).
+    public func write(_ text: String) throws {
         guard fd >= 0 else { throw EvaluationLogError.io(file: url.path, reason: "written after close") }
         let bytes = Array(text.utf8)
         // Where this line begins: on a failure part-way the file is cut back to it, so no torn line stays.

@@ -1,6 +1,7 @@
-// Combining evaluation log lines (resume within one file, merge across shard files). Per id: two evaluated or skipped lines must be
-// equal (else a conflict error names both places); an evaluated or skipped line supersedes a failed one; of two
-// failed lines the later wins. Two ids at one index mean logs of different datasets or splits: an error.
+// Combining evaluation log lines (resume within one file, merge across shard files). Per id: two evaluated or
+// skipped lines must be equal (else a conflict error names both places); an evaluated or skipped line supersedes a
+// failed one; of two failed lines the later wins. Merged files must carry the same provenance record (a file without
+// one beside files with one is a warning). Two ids at one index mean logs of different datasets or splits: an error.
 
 import Foundation
 
@@ -9,22 +10,46 @@ import Foundation
 public struct EvaluationLog: Sendable {
     private var byID: [String: (record: LogRecord, place: String)] = [:]
     private var idAtIndex: [Int: String] = [:]
-    /// Notes on the files read: an unterminated last line (an interrupted run), indices without a line.
+    /// Notes on the files read: an unterminated last line (an interrupted run), indices without a line, a log
+    /// without a provenance record.
     public private(set) var warnings: [String] = []
+    /// What produced the records (written first by `write(to:)`); merged files must agree on it.
+    public var provenance: Provenance?
 
     public init() {}
 
     /// Reads and combines log files in order (shards, or one file being resumed).
     public init(files: [URL]) throws {
+        var provenanceFile: String?
+        var withoutProvenance: [String] = []
         for url in files {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw EvaluationLogError.io(file: url.path, reason: "file not found")
             }
             let contents = try readLog(url)
+            if let theirs = contents.provenance {
+                if let mine = provenance, let first = provenanceFile {
+                    let differences = mine.differences(from: theirs)
+                    guard differences.isEmpty else {
+                        throw EvaluationLogError.provenanceConflict(first: first, second: url.path, differences: differences)
+                    }
+                } else {
+                    provenance = theirs
+                    provenanceFile = url.path
+                }
+            } else if !contents.records.isEmpty {
+                withoutProvenance.append(url.path)
+            }
             for (line, record) in contents.records { try add(record, place: "\(url.path):\(line)") }
             if contents.incompleteBytes > 0 {
                 warnings.append("\(url.path): ignored an unterminated last line (\(contents.incompleteBytes) bytes): "
                                 + "an interrupted run; rerun it to finish the shard")
+            }
+        }
+        if provenance != nil {
+            for path in withoutProvenance {
+                warnings.append("\(path) has no provenance record (an older cmpc-video): it cannot be checked to "
+                                + "come from the same checkpoint and settings as the others")
             }
         }
         if let last = idAtIndex.keys.max(), idAtIndex.count < last + 1 {
@@ -94,6 +119,7 @@ public struct EvaluationLog: Sendable {
 
     /// Writes every record, in index order, to `url` (through a temporary file).
     public func write(to url: URL) throws {
-        try writeAtomically(Data(records.map { $0.jsonLine() }.joined().utf8), to: url)
+        try writeAtomically(Data(((provenance.map { [$0.jsonLine()] } ?? []) + records.map { $0.jsonLine() }).joined().utf8),
+                            to: url)
     }
 }

@@ -1,7 +1,8 @@
 // One line of the per-sample evaluation log (`cmpc-video evaluate --out results.jsonl`): the schema, its JSON
 // encoding (through the JSON module's writer) and its decoding with consistency checks.
 //
-// Format: JSON Lines, UTF-8, one object per sample, each line ending in "\n". Keys, in the order written:
+// Format: JSON Lines, UTF-8, each line ending in "\n": first the provenance record `{"provenance": {…}}` (what
+// produced the log: EvaluationProvenance.swift), then one object per sample. Keys, in the order written:
 //   index      Int     the sample's position in the dataset split (merges sort by it)
 //   id         String  the dataset's sample id (unique; resume and merge key on it)
 //   video      String  video id (A2D clip name, J-HMDB video folder) — or —
@@ -94,6 +95,12 @@ public enum EvaluationLogError: Error, Equatable, CustomStringConvertible {
     case badShard(String, reason: String)
     case duplicateSample(id: String)
     case sampleFailed(id: String, index: Int, reason: String)
+    /// A log with results but no provenance record (written by an older cmpc-video) cannot be resumed safely.
+    case provenanceMissing(file: String)
+    /// The log was produced by another checkpoint, configuration or setting: what differs.
+    case provenanceMismatch(file: String, differences: [String])
+    /// Logs to merge come from different runs.
+    case provenanceConflict(first: String, second: String, differences: [String])
 
     public var description: String {
         switch self {
@@ -108,6 +115,16 @@ public enum EvaluationLogError: Error, Equatable, CustomStringConvertible {
         case .badShard(let s, let r): return "--shard \(s): \(r)"
         case .duplicateSample(let id): return "sample id \(id) occurs twice in the sample list"
         case .sampleFailed(let id, let i, let r): return "sample \(id) (index \(i)): \(r)"
+        case .provenanceMissing(let f):
+            return "\(f) holds results but no provenance record (it was written by an older cmpc-video), so it cannot "
+                + "be checked to come from this checkpoint and settings: rerun with --restart to start it afresh, "
+                + "or choose another --out"
+        case .provenanceMismatch(let f, let d):
+            return "\(f) was produced by another run; it differs in: \(d.joined(separator: "; ")). Rerun with "
+                + "--restart to start it afresh, or choose another --out"
+        case .provenanceConflict(let a, let b, let d):
+            return "\(a) and \(b) come from different runs (\(d.joined(separator: "; "))): merge logs of one checkpoint "
+                + "and settings only"
         }
     }
 }

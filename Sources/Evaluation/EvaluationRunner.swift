@@ -6,6 +6,9 @@
 // so a video's samples stay together (a predictor may reuse its decoded frames and features) and block sizes differ
 // by at most one. `limit` then keeps the first M samples of the block.
 //
+// A run with a provenance writes it as a new log's first line and refuses a log produced by anything else (or
+// holding results without a provenance record); `restart` empties the log first.
+//
 // Per sample: load the ground truth; an empty one is logged as skipped without predicting; else predict, check the
 // size, measure I and U (and the CRF prediction's), log. A thrown error is logged as a failed line and the run goes
 // on, or with `strict` it ends the run (nothing is logged for that sample). A stop request ends the run between two
@@ -149,6 +152,11 @@ public struct EvaluationRunner {
     public var shouldStop: () -> Bool = { false }
     /// Receives notes about the log before the run starts (a dropped partial line, samples resumed).
     public var notes: (String) -> Void = { _ in }
+    /// What produces this run's results: written as the first line of a new log, and a log made by anything else
+    /// (or with results but no provenance record) is refused. Nil checks nothing and writes no record.
+    public var provenance: Provenance?
+    /// Empty the log before running (under its lock) instead of resuming it.
+    public var restart = false
 
     public init(log: URL) {
         self.log = log
@@ -168,8 +176,24 @@ public struct EvaluationRunner {
         // Lock first, then read: no other run can append in between.
         let writer = try LogWriter(url: log, syncEvery: syncEvery)
         defer { try? writer.close() }
-        let contents = try readLog(log)
+        var contents = try readLog(log)
+        if restart, contents.completeBytes + contents.incompleteBytes > 0 {
+            try writer.truncate(to: 0)
+            notes("--restart: emptied \(log.path) (\(contents.records.count) records)")
+            contents = LogFileContents(provenance: nil, records: [], completeBytes: 0, incompleteBytes: 0)
+        }
+        if let provenance {
+            if let logged = contents.provenance {
+                let differences = logged.differences(from: provenance)
+                guard differences.isEmpty else {
+                    throw EvaluationLogError.provenanceMismatch(file: log.path, differences: differences)
+                }
+            } else if !contents.records.isEmpty {
+                throw EvaluationLogError.provenanceMissing(file: log.path)
+            }
+        }
         var combined = EvaluationLog()
+        combined.provenance = contents.provenance ?? provenance
         for (line, record) in contents.records {
             guard let index = indexOfID[record.id] else {
                 // A failed sample may leave the selection once its ground truth reads (an unreadable annotation
@@ -198,6 +222,7 @@ public struct EvaluationRunner {
             try writer.truncate(to: contents.completeBytes)
             notes("dropped an incomplete last line (\(contents.incompleteBytes) bytes) from \(log.path)")
         }
+        if let provenance, contents.provenance == nil { try writer.append(provenance) }
         let done = combined.doneIDs
         let resumed = items.filter { done.contains($0.info.id) }.count
         if resumed > 0 { notes("resuming: \(resumed) of \(items.count) samples are already in \(log.path)") }

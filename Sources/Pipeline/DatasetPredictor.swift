@@ -5,6 +5,7 @@
 // video (which share annotated frames and windows) reuse them.
 
 import Datasets
+import Foundation
 import Evaluation
 import ImageModel
 import Tensor
@@ -19,6 +20,8 @@ public final class ModelPredictor: SamplePredictor {
     public let vocabulary: Vocabulary
     /// Also compute the DenseCRF-refined mask.
     public let crf: Bool
+    /// The foreground probability threshold (0.5: logits ≥ 0, as the original).
+    public var threshold: Float = 0.5
     private var media: SampleMedia?
     private var frames: [Int: FrameEntry] = [:]
 
@@ -37,7 +40,8 @@ public final class ModelPredictor: SamplePredictor {
             throw PipelineError("\(sample.source.path): the frame is \(g.frameWidth)×\(g.frameHeight) "
                                 + "but its mask is \(width)×\(height); the mask must be at the frame's size")
         }
-        let post = MaskPostprocess(config: runner.config, resize: runner.resize)
+        let post = MaskPostprocess(config: runner.config, logitThreshold: log(threshold / (1 - threshold)),
+                                   resize: runner.resize)
         let crfMask = crf ? try post.crfMask(probabilities: try outputs.sigm().scalars, networkRGB: target.rgb, geometry: g) : nil
         return Prediction(mask: try post.mask(logits: outputs.up.scalars, geometry: g), crfMask: crfMask)
     }

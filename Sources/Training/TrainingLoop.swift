@@ -1,7 +1,8 @@
 // The training loop: steps from a loader, a progress line, periodic checkpoints, stop on request.
 //
 // Checkpoints go to OUT/model-<step>.safetensors every `checkpointEvery` steps and at the end (or
-// on a stop request); OUT/model.safetensors is always the latest one (what --resume reads).
+// on a stop request); OUT/model.safetensors is always the latest one (what --resume reads). Each step appends a line
+// to OUT/train.jsonl, and each checkpoint redraws OUT/curves.svg (TrainingLog.swift, TrainingCurves.swift).
 
 import Evaluation
 import Dispatch
@@ -67,9 +68,12 @@ public struct RunSummary: Sendable {
 
 /// Runs steps until `totalSteps` (global) or until `shouldStop` says so before a step (Ctrl-C in the
 /// tool); writes checkpoints by `policy`, and always one when stopped early. `log` gets the progress
-/// line every `logEvery` steps (and on the last).
+/// line every `logEvery` steps (and on the last). `trainingLog` (OUT/train.jsonl) gets a line per step and is synced,
+/// with curves.svg redrawn, at each checkpoint. `evaluate` runs after every `evaluateEvery`-th step but the last
+/// (the caller evaluates the end), before that step's checkpoint.
 public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: Int, policy: CheckpointPolicy?,
-                        shouldStop: () -> Bool = { false }, logEvery: Int = 10,
+                        shouldStop: () -> Bool = { false }, logEvery: Int = 10, trainingLog: TrainingLog? = nil,
+                        evaluateEvery: Int = 0, evaluate: ((Trainer) throws -> Void)? = nil,
                         log: (String) -> Void = { print($0) }) throws -> RunSummary {
     let start = monotonicSeconds()
     var losses: [Float] = []
@@ -84,16 +88,22 @@ public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: In
         let dt = monotonicSeconds() - t0
         timeAverage = losses.isEmpty ? dt : 0.9 * timeAverage + 0.1 * dt
         losses.append(r.terms.clsLoss)
+        try trainingLog?.append(TrainingLogLine(r, seconds: dt))
         if r.step % max(1, logEvery) == 0 || r.step == totalSteps || losses.count == 1 {
             log(progressLine(r, averages: trainer.averages, totalSteps: totalSteps, secondsPerStep: timeAverage))
         }
+        if let evaluate, evaluateEvery > 0, trainer.step % evaluateEvery == 0, trainer.step < totalSteps {
+            try evaluate(trainer)
+        }
         if let policy, policy.every > 0, trainer.step % policy.every == 0 {
             try policy.save(trainer)
+            try trainingLog?.checkpointed()
             lastSaved = trainer.step
         }
     }
     if let policy, lastSaved != trainer.step || stopped || !FileManager.default.fileExists(atPath: policy.latest.path) {
         try policy.save(trainer)
+        try trainingLog?.checkpointed()
         log("checkpoint \(policy.numbered(trainer.step).path) (step \(trainer.step))")
     }
     return RunSummary(stepsRun: losses.count, finalStep: trainer.step, stopped: stopped, losses: losses,
@@ -104,8 +114,15 @@ public func runTraining(trainer: Trainer, loader: PrefetchLoader, totalSteps: In
 /// resized-and-padded target), a quick check during development; `cmpc-video evaluate` measures at
 /// the frame's resolution as the original.
 public func quickEvaluate(model: CMPCModel, samples: [TrainingSample]) throws -> (overallIoU: Double, meanIoU: Double) {
+    try quickEvaluate(model: model, count: samples.count) { samples[$0] }
+}
+
+/// `quickEvaluate` over `count` samples made one at a time by `sample` (only one is held at once).
+public func quickEvaluate(model: CMPCModel, count: Int,
+                          sample: (Int) throws -> TrainingSample) throws -> (overallIoU: Double, meanIoU: Double) {
     var inter = 0.0, union = 0.0, sumIoU = 0.0
-    for s in samples {
+    for k in 0..<count {
+        let s = try sample(k)
         let out = try Tape.withoutRecording { try model.forward(input: s.input, words: s.words) }
         var i = 0.0, u = 0.0
         for (logit, t) in zip(out.up.scalars, s.target.scalars) {
@@ -117,5 +134,5 @@ public func quickEvaluate(model: CMPCModel, samples: [TrainingSample]) throws ->
         union += u
         sumIoU += u > 0 ? i / u : 1
     }
-    return (union > 0 ? inter / union : 0, samples.isEmpty ? 0 : sumIoU / Double(samples.count))
+    return (union > 0 ? inter / union : 0, count == 0 ? 0 : sumIoU / Double(count))
 }

@@ -9,6 +9,7 @@ import Evaluation
 import FileOutput
 import Foundation
 import ImageModel
+import JSON
 import Pipeline
 import Tensor
 import Video
@@ -22,7 +23,10 @@ struct Evaluate: AsyncParsableCommand {
             prints the table and writes it to <out>.summary.json. --shard K/N (K = 0…N-1) evaluates the K-th of \
             N contiguous blocks of the split; `cmpc-video evaluate --merge results-*.jsonl [--out merged.jsonl]` \
             joins shard logs into one table (written to <out or first file>.summary.json). Ctrl-C stops after the \
-            current sample. See docs/evaluation.md.
+            current sample. The log's first line records what produced it (the checkpoint's and the vocabulary's \
+            SHA-256, the configuration, precision, threshold, --crf, --resize, dataset and split); a rerun that \
+            differs is refused (--restart starts the log afresh). Exit status 3: the run finished but some samples \
+            failed (logged with their error, counted under `errors`; rerun to retry them). See docs/evaluation.md.
             """)
 
     @Option(help: "The dataset.")
@@ -60,12 +64,24 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "Stop at the first sample that fails (missing file, decoding error) instead of logging it.")
     var strict = false
 
+    @Flag(help: "Empty --out and start afresh instead of resuming it (needed when the checkpoint, vocabulary or settings changed).")
+    var restart = false
+
     @Flag(name: .customLong("iou-above"),
           help: "Count a hit at threshold K when IoU > K (MTTR, ReferFormer) instead of IoU ≥ K (CMPC).")
     var iouAbove = false
 
     @Flag(help: "No progress display.")
     var quiet = false
+
+    @Option(help: ArgumentHelp("Write pictures of the worst and best samples (prediction, ground truth, agreement) and an index.html showing them, with each sentence and IoU, to this folder.", valueName: "dir"))
+    var vis: String?
+
+    @Option(help: ArgumentHelp("With --vis: pictures of the N samples of lowest IoU.", valueName: "n"))
+    var worst: Int = 10
+
+    @Option(help: ArgumentHelp("With --vis: pictures of the N samples of highest IoU.", valueName: "n"))
+    var best: Int = 10
 
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
     var cues: String?
@@ -77,7 +93,7 @@ struct Evaluate: AsyncParsableCommand {
                 ("--dataset", dataset != nil), ("--root", root != nil), ("--split", split != nil),
                 ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
                 ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
-                ("--crf", crf), ("--strict", strict),
+                ("--crf", crf), ("--strict", strict), ("--restart", restart), ("--vis", vis != nil),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
@@ -87,6 +103,8 @@ struct Evaluate: AsyncParsableCommand {
                 .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
+            guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }
+            if vis?.isEmpty == true { throw ValidationError("--vis is empty: give the folder for the pictures") }
             if let shard {
                 do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }   // a usage error: exit 64
             }
@@ -114,6 +132,7 @@ struct Evaluate: AsyncParsableCommand {
                                        resize: model.resize)
 
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
+        try createParentFolder(of: logURL)
         // Summaries and merged logs half-written by a killed run (ours only, of processes no longer running).
         for path in AtomicFile.removeStaleTemporaries(in: logURL.deletingLastPathComponent().path) {
             ProgressReporter.standardError("note: removed \(path), a temporary file left by an interrupted run\n")
@@ -122,6 +141,9 @@ struct Evaluate: AsyncParsableCommand {
         runner.strict = strict
         runner.crf = crf
         runner.strictThresholds = iouAbove
+        runner.provenance = try provenance(loaded, predictor: predictor, dataset: dataset, split: split)
+        runner.restart = restart
+        if restart { try? FileManager.default.removeItem(at: summaryURL(forLog: logURL)) }
         runner.progress = RunProgressBar(style: .automatic(quiet: quiet))
         let stop = StopRequest.onSignals { number in
             ProgressReporter.standardError("\n\(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping after the current "
@@ -146,9 +168,49 @@ struct Evaluate: AsyncParsableCommand {
         try outcome.report.write(to: summary)
         print("log \(logURL.path), summary \(summary.path)")
         if let cues { try printCueTable(log: logURL, cues: cues) }
+        if let vis {
+            let sources = Dictionary(items.map { ($0.info.id, $0.sample.source) }, uniquingKeysWith: { a, _ in a })
+            let entries = EvaluationPictures.choose(try EvaluationLog(files: [logURL]).records, worst: worst, best: best)
+            let summary = outcome.report.summary
+            let checkpoint = (runner.provenance?["checkpoint"]?.string).map { ($0 as NSString).lastPathComponent } ?? "?"
+            let title = "\(dataset.rawValue) \(split), \(checkpoint): overall IoU "
+                + String(format: "%.2f, mean IoU %.2f (%d samples)", 100 * summary.overallIoU, 100 * summary.meanIoU,
+                         summary.samples)
+            let index = try EvaluationPictures(folder: vis, title: title).write(entries, sources: sources)
+            print("pictures of \(entries.count) samples: \(index)")
+        }
         if outcome.remaining > 0 {
             print("\(outcome.remaining) sample\(outcome.remaining == 1 ? "" : "s") failed: rerun the same command to retry")
-            throw ExitCode(1)   // the metrics leave them out: not a finished evaluation
+            throw ExitCode(Self.samplesFailedStatus)   // the metrics leave them out: not a finished evaluation
+        }
+    }
+
+    /// The exit status of a run that finished with failed samples (1 is any other error, 64 a usage error).
+    static let samplesFailedStatus: Int32 = 3
+
+    /// What produces this run's results (the log's first record): hashes of the checkpoint and the vocabulary, the
+    /// configuration and the settings that change a prediction.
+    func provenance(_ loaded: (model: CMPCModel, vocabulary: Vocabulary), predictor: ModelPredictor,
+                    dataset: DatasetKind, split: String) throws -> Provenance {
+        guard let checkpoint = model.checkpoint ?? DefaultModel.folder().map({ $0 + "/model.safetensors" }) else {
+            throw EvaluateError("no checkpoint to record in the log's provenance")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let config = try JSONValue.parse(try encoder.encode(loaded.model.config), file: "the model configuration")
+        let words = Array((loaded.vocabulary.words.joined(separator: "\n") + "\n").utf8)
+        return Provenance(checkpoint: checkpoint, checkpointSHA256: try ContentHash.sha256(files: checkpointFiles(checkpoint)),
+                          config: config, vocabularySHA256: try ContentHash.sha256(words),
+                          precision: model.precisionName, threshold: Double(predictor.threshold), crf: crf,
+                          resize: model.resize.rawValue, dataset: dataset.rawValue, split: split)
+    }
+
+    /// Makes the folders above --out's file.
+    func createParentFolder(of url: URL) throws {
+        let folder = url.deletingLastPathComponent().path
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw EvaluateError("--out \(url.path): cannot create the folder \(folder): \(plainReason(error)); "
+                                + "choose a writable place")
         }
     }
 
@@ -189,6 +251,7 @@ struct Evaluate: AsyncParsableCommand {
         var target = urls[0]
         if let out {
             target = URL(fileURLWithPath: out)
+            try createParentFolder(of: target)
             try log.write(to: target)
         }
         let summary = summaryURL(forLog: target)
@@ -212,6 +275,22 @@ func sampleInfo(_ sample: ReferringSample, index: Int) -> SampleInfo {
         info.image = (path as NSString).lastPathComponent
     }
     return info
+}
+
+/// The files whose bytes make up a checkpoint: a TensorFlow bundle's PREFIX.index then its data shards in name
+/// order, else the file itself.
+func checkpointFiles(_ path: String) -> [String] {
+    guard pathKind(path + ".index") == .regular else { return [path] }
+    let folder = (path as NSString).deletingLastPathComponent
+    let prefix = (path as NSString).lastPathComponent + ".data-"
+    let shards = ((try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? [])
+        .filter { $0.hasPrefix(prefix) }.sorted()
+    return [path + ".index"] + shards.map { (folder as NSString).appendingPathComponent($0) }
+}
+
+extension ModelOptions {
+    /// The engine's arithmetic as evaluation logs record it (the one place to change when --precision arrives).
+    var precisionName: String { "fp32" }
 }
 
 /// A message for the user, printed without a stack trace.

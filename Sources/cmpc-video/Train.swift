@@ -18,8 +18,9 @@ struct Train: AsyncParsableCommand {
         discussion: """
             Reads the A2D Sentences layout under --root (e.g. made by `cmpc-video synth`), writes \
             OUT/model-<step>.safetensors every --checkpoint-every steps and at the end, OUT/model.safetensors \
-            (the latest), OUT/config.json and OUT/vocabulary.txt. --resume continues from OUT/model.safetensors \
-            exactly. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits. See docs/training.md.
+            (the latest), OUT/config.json and OUT/vocabulary.txt, OUT/train.jsonl (a JSON line per step: step, \
+            losses, lr, accuracy, seconds; and the --eval-split IoU) and OUT/curves.svg (loss, accuracy and eval IoU \
+            against step, redrawn at each checkpoint). --resume continues from OUT/model.safetensors exactly. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits. See docs/training.md.
             """)
 
     @Option(help: "The dataset's layout.")
@@ -88,6 +89,9 @@ struct Train: AsyncParsableCommand {
     @Option(help: "After training, report overall/mean IoU at the network's resolution on this split (e.g. test).")
     var evalSplit: String?
 
+    @Option(help: ArgumentHelp("With --eval-split: also evaluate every N steps (0: only at the end); each result goes to OUT/train.jsonl and OUT/curves.svg.", valueName: "n"))
+    var evalEvery: Int = 0
+
     @Option(help: "Stop after this many steps of this run (the schedule still uses --steps).")
     var stopAfter: Int?
 
@@ -104,6 +108,8 @@ struct Train: AsyncParsableCommand {
         guard steps >= 1, steps <= 100_000_000 else { throw ValidationError("--steps must be positive") }
         guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0") }
+        guard evalEvery >= 0 else { throw ValidationError("--eval-every must be ≥ 0") }
+        if evalEvery > 0, evalSplit == nil { throw ValidationError("--eval-every needs --eval-split (the split to evaluate)") }
         if let threads, !(1...Engine.maxWorkers).contains(threads) {
             throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")
         }
@@ -194,11 +200,27 @@ struct Train: AsyncParsableCommand {
             ProgressReporter.standardError("\nsignal \(n): writing a checkpoint after this step (again to quit now)\n")
         }
         defer { stop.uninstall() }
+        let trainingLog = try TrainingLog(folder: outURL, resumingAt: resume ? trainer.step : nil)
+        defer { try? trainingLog.close() }
         let target = min(steps, stopAfter.map { trainer.step + $0 } ?? steps)
         Profiler.enabled = profile
+        // --eval-split: overall and mean IoU at the network's resolution, one sample prepared at a time; printed and
+        // logged to train.jsonl (curves.svg shows it from the next checkpoint on).
+        let evalSamples = try evalSplit.map { try data.samples(split: $0) } ?? []
+        let evaluate = { (trainer: Trainer) throws in
+            guard let evalSplit else { return }
+            let (overall, mean) = try quickEvaluate(model: trainer.model, count: evalSamples.count) {
+                try preparer.prepare(evalSamples[$0])
+            }
+            print(String(format: "%@ (%d samples, at %dx%d) at step %d: overall IoU %.4f, mean IoU %.4f",
+                         evalSplit, evalSamples.count, cfg.W, cfg.H, trainer.step, overall, mean))
+            try trainingLog.append(TrainingLogLine(step: trainer.step, eval: .init(
+                split: evalSplit, samples: evalSamples.count, overallIoU: overall, meanIoU: mean)))
+        }
         let summary = try runTraining(trainer: trainer, loader: loader, totalSteps: target, policy: policy,
                                       shouldStop: { stop.isRequested },
-                                      logEvery: logEvery)
+                                      logEvery: logEvery, trainingLog: trainingLog,
+                                      evaluateEvery: evalEvery, evaluate: evaluate)
         Profiler.enabled = false
         print(String(format: "%d steps in %.1f s (%.2f s/step)%@", summary.stepsRun, summary.seconds,
                      summary.seconds / Double(max(1, summary.stepsRun)), summary.stopped ? ", stopped on request" : ""))
@@ -212,12 +234,9 @@ struct Train: AsyncParsableCommand {
                                1000 * e.seconds / Double(max(1, e.calls)), 100 * e.seconds / max(summary.seconds, 1e-9)))
             }
         }
-        if let evalSplit, !summary.stopped {
-            let testSamples = try data.samples(split: evalSplit)
-            let prepared = try testSamples.map { try preparer.prepare($0) }
-            let (overall, mean) = try quickEvaluate(model: trainer.model, samples: prepared)
-            print(String(format: "%@ (%d samples, at %dx%d): overall IoU %.4f, mean IoU %.4f",
-                         evalSplit, prepared.count, cfg.W, cfg.H, overall, mean))
+        if evalSplit != nil, !summary.stopped {
+            try evaluate(trainer)
+            try trainingLog.checkpointed()
         }
         if summary.stopped, let n = stop.signalNumber { throw ExitCode(128 + n) }
     }

@@ -277,8 +277,10 @@ import Testing
 }
 
 /// The non-empty lines of a JSON-lines log.
+/// The sample lines of an evaluation log (the provenance record on the first line left out).
 func logLines(_ path: String) throws -> [String] {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        .filter { !$0.hasPrefix("{\"provenance\"") }
 }
 
 /// [width, height] from a PNG file's IHDR chunk; throws when the file is not a PNG.

@@ -262,6 +262,10 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         let val = try reader.check(split: "val", options: CheckOptions())
         #expect(val.samples == 0)
         #expect(val.unreadable.first?.reason.contains("annotation 104") == true)
+        // evaluate still lists the ref's sentences: each mask load fails (logged as failed, or --strict stops).
+        let failing = try reader.samples(split: "val")
+        #expect(!failing.isEmpty)
+        for sample in failing { expectDatasetError(["instances.json", "annotation 104"]) { _ = try sample.loadMask() } }
         let train = try reader.check(split: "train", options: CheckOptions())
         #expect(train.samples == 3 && train.units == 2)
         #expect(try reader.check(split: "train", options: CheckOptions(verifyMasks: true)).unreadable.isEmpty)
@@ -282,6 +286,22 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         expectDatasetError(["instances.json", "annotation 103", "RLE is 8×9", "image 25 is 7×9"]) { _ = try crowd.loadMask() }
     }
 
+    @Test func aRefWhoseAnnotationIsMissingKeepsItsSentencesAsFailingSamples() throws {
+        let t = try makeDataset()
+        var text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: t.sub("refcoco/instances.json"))), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"id\": 101, \"image_id\": 9", with: "\"id\": 901, \"image_id\": 9")
+        try t.write("refcoco/instances.json", text)
+        let reader = try RefCOCO(root: t.path, name: "unc")
+        let train = try reader.samples(split: "train")
+        #expect(train.map(\.sentence) == ["man on left", "guy", "the crowd"])
+        for sample in train.prefix(2) {
+            expectDatasetError(["instances.json", "annotation 101 is not in instances.json"]) { _ = try sample.loadMask() }
+        }
+        #expect(try train[2].loadMask().area > 0)
+        let report = try reader.check(split: "train", options: CheckOptions())
+        #expect(report.samples == 1 && report.skippedRows.contains { $0.contains("annotation 101") }, "\(report)")
+    }
+
     @Test func forbiddenPickleStopsTheReader() throws {
         let t = try makeDataset(pickle: "forbidden_global.p")
         expectDatasetError(["refs(unc).p", "GLOBAL"]) { _ = try RefCOCO(root: t.path, name: "unc").samples(split: "train") }
@@ -296,7 +316,9 @@ func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> PixelMask {
         try t.write("images/30.jpg", "")
         let reader = ReferIt(root: t.path)
         let samples = try reader.samples(split: "test")
-        #expect(samples.map(\.sentence) == ["tallest bldng", "sky", "girl"])
+        #expect(samples.map(\.sentence) == ["tallest bldng", "sky", "girl", "x"])
+        // The malformed key's sentence is listed for evaluate (which logs it as failed), not dropped.
+        expectDatasetError(["referit_query_test.json", "'bad'"]) { _ = try samples[3].loadMask() }
         #expect(samples[0].source == .image(path: t.sub("images/30.jpg")))
         let m = try samples[0].loadMask()
         let all = try #require(try jsonFixture("mat_expected.json") as? [String: Any])
