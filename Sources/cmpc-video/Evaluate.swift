@@ -201,7 +201,7 @@ struct Evaluate: AsyncParsableCommand {
         let words = Array((loaded.vocabulary.words.joined(separator: "\n") + "\n").utf8)
         return Provenance(checkpoint: checkpoint, checkpointSHA256: try ContentHash.sha256(files: checkpointFiles(checkpoint)),
                           config: config, vocabularySHA256: try ContentHash.sha256(words),
-                          precision: model.precisionName, threshold: Double(predictor.threshold), crf: crf,
+                          precision: loaded.model.precision.rawValue, threshold: Double(predictor.threshold), crf: crf,
                           resize: model.resize.rawValue, dataset: dataset.rawValue, split: split)
     }
 
@@ -286,11 +286,6 @@ func checkpointFiles(_ path: String) -> [String] {
     let shards = ((try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? [])
         .filter { $0.hasPrefix(prefix) }.sorted()
     return [path + ".index"] + shards.map { (folder as NSString).appendingPathComponent($0) }
-}
-
-extension ModelOptions {
-    /// The engine's arithmetic as evaluation logs record it (the one place to change when --precision arrives).
-    var precisionName: String { "fp32" }
 }
 
 /// A message for the user, printed without a stack trace.

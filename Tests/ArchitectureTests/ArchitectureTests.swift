@@ -31,8 +31,6 @@ func swiftFiles(under folder: String) throws -> [(path: String, text: String)] {
     /// Disagreements present on this branch whose fix is a docs/architecture.md edit, which the lead makes at
     /// merge. Each must still occur (the test fails on a stale entry): delete the entry with the doc fix.
     static let pendingDocFixes: Set<Disagreement> = [
-        // train.jsonl and curves.svg are written through AtomicFile (branch evallogs).
-        Disagreement(target: "Training", kind: .dependencyNotInTable(module: "FileOutput")),
     ]
 
     @Test func moduleTableMatchesPackageSwift() throws {
