@@ -1,5 +1,6 @@
 // What `segment` writes, from a VideoSegmenter's results:
-//   video   DIR/overlay.mp4 (source frames 1 … the last target; each sentence's mask blended in its own colour),
+//   video   DIR/overlay.mp4 (source frames 1 … the last target; each sentence's mask blended in its own colour,
+//           chosen at its first mask away from the hues under it; a legend of the sentences in their colours),
 //           DIR/masks/<sentence>/<frame %05d>.png (0/255 at the source size),
 //           DIR/masks.json (per sentence and frame, the mask as pycocotools' RLE)
 //   image   DIR/mask.png (DIR/mask-<sentence>.png for several sentences), DIR/overlay.png, DIR/masks.json
@@ -24,10 +25,11 @@ public final class SegmentationOutput {
     /// The masks written so far: (sentence index, frame, RLE).
     public private(set) var records: [(sentence: Int, frame: Int, rle: RLE)] = []
 
-    /// Distinct overlay colours, one per sentence.
-    public static let palette: [(UInt8, UInt8, UInt8)] = [
-        (255, 48, 48), (48, 160, 255), (64, 220, 64), (255, 200, 0), (200, 64, 255), (0, 220, 200), (255, 120, 200),
-    ]
+    /// Each sentence's overlay colour, chosen at its first mask to differ from the hues under it; nil until then.
+    public private(set) var colours: [Overlay.Colour?]
+    /// Why the overlay has no legend (no font could be loaded), for a warning; nil while it has one.
+    public private(set) var legendProblem: String?
+    private var legend: Legend?
 
     /// Writes into `folder` (created if needed); `sentences` are the texts of the segmenter's sentences.
     public init(folder: String, sentences: [String], segmenter: VideoSegmenter) throws {
@@ -38,6 +40,7 @@ public final class SegmentationOutput {
         self.folder = folder
         self.sentences = sentences
         self.segmenter = segmenter
+        colours = Array(repeating: nil, count: sentences.count)
     }
 
     /// Segments a still image: DIR/mask.png (mask-<i>.png), DIR/overlay.png, DIR/masks.json.
@@ -48,7 +51,7 @@ public final class SegmentationOutput {
             try ImageIO.writePNG(try pngMask(r.mask), to: "\(folder)/\(name)")
             records.append((r.sentence, 1, try r.mask.rle()))
         }
-        try ImageIO.writePNG(try overlay(image, masks: results), to: "\(folder)/overlay.png")
+        try ImageIO.writePNG(try withLegend(try overlay(image, masks: results)), to: "\(folder)/overlay.png")
         try writeJSON(source: source, width: image.width, height: image.height, frameRate: nil)
     }
 
@@ -66,10 +69,11 @@ public final class SegmentationOutput {
         var decoded = 0
         var written = 0
         var stopped = false
-        func flush(upTo frame: Int) throws {
-            while written < frame, let entry = pending[written + 1],
+        // Frames wait until every sentence's colour is chosen (at its first mask), so the legend is the same on all.
+        func flush(upTo frame: Int, final: Bool = false) throws {
+            while written < frame, final || !colours.contains(where: { $0 == nil }), let entry = pending[written + 1],
                   !targetSet.contains(written + 1) || entry.masks == sentences.count {
-                try writer.append(entry.image)
+                try writer.append(try withLegend(entry.image))
                 pending[written + 1] = nil
                 written += 1
             }
@@ -94,7 +98,7 @@ public final class SegmentationOutput {
         } catch is Stop {
             stopped = true
         }
-        try flush(upTo: written + pending.count)
+        try flush(upTo: written + pending.count, final: true)
         try writer.finish()
         try writeJSON(source: source, width: reader.outputWidth, height: reader.outputHeight,
                       frameRate: reader.info.frameRate.value)
@@ -111,15 +115,29 @@ public final class SegmentationOutput {
         records.append((r.sentence, r.frame, try r.mask.rle()))
     }
 
-    /// The frame with each sentence's mask blended in its colour.
+    /// The frame with each sentence's mask blended in its colour (a sentence's first mask chooses its colour).
     public func overlay(_ image: RGBImage, masks: [FrameMask]) throws -> RGBImage {
         var out = image
         for m in masks.sorted(by: { $0.sentence < $1.sentence }) {
-            let colour = Self.palette[m.sentence % Self.palette.count]
-            out = try Overlay.blend(out, mask: try GrayImage(width: image.width, height: image.height, pixels: m.mask.pixels),
-                                    colour: colour)
+            let mask = try GrayImage(width: image.width, height: image.height, pixels: m.mask.pixels)
+            let colour = colours[m.sentence] ?? Overlay.colour(under: mask, in: out, avoiding: colours.compactMap { $0 })
+            colours[m.sentence] = colour
+            out = try Overlay.blend(out, mask: mask, colour: colour)
         }
         return out
+    }
+
+    /// The frame with the legend at its top left: each sentence's text in its colour (the palette's while its
+    /// colour is not chosen yet). Without a usable font the frame is returned as it is and `legendProblem` says why.
+    public func withLegend(_ image: RGBImage) throws -> RGBImage {
+        if legendProblem == nil, legend?.width != image.width || legend?.height != image.height {
+            do { legend = try Legend(texts: sentences, width: image.width, height: image.height) } catch {
+                legendProblem = "the overlay has no legend: \(error)"
+            }
+        }
+        guard let legend else { return image }
+        let resolved = sentences.indices.map { colours[$0] ?? Overlay.palette[$0 % Overlay.palette.count] }
+        return try legend.draw(on: image, colours: resolved)
     }
 
     private func pngMask(_ mask: PixelMask) throws -> GrayImage {

@@ -94,6 +94,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "How frames are resized into the network input.")
     var resize: ResizeMode = .original
 
+    /// The precision the model runs at, as `segment --json` reports it; the one place that names it.
+    var precisionName: String { "fp32" }
+
     func validate() throws {
         if let threads, !(1...Engine.maxWorkers).contains(threads) {
             throw ValidationError("--threads must be in 1…\(Engine.maxWorkers)")

@@ -67,6 +67,12 @@ struct Segment: AsyncParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
+    @Flag(help: "Segment a sentence even when none of its words is in the vocabulary (they are read as <unk>).")
+    var allowUnknown = false
+
+    @Flag(help: "Print a JSON summary on stdout: input, sentences and their unknown words, frames, outputs, precision, timings.")
+    var json = false
+
     func validate() throws {
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         if let every, every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
@@ -74,21 +80,16 @@ struct Segment: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let clock = SegmentClock()
         let sentences = try collectSentences()
         try Segment.checkOutputFolder(out)
+        // The input is opened and checked before the model loads: a wrong path is reported at once.
+        let media = try openInput()
+        clock.lap("open_input")
         let loaded = try model.load()
-        if let problem = pathProblem(input) { throw UserError("\(input): \(problem); give a video, a folder of frames or an image") }
-        let encoded = try sentences.map { s -> [Int32] in
-            let e = try loaded.vocabulary.encode(s, steps: loaded.model.config.numSteps)
-            if !e.unknown.isEmpty {
-                warn("unknown words in \"\(s)\": \(e.unknown.joined(separator: ", ")) (read as <unk>)")
-            }
-            if e.truncated {
-                warn("\"\(s)\" has \(e.tokens.count) words; only the first \(loaded.model.config.numSteps) are used")
-            }
-            return e.ids
-        }
-        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded, resize: model.resize)
+        clock.lap("load_model")
+        let encoded = try encode(sentences, vocabulary: loaded.vocabulary, steps: loaded.model.config.numSteps)
+        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded.map(\.ids), resize: model.resize)
         segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
         segmenter.crf = crf
         // Written beside --out, then swapped in whole; --out is locked meanwhile.
@@ -100,29 +101,76 @@ struct Segment: AsyncParsableCommand {
         } catch {
             throw UserError("cannot write beside --out \(out): \(plainReason(error)); choose a folder you can write to")
         }
-        if try isStillImage(input) {
-            try output.segment(image: try ImageIO.read(path: input), source: input)
+        var summary = SegmentSummary(input: input, out: out, sentences: sentences, encoded: encoded,
+                                     precision: model.precisionName)
+        switch media {
+        case .image(let image):
+            try output.segment(image: image, source: input)
+            if let problem = output.legendProblem { warn(problem) }
             try folder.commit()
-            if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
-            return
+            clock.lap("segment")
+            summary.image(image, written: output)
+            if json { print(summary.json(timings: clock.laps)) }
+            else if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
+        case .video(let reader, let targets):
+            // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
+            let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
+                                            label: "segment")
+            progress.unit = "frames"
+            let stop = StopRequest.onSignals()
+            defer { stop.uninstall() }
+            let finished = try output.segment(video: reader, targets: targets, source: input,
+                                              frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
+            if let problem = output.legendProblem { warn(problem) }
+            try folder.commit()
+            progress.finish()
+            clock.lap("segment")
+            summary.video(reader, written: output, stopped: !finished)
+            if json { print(summary.json(timings: clock.laps)) }
+            if !finished {
+                warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
+                throw ExitCode(130)
+            }
+            if !json && !quiet { print("wrote \(out)/overlay.mp4, \(out)/masks/, \(out)/masks.json") }
         }
+    }
+
+    /// What `--out` will be made from: a still image, or a video with the frames to segment.
+    enum Media {
+        case image(RGBImage)
+        case video(VideoReader, targets: [Int])
+    }
+
+    /// Opens and checks the input (path, kind, frames to segment): cheap next to loading the model.
+    func openInput() throws -> Media {
+        if let problem = pathProblem(input) { throw UserError("\(input): \(problem); give a video, a folder of frames or an image") }
+        if try isStillImage(input) { return .image(try ImageIO.read(path: input)) }
         let reader = try VideoReader(path: input)
-        let targets = try selectFrames(frameCount: reader.info.frameCount)
-        // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
-        let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
-                                        label: "segment")
-        progress.unit = "frames"
-        let stop = StopRequest.onSignals()
-        defer { stop.uninstall() }
-        let finished = try output.segment(video: reader, targets: targets, source: input,
-                                          frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
-        try folder.commit()
-        progress.finish()
-        if !finished {
-            warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
-            throw ExitCode(130)
+        return .video(reader, targets: try selectFrames(frameCount: reader.info.frameCount))
+    }
+
+    /// Each sentence's word ids. A sentence none of whose words the vocabulary knows is an error unless
+    /// --allow-unknown (the model would see only <unk>); some unknown words are a warning with their share.
+    func encode(_ sentences: [String], vocabulary: Vocabulary, steps: Int) throws -> [EncodedSentence] {
+        try sentences.map { s in
+            let e = try vocabulary.encode(s, steps: steps)
+            let words = e.unknownWords.map { "\"\($0)\"" }.joined(separator: ", ")
+            if e.allWordsUnknown && !allowUnknown {
+                throw UserError("""
+                    no word of "\(s)" is in the vocabulary \(vocabulary.source) (unknown: \(words)), so the model would \
+                    see only <unk>: use words of that vocabulary, give the vocabulary the checkpoint was trained with \
+                    (--vocab FILE), or pass --allow-unknown to segment anyway
+                    """)
+            }
+            if !e.unknownWords.isEmpty {
+                let share = Int((e.unknownShare * 100).rounded())
+                warn("\(share)% of the words of \"\(s)\" are not in the vocabulary \(vocabulary.source): \(words) (read as <unk>)")
+            }
+            if e.truncated {
+                warn("\"\(s)\" has \(e.tokens.count) words; only the first \(steps) are used")
+            }
+            return e
         }
-        if !quiet { print("wrote \(out)/overlay.mp4, \(out)/masks/, \(out)/masks.json") }
     }
 
     func collectSentences() throws -> [String] {
