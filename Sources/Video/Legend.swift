@@ -1,8 +1,11 @@
 // The overlay's legend: each sentence's text in its mask's colour, one line a sentence, on a darkened box at the
-// frame's top left. The text is rasterised once per legend by FFmpeg's drawtext filter (libavfilter, with
-// libfreetype) into a coverage picture, then blended onto every frame in the sentence's colour. The font is
-// DejaVu Sans at Debian's path (fonts-dejavu-core), else whatever fontconfig gives for "Sans".
-import CFFmpeg
+// frame's top left. The text is rasterised once per legend with FreeType (anti-aliased, 8-bit coverage) into a
+// coverage picture, then blended onto every frame in the sentence's colour. The font is $CMPC_VIDEO_FONT, else
+// DejaVu Sans at Debian's path (fonts-dejavu-core) or at other distributions' paths.
+//
+// Not libavfilter's drawtext: Debian's libavfilter links libblas, which would load OpenBLAS at process start,
+// before the engine chooses its kernel (Tensor/BLAS.swift), and make every GEMM about 5× slower.
+import CFreeType
 import Foundation
 
 /// Each sentence's text in its colour, drawn onto overlay frames.
@@ -10,10 +13,19 @@ public struct Legend: Sendable {
     /// Where Debian's fonts-dejavu-core puts DejaVu Sans.
     public static let debianFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
-    /// The font file used when none is given: DejaVu Sans at Debian's path when it is there, else nil (drawtext
-    /// then asks fontconfig for "Sans").
+    /// Font files tried in order when none is given and CMPC_VIDEO_FONT is unset: DejaVu Sans at Debian's, Arch's
+    /// and Fedora's paths, Liberation Sans, then macOS's Helvetica.
+    public static var fontCandidates: [String] {
+        [debianFont, "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+                      "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+                      "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf", "/System/Library/Fonts/Helvetica.ttc"]
+    }
+
+    /// The font used when none is given: the first of `fontCandidates` that exists ($CMPC_VIDEO_FONT is used
+    /// as given, so a wrong one is reported), else nil.
     public static var defaultFontFile: String? {
-        FileManager.default.fileExists(atPath: debianFont) ? debianFont : nil
+        if let env = ProcessInfo.processInfo.environment["CMPC_VIDEO_FONT"], !env.isEmpty { return env }
+        return fontCandidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Frame size the legend was laid out for.
@@ -32,15 +44,19 @@ public struct Legend: Sendable {
     public let hidden: Int
 
     /// Lays out `texts` for W×H frames. Lines that do not fit in the frame's height are left out (the last line
-    /// that fits then says how many). Throws `VideoError` when drawtext cannot load a font: install
-    /// fonts-dejavu-core, or give `fontFile`.
+    /// that fits then says how many). Throws `VideoError` when no font can be loaded: install fonts-dejavu-core,
+    /// set CMPC_VIDEO_FONT, or give `fontFile`.
     public init(texts: [String], width: Int, height: Int, fontFile: String? = Legend.defaultFontFile) throws {
         guard width > 0, height > 0, width <= maximumSide, height <= maximumSide else {
             throw VideoError(.invalidArgument, path: "Legend", "frame size \(width)×\(height)")
         }
-        if let fontFile, !FileManager.default.fileExists(atPath: fontFile) {
-            throw VideoError(.missingFile, path: fontFile,
-                             "no such font file: install fonts-dejavu-core (apt-get install fonts-dejavu-core)")
+        guard let fontFile else {
+            throw VideoError(.missingFile, path: Legend.debianFont, "no font for the legend: install fonts-dejavu-core "
+                + "(apt-get install fonts-dejavu-core) or set CMPC_VIDEO_FONT to a .ttf file")
+        }
+        guard FileManager.default.fileExists(atPath: fontFile) else {
+            throw VideoError(.missingFile, path: fontFile, "no such font file: install fonts-dejavu-core "
+                + "(apt-get install fonts-dejavu-core) or set CMPC_VIDEO_FONT to a .ttf file")
         }
         self.width = width
         self.height = height
@@ -95,8 +111,8 @@ public struct Legend: Sendable {
                 let c = [Int(colour.0), Int(colour.1), Int(colour.2)]
                 if !more {
                     let sy = top + (lineHeight - swatch) / 2
-                    for y in max(0, sy)..<min(height, sy + swatch) {
-                        for x in 4..<min(width, 4 + swatch) {
+                    for y in max(0, sy)..<max(max(0, sy), min(height, sy + swatch)) {
+                        for x in 4..<max(4, min(width, 4 + swatch)) {
                             let o = (y * width + x) * 3
                             for k in 0..<3 { p[o + k] = UInt8(c[k]) }
                         }
@@ -116,93 +132,62 @@ public struct Legend: Sendable {
     }
 }
 
-/// Renders one line of text, white on black, with drawtext: a buffer source → drawtext → buffer sink graph,
-/// made once per call (drawtext's text is an option fixed at initialisation).
+/// Renders lines of text as 8-bit coverage with FreeType: one library and face, owned here.
 final class TextRasteriser {
     let width: Int, height: Int, fontSize: Int
-    let fontFile: String?
+    let fontFile: String
+    private var library: FT_Library?
+    private var face: FT_Face?
+    /// The baseline's row in a line.
+    private let baseline: Int
 
-    init(width: Int, height: Int, fontSize: Int, fontFile: String?) throws {
-        _ = FFmpegLog.configured
+    init(width: Int, height: Int, fontSize: Int, fontFile: String) throws {
         self.width = width
         self.height = height
         self.fontSize = fontSize
         self.fontFile = fontFile
-        _ = try render("Ag")   // fails here, once, when no font can be loaded
+        let fix = "install fonts-dejavu-core (apt-get install fonts-dejavu-core) or set CMPC_VIDEO_FONT to a .ttf file"
+        guard FT_Init_FreeType(&library) == 0, let library else {
+            throw VideoError(.unsupported, path: fontFile, "FreeType cannot start")
+        }
+        guard FT_New_Face(library, fontFile, 0, &face) == 0, let face else {
+            throw VideoError(.unsupported, path: fontFile, "FreeType cannot read this font: \(fix)")
+        }
+        guard FT_Set_Pixel_Sizes(face, 0, FT_UInt(fontSize)) == 0 else {
+            throw VideoError(.unsupported, path: fontFile, "the font has no \(fontSize)-pixel size: \(fix)")
+        }
+        let ascender = Int(face.pointee.size.pointee.metrics.ascender >> 6)
+        let descender = -Int(face.pointee.size.pointee.metrics.descender >> 6)
+        baseline = min(height - 1, max(1, (height - ascender - descender) / 2 + ascender))
     }
 
-    /// The text's coverage, W×H bytes (0 background, 255 ink), its baseline at 4/5 of a line's font size.
-    func render(_ text: String) throws -> [UInt8] {
-        let fix = "the overlay's legend needs a font: install fonts-dejavu-core (apt-get install fonts-dejavu-core)"
-        var graph: UnsafeMutablePointer<AVFilterGraph>? = avfilter_graph_alloc()
-        guard graph != nil else { throw VideoError(.unsupported, path: "drawtext", "cannot allocate a filter graph") }
-        defer { avfilter_graph_free(&graph) }
-        var source: UnsafeMutablePointer<AVFilterContext>? = nil
-        var sink: UnsafeMutablePointer<AVFilterContext>? = nil
-        let args = "video_size=\(width)x\(height):pix_fmt=rgb24:time_base=1/25:pixel_aspect=1/1"
-        try check(avfilter_graph_create_filter(&source, avfilter_get_by_name("buffer"), "in", args, nil, graph),
-                  .unsupported, path: "drawtext", "cannot make the filter graph's source")
-        try check(avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", nil, nil, graph),
-                  .unsupported, path: "drawtext", "cannot make the filter graph's sink")
-        guard let filter = avfilter_get_by_name("drawtext"),
-              let draw = avfilter_graph_alloc_filter(graph, filter, "text") else {
-            throw VideoError(.unsupported, path: "drawtext", "this FFmpeg has no drawtext filter (built without libfreetype)")
-        }
-        let search = Int32(AV_OPT_SEARCH_CHILDREN)
-        var options: [(String, String)] = [("text", text.isEmpty ? " " : text), ("expansion", "none"),
-                                           ("fontsize", "\(fontSize)"), ("fontcolor", "white"), ("x", "0"),
-                                           ("y", "\(fontSize * 19 / 20 + 1)-max_glyph_a")]
-        if let fontFile { options.append(("fontfile", fontFile)) } else { options.append(("font", "Sans")) }
-        for (key, value) in options {
-            try check(av_opt_set(draw, key, value, search), .unsupported, path: "drawtext", "cannot set \(key)")
-        }
-        try check(avfilter_init_str(draw, nil), .unsupported, path: fontFile ?? "fontconfig Sans",
-                  "drawtext cannot load the font; \(fix)")
-        try check(avfilter_link(source, 0, draw, 0), .unsupported, path: "drawtext", "cannot link the source")
-        try check(avfilter_link(draw, 0, sink, 0), .unsupported, path: "drawtext", "cannot link the sink")
-        try check(avfilter_graph_config(graph, nil), .unsupported, path: "drawtext", "cannot configure the filter graph")
+    deinit {
+        if let face { FT_Done_Face(face) }
+        if let library { FT_Done_FreeType(library) }
+    }
 
-        let input = try Frame(width: width, height: height)
-        try check(av_buffersrc_add_frame(source, input.pointer), .unsupported, path: "drawtext", "cannot send the frame")
-        try check(av_buffersrc_add_frame(source, nil), .unsupported, path: "drawtext", "cannot end the input")
-        let output = try Frame()
-        try check(av_buffersink_get_frame(sink, output.pointer), .unsupported, path: "drawtext", "no picture came out")
-        let f = output.pointer.pointee
-        guard f.format == AV_PIX_FMT_RGB24.rawValue, Int(f.width) == width, Int(f.height) == height,
-              let data = swift_frame_data(output.pointer)[0] else {
-            throw VideoError(.unsupported, path: "drawtext", "unexpected picture \(f.width)×\(f.height), format \(f.format)")
-        }
-        let stride = Int(swift_frame_linesize(output.pointer)[0])
+    /// The text's coverage, W×H bytes (0 background, 255 ink), from the left edge, clipped to the picture.
+    func render(_ text: String) throws -> [UInt8] {
         var coverage = [UInt8](repeating: 0, count: width * height)
-        for y in 0..<height {
-            for x in 0..<width { coverage[y * width + x] = data[y * stride + x * 3] }
+        guard let face else { return coverage }
+        var pen = 0
+        for scalar in text.unicodeScalars {
+            guard pen < width else { break }
+            let glyph = FT_Get_Char_Index(face, FT_ULong(scalar.value))
+            guard FT_Load_Glyph(face, glyph, Int32(swift_FT_LOAD_RENDER())) == 0, let slot = face.pointee.glyph else { continue }
+            let bitmap = slot.pointee.bitmap
+            if bitmap.pixel_mode == UInt8(FT_PIXEL_MODE_GRAY.rawValue), let buffer = bitmap.buffer {
+                let left = pen + Int(slot.pointee.bitmap_left), top = baseline - Int(slot.pointee.bitmap_top)
+                for row in 0..<Int(bitmap.rows) where top + row >= 0 && top + row < height {
+                    for column in 0..<Int(bitmap.width) where left + column >= 0 && left + column < width {
+                        let value = buffer[row * Int(bitmap.pitch) + column]
+                        let o = (top + row) * width + left + column
+                        coverage[o] = max(coverage[o], value)
+                    }
+                }
+            }
+            pen += Int(slot.pointee.advance.x >> 6)
         }
         return coverage
-    }
-
-    /// One AVFrame owned here: black RGB24 of a size, or empty to receive a picture.
-    private final class Frame {
-        private var owned: UnsafeMutablePointer<AVFrame>?
-        var pointer: UnsafeMutablePointer<AVFrame> { owned! }
-
-        init() throws {
-            owned = av_frame_alloc()
-            guard owned != nil else { throw VideoError(.unsupported, path: "drawtext", "out of memory") }
-        }
-
-        convenience init(width: Int, height: Int) throws {
-            try self.init()
-            pointer.pointee.width = Int32(width)
-            pointer.pointee.height = Int32(height)
-            pointer.pointee.format = AV_PIX_FMT_RGB24.rawValue
-            pointer.pointee.pts = 0
-            try check(av_frame_get_buffer(pointer, 0), .unsupported, path: "drawtext", "cannot allocate a frame")
-            let stride = Int(swift_frame_linesize(pointer)[0])
-            if let data = swift_frame_data(pointer)[0] {
-                for y in 0..<height { memset(data + y * stride, 0, width * 3) }
-            }
-        }
-
-        deinit { av_frame_free(&owned) }
     }
 }

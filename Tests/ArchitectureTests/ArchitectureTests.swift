@@ -30,7 +30,12 @@ func swiftFiles(under folder: String) throws -> [(path: String, text: String)] {
 @Suite struct ArchitectureTests {
     /// Disagreements present on this branch whose fix is a docs/architecture.md edit, which the lead makes at
     /// merge. Each must still occur (the test fails on a stale entry): delete the entry with the doc fix.
-    static let pendingDocFixes: Set<Disagreement> = []
+    static let pendingDocFixes: Set<Disagreement> = [
+        // overlay branch: the legend's text is rasterised with FreeType (rows "CFFmpeg, CFreeType, CHDF5, CZlib"
+        // and Video's imports "CFFmpeg, CFreeType, FileOutput").
+        Disagreement(target: "CFreeType", kind: .targetNotInTable),
+        Disagreement(target: "Video", kind: .dependencyNotInTable(module: "CFreeType")),
+    ]
 
     @Test func moduleTableMatchesPackageSwift() throws {
         let manifest = try PackageManifest(text: try readPackageFile("Package.swift"))

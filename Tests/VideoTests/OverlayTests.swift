@@ -115,6 +115,11 @@ import Testing
         let frame = RGBImage(width: 64, height: 48, fill: (90, 90, 90))
         #expect(try legend.draw(on: frame, colours: Overlay.palette) != frame)
         #expect(throws: VideoError.self) { try legend.draw(on: RGBImage(width: 32, height: 48), colours: []) }
+        // Frames narrower or lower than a line still get what fits.
+        for (w, h) in [(2, 2), (3, 40), (40, 3)] {
+            let tiny = try Legend(texts: ["the red square"], width: w, height: h)
+            #expect(try tiny.draw(on: RGBImage(width: w, height: h, fill: (90, 90, 90)), colours: []).width == w)
+        }
     }
 
     @Test func aMissingFontFileIsAClearError() throws {
