@@ -1,6 +1,7 @@
 // What `segment` tells the user, run end to end on the tiny synthetic set with the shipped model: unknown words (an
 // error when a sentence has no known word, unless --allow-unknown; a warning with their share otherwise), the
-// input checked before the model loads, the --json summary, and the overlay's legend on a clip and on a still.
+// input checked before the model loads, the --json summary, and the overlay's legend on a clip and on a still (and
+// a warning when no font can be found).
 import Foundation
 import Testing
 import Video
@@ -106,6 +107,19 @@ import Video
                               in: folder)
         let input = try ImageIO.read(path: image), drawn = try ImageIO.read(path: folder.path("still") + "/overlay.png")
         #expect(Self.meanDifference(input, drawn, rows: 0..<12, columns: 0..<32) > 30, "overlay.png has no legend")
+    }
+
+    /// Without a font the run still writes its overlay, without a legend, and a warning names the font and the fix.
+    @Test func withoutAFontTheOverlayHasNoLegendAndAWarningSaysWhy() throws {
+        let folder = try TemporaryFolder()
+        let still = try InstallationTests.still(in: folder)
+        let missing = folder.path("NoSuchFont.ttf")
+        let run = try InstallationTests.run(toolURL.path, ["segment", still, "the red square", "--out", folder.path("o"),
+                                                           "--quiet"], environment: ["CMPC_VIDEO_FONT": missing], in: folder)
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stderr.contains("the overlay has no legend") && run.stderr.contains(missing)
+                && run.stderr.contains("fonts-dejavu-core") && run.stderr.contains("CMPC_VIDEO_FONT"), "\(run)")
+        #expect(listing(folder.path("o")) == ["mask.png", "masks.json", "overlay.png"])
     }
 
     /// The mean absolute difference of two pictures over a region, per channel value.
