@@ -17,7 +17,7 @@ struct Segment: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment the actor a sentence describes in a video or an image.",
         discussion: """
-            A video gives DIR/overlay.mp4 (each sentence's mask blended in its own colour), \
+            A video gives DIR/overlay.mp4 (each sentence's mask blended in its own colour, with a legend), \
             DIR/masks/<sentence>/<frame>.png (0/255 at the source size) and DIR/masks.json (COCO RLE per sentence \
             and frame). An image gives DIR/mask.png (DIR/mask-<sentence>.png for several sentences), \
             DIR/overlay.png and DIR/masks.json. Either network reads either input: an image given to the video \
