@@ -22,6 +22,9 @@ let package = Package(
             name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(
+            name: "CFreeType", path: "Sources/CFreeType", pkgConfig: "freetype2",
+            providers: [.apt(["libfreetype-dev"])]),
+        .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(
@@ -38,7 +41,7 @@ let package = Package(
         .target(name: "FileOutput"),
         .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimised),
         .target(name: "Checkpoint", dependencies: ["Tensor", "JSON", "CZlib", "FileOutput"], swiftSettings: optimised),
-        .target(name: "Video", dependencies: ["CFFmpeg", "FileOutput"]),
+        .target(name: "Video", dependencies: ["CFFmpeg", "CFreeType", "FileOutput"]),
         .target(name: "ImageModel", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "VideoModel", dependencies: ["ImageModel", "Tensor", "Video"], swiftSettings: optimised),
         .target(name: "Datasets", dependencies: ["Video", "CHDF5", "CZlib", "Tensor", "Evaluation", "JSON", "FileOutput"]),

@@ -184,6 +184,7 @@ fail:
 }
 
 int cdnnl_conv_tasks(const cdnnl_conv *c) { return c->d.n * c->blocks; }
+int cdnnl_conv_blocks(const cdnnl_conv *c) { return c->blocks; }
 
 int cdnnl_conv_run(const cdnnl_conv *c, int t, const void *src, void *dst) {
     omp_set_num_threads(1);

@@ -9,7 +9,7 @@ import Tensor
 extension ConvBatchNorm {
     /// This unit as a bf16 convolution of `input`-shaped tensors, prepared once.
     func prepared(_ p: Parameters, input: [Int], residual: Bool, relu: Bool) throws -> PreparedConvolution {
-        try p.prepared.entry("bn-conv \(conv) \(input) residual:\(residual) relu:\(relu)") {
+        try p.prepared.entry("bn-conv \(conv) \(Array(input.dropFirst())) residual:\(residual) relu:\(relu)") {
             let folded = try foldBatchNorm(mean: p(bn + "/moving_mean"), variance: p(bn + "/moving_variance"),
                                            offset: p(bn + "/beta"), scale: p(bn + "/gamma"), epsilon: 0.001)
             return try PreparedConvolution(input: input, filter: p(conv + "/weights"), strides: (stride, stride),
@@ -38,7 +38,7 @@ extension DeepLabResNet {
     /// Whether a forward of `image` runs in bf16: inference at `Engine.precision == .bf16`, no
     /// backbone weight or the image tracked, and at least 16 channels after the stem (oneDNN has no
     /// fast bf16 kernel for the narrow test networks; they stay fp32).
-    func runsInBF16(_ image: Tensor, _ p: Parameters) -> Bool {
+    public func runsInBF16(_ image: Tensor, _ p: Parameters) -> Bool {
         guard Engine.precision == .bf16, stem.outChannels >= 16 else { return false }
         return !Tape.records([image] + specs.compactMap { p.values[$0.name] })
     }

@@ -33,7 +33,7 @@ public struct MutanFusion: Sendable {
                         return try mutanInference(vs, weights: weights, biases: biases, factors: factors)
                     }
                     // bf16: the five heads' weights side by side, one convolution into [.., 5·C].
-                    let conv = try p.prepared.entry("mutan \(visual[0].weightName) \(vs.shape)") {
+                    let conv = try p.prepared.entry("mutan \(visual[0].weightName) \(Array(vs.shape.dropFirst()))") {
                         try PreparedConvolution(input: vs.shape, filter: sideBySide(weights), bf16Output: false)
                     }
                     return try mutanInference(vs, weights: weights, biases: biases, factors: factors,

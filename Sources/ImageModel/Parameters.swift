@@ -49,7 +49,10 @@ public struct Parameters: Sendable {
     public let specs: [ParameterSpec]
     /// Current values; every declared name is present. Changing them changes only this copy (and
     /// gives it an empty `prepared` cache, so prepared weights always match the values).
-    public var values: [String: Tensor] { didSet { prepared = PreparedWeights() } }
+    public var values: [String: Tensor] { didSet { if !keepingPrepared { prepared = PreparedWeights(); released = [] } } }
+    /// Names whose fp32 values `releaseFP32` dropped (their prepared bf16 forms remain).
+    public private(set) var released: Set<String> = []
+    private var keepingPrepared = false
     /// Weights converted for bf16 inference, made on first use and shared by the copies of these
     /// values (PreparedWeights.swift).
     public private(set) var prepared = PreparedWeights()
@@ -153,7 +156,22 @@ public struct Parameters: Sendable {
         guard let v = values[name] else {
             throw ParameterError(description: "parameter \(name) is not declared by this network")
         }
+        if !released.isEmpty, released.contains(name) {
+            throw ParameterError(description: "parameter \(name) was dropped after its bf16 preparation "
+                + "(the model was made for bf16 inference only): load the model again to run it in fp32 or train it")
+        }
         return v
+    }
+
+    /// Drops the fp32 values of `names`, keeping the weights already prepared from them: a model that
+    /// runs only in bf16 need not hold both. Reading a dropped value afterwards is an error.
+    public mutating func releaseFP32(_ names: [String]) {
+        keepingPrepared = true
+        defer { keepingPrepared = false }
+        for name in names where values[name] != nil {
+            values[name] = Tensor(shape: [0])
+            released.insert(name)
+        }
     }
 
     /// Whether the network declares `name`.

@@ -45,7 +45,7 @@ extension Parameters {
     /// The bf16 convolution of `input`-shaped fp32 tensors with the HWIO weights `weightName`
     /// (stride 1, 'SAME'), plus the bias `biasName` and ReLU, with an fp32 output; prepared once.
     func bf16Convolution(_ weightName: String, bias biasName: String?, input: [Int], relu: Bool) throws -> PreparedConvolution {
-        try prepared.entry("conv \(weightName) \(input) relu:\(relu)") {
+        try prepared.entry("conv \(weightName) \(Array(input.dropFirst())) relu:\(relu)") {
             let w = try self(weightName)
             let b = try biasName.map { try self($0).scalars }
             return try PreparedConvolution(input: input, filter: w, bias: b, relu: relu, bf16Output: false)

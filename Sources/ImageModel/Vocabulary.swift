@@ -20,6 +20,26 @@ public struct EncodedSentence: Sendable, Equatable {
     public var unknown: [String]
     /// True when the sentence had more than T tokens and was cut.
     public var truncated: Bool
+
+    /// The tokens that are words (hold a letter or a digit), not punctuation.
+    public var words: [String] { tokens.filter { $0.contains { $0.isLetter || $0.isNumber } } }
+
+    /// The unknown words (punctuation left out), each once, in sentence order.
+    public var unknownWords: [String] {
+        var seen = Set<String>()
+        return unknown.filter { $0.contains { $0.isLetter || $0.isNumber } && seen.insert($0).inserted }
+    }
+
+    /// The share of the sentence's words that are unknown, 0…1 (repeats counted each time).
+    public var unknownShare: Double {
+        let all = words
+        guard !all.isEmpty else { return 0 }
+        let unknownSet = Set(unknown)
+        return Double(all.filter { unknownSet.contains($0) }.count) / Double(all.count)
+    }
+
+    /// True when the sentence has words and none of them is in the vocabulary: the model would see only <unk>.
+    public var allWordsUnknown: Bool { !words.isEmpty && unknownShare == 1 }
 }
 
 public struct Vocabulary: Sendable {
@@ -27,6 +47,8 @@ public struct Vocabulary: Sendable {
     private let ids: [String: Int32]
     public let padID: Int32
     public let unknownID: Int32
+    /// Where the words came from (the file's path, for messages).
+    public let source: String
 
     /// A vocabulary from its words in id order; it must hold <pad> and <unk>.
     public init(words: [String], source: String = "vocabulary") throws {
@@ -40,6 +62,7 @@ public struct Vocabulary: Sendable {
         self.ids = ids
         self.padID = pad
         self.unknownID = unk
+        self.source = source
     }
 
     /// Reads a vocabulary file (one word per line; each line is stripped of surrounding whitespace).

@@ -1,6 +1,7 @@
 // What `segment` writes, from a VideoSegmenter's results:
 //   video   DIR/overlay.mp4 (the source frames of the chosen range, each sentence's mask blended in its own
-//           colour: a frame between two computed ones shows the last computed masks, or, with
+//           colour, chosen at its first mask away from the hues under it, and a legend of the sentences in their
+//           colours: a frame between two computed ones shows the last computed masks, or, with
 //           `.computedOnly`, only the computed frames are shown, each until the next; the source's
 //           audio over the range is copied in),
 //           DIR/masks/<sentence>/<frame>.png (0/255 at the source size; <frame> is %05d of the frame number,
@@ -41,10 +42,11 @@ public final class SegmentationOutput {
         case computedOnly
     }
 
-    /// Distinct overlay colours, one per sentence.
-    public static let palette: [(UInt8, UInt8, UInt8)] = [
-        (255, 48, 48), (48, 160, 255), (64, 220, 64), (255, 200, 0), (200, 64, 255), (0, 220, 200), (255, 120, 200),
-    ]
+    /// Each sentence's overlay colour, chosen at its first mask to differ from the hues under it; nil until then.
+    public private(set) var colours: [Overlay.Colour?]
+    /// Why the overlay has no legend (no font could be loaded), for a warning; nil while it has one.
+    public private(set) var legendProblem: String?
+    private var legend: Legend?
 
     /// Writes into `folder` (created if needed); `sentences` are the texts of the segmenter's sentences.
     public init(folder: String, sentences: [String], segmenter: VideoSegmenter) throws {
@@ -55,6 +57,7 @@ public final class SegmentationOutput {
         self.folder = folder
         self.sentences = sentences
         self.segmenter = segmenter
+        colours = Array(repeating: nil, count: sentences.count)
     }
 
     /// Segments a still image: DIR/mask.png (mask-<i>.png), DIR/overlay.png, DIR/masks.json.
@@ -65,7 +68,7 @@ public final class SegmentationOutput {
             try ImageIO.writePNG(try pngMask(r.mask), to: "\(folder)/\(name)")
             records.append((r.sentence, 1, try r.mask.rle(), nil))
         }
-        try ImageIO.writePNG(try overlay(image, masks: results), to: "\(folder)/overlay.png")
+        try ImageIO.writePNG(try withLegend(try overlay(image, masks: results)), to: "\(folder)/overlay.png")
         try writeJSON(source: source, width: image.width, height: image.height, frameRate: nil)
     }
 
@@ -99,16 +102,19 @@ public final class SegmentationOutput {
             while lo < hi { let mid = (lo + hi) / 2; if order[mid] <= f { lo = mid + 1 } else { hi = mid } }
             return lo > 0 ? order[lo - 1] : nil
         }
-        func flush() throws {
-            while written < span.upperBound, let image = pending[written + 1] {
+        // Frames are written once every sentence's colour is chosen (at the first computed frame), so the legend
+        // is the same on all.
+        func flush(final: Bool = false) throws {
+            while written < span.upperBound, final || !colours.contains(where: { $0 == nil }),
+                  let image = pending[written + 1] {
                 let f = written + 1
                 let shown = overlayFrames == .computedOnly ? (targetSet.contains(f) ? f : nil) : governing(f)
                 if let shown {
                     guard let masks = completed[shown] else { return }
-                    try writer.append(try overlay(image, masks: masks), sourceFrame: f)
+                    try writer.append(try withLegend(try overlay(image, masks: masks)), sourceFrame: f)
                     for t in completed.keys where t < shown { completed[t] = nil }
                 } else if overlayFrames == .holdMasks {
-                    try writer.append(image, sourceFrame: f)
+                    try writer.append(try withLegend(image), sourceFrame: f)
                 }
                 pending[f] = nil
                 written = f
@@ -133,6 +139,10 @@ public final class SegmentationOutput {
                 try writeMask(result, name: names.map { $0[result.frame - 1] })
                 partial.append(result)
                 if result.sentence == sentences.count - 1 {
+                    // The first computed frame chooses the colours (away from the hues under its masks).
+                    if colours.contains(where: { $0 == nil }), let image = pending[result.frame] {
+                        _ = try overlay(image, masks: partial)
+                    }
                     completed[result.frame] = partial
                     partial = []
                     frameDone()
@@ -149,7 +159,7 @@ public final class SegmentationOutput {
         } catch is Stop {
             stopped = true
         }
-        try flush()
+        try flush(final: true)
         try writer.finish()
         try writeJSON(source: source, width: reader.outputWidth, height: reader.outputHeight,
                       frameRate: reader.info.frameRate.value)
@@ -166,15 +176,29 @@ public final class SegmentationOutput {
         records.append((r.sentence, r.frame, try r.mask.rle(), name))
     }
 
-    /// The frame with each sentence's mask blended in its colour.
+    /// The frame with each sentence's mask blended in its colour (a sentence's first mask chooses its colour).
     public func overlay(_ image: RGBImage, masks: [FrameMask]) throws -> RGBImage {
         var out = image
         for m in masks.sorted(by: { $0.sentence < $1.sentence }) {
-            let colour = Self.palette[m.sentence % Self.palette.count]
-            out = try Overlay.blend(out, mask: try GrayImage(width: image.width, height: image.height, pixels: m.mask.pixels),
-                                    colour: colour)
+            let mask = try GrayImage(width: image.width, height: image.height, pixels: m.mask.pixels)
+            let colour = colours[m.sentence] ?? Overlay.colour(under: mask, in: out, avoiding: colours.compactMap { $0 })
+            colours[m.sentence] = colour
+            out = try Overlay.blend(out, mask: mask, colour: colour)
         }
         return out
+    }
+
+    /// The frame with the legend at its top left: each sentence's text in its colour (the palette's while its
+    /// colour is not chosen yet). Without a usable font the frame is returned as it is and `legendProblem` says why.
+    public func withLegend(_ image: RGBImage) throws -> RGBImage {
+        if legendProblem == nil, legend?.width != image.width || legend?.height != image.height {
+            do { legend = try Legend(texts: sentences, width: image.width, height: image.height) } catch {
+                legendProblem = "the overlay has no legend: \(error)"
+            }
+        }
+        guard let legend else { return image }
+        let resolved = sentences.indices.map { colours[$0] ?? Overlay.palette[$0 % Overlay.palette.count] }
+        return try legend.draw(on: image, colours: resolved)
     }
 
     private func pngMask(_ mask: PixelMask) throws -> GrayImage {

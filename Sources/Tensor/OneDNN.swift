@@ -131,14 +131,14 @@ public struct OneDNNError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A convolution prepared for bf16 inference at one input shape: relu?(conv(x, W·scale) + bias
+/// A convolution prepared for bf16 inference at one image size: relu?(conv(x, W·scale) + bias
 /// (+ residual)), with TensorFlow's NHWC/HWIO conventions and 'SAME'/'VALID' padding. The weights are
-/// converted and reordered once, here.
+/// converted and reordered once, here; a run takes any number of images of that size.
 ///
 ///     let conv = try PreparedConvolution(input: [1, 40, 40, 1024], filter: w, bias: b, relu: true)
 ///     let y = try conv(BF16Tensor(x))            // BF16Tensor [1, 40, 40, Cout]
 public final class PreparedConvolution: @unchecked Sendable {
-    /// Input [N, H, W, Cin] and output [N, Ho, Wo, Cout].
+    /// Input [N, H, W, Cin] and output [N, Ho, Wo, Cout] as prepared (a run may have another N).
     public let inputShape: [Int], outputShape: [Int]
     /// The oneDNN kernel, e.g. "brgconv:avx512_core_bf16".
     public let implementation: String
@@ -215,14 +215,20 @@ public final class PreparedConvolution: @unchecked Sendable {
         try run(shape: x.shape, UnsafeRawPointer(x.storage), dst)
     }
 
-    private func run(shape: [Int], _ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer) throws {
-        guard shape == inputShape else {
+    /// The output shape for an input of `shape` (any N; H, W and Cin as prepared).
+    public func outputShape(for shape: [Int]) throws -> [Int] {
+        guard shape.count == 4, shape.dropFirst() == inputShape.dropFirst() else {
             throw TensorError.shapeMismatch(op: "PreparedConvolution", shapes: [shape, inputShape],
-                                            reason: "prepared for another input shape")
+                                            reason: "prepared for another image size or channel count")
         }
+        return [shape[0]] + outputShape.dropFirst()
+    }
+
+    private func run(shape: [Int], _ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer) throws {
+        _ = try outputShape(for: shape)
         let failed = Atomic<Int32>(0)
         let h = handle
-        Engine.run(Int(cdnnl_conv_tasks(h))) { t in
+        Engine.run(shape[0] * Int(cdnnl_conv_blocks(h))) { t in
             let status = cdnnl_conv_run(h, Int32(t), src, dst)
             if status != 0 { failed.store(status, ordering: .relaxed) }
         }
@@ -233,7 +239,7 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// The convolution of `x` into a new bf16 tensor (`addsResidual` false, bf16 output).
     public func callAsFunction(_ x: BF16Tensor) throws -> BF16Tensor {
         precondition(bf16Output && !addsResidual, "PreparedConvolution: use run(_:addingInto:) or float(_:)")
-        let y = BF16Tensor(shape: outputShape)
+        let y = BF16Tensor(shape: try outputShape(for: x.shape))
         try run(x, UnsafeMutableRawPointer(y.storage))
         return y
     }
@@ -241,8 +247,9 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// The convolution of `x` added to `residual` in place (its buffer becomes the output).
     public func callAsFunction(_ x: BF16Tensor, addingInto residual: BF16Tensor) throws -> BF16Tensor {
         precondition(bf16Output && addsResidual, "PreparedConvolution: prepared without a residual")
-        guard residual.shape == outputShape else {
-            throw TensorError.shapeMismatch(op: "PreparedConvolution", shapes: [residual.shape, outputShape],
+        let shape = try outputShape(for: x.shape)
+        guard residual.shape == shape else {
+            throw TensorError.shapeMismatch(op: "PreparedConvolution", shapes: [residual.shape, shape],
                                             reason: "the residual must have the output's shape")
         }
         try run(x, UnsafeMutableRawPointer(residual.storage))
@@ -255,6 +262,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         precondition(!bf16Output && !addsResidual, "PreparedConvolution: prepared with a bf16 output")
         var failure: Error?
         let y: Tensor
+        let outputShape = try outputShape(for: x.shape)
         if operands == .fp32 {
             y = x.scalars.withUnsafeBufferPointer { src in
                 Tensor(shape: outputShape) { buf in

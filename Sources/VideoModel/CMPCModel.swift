@@ -106,6 +106,26 @@ public struct CMPCModel: Sendable {
         self.parameters = Parameters(specs: network.specs, seed: seed)
     }
 
+    /// Prepares the model for bf16 inference only: the precision becomes bf16, every backbone
+    /// convolution is prepared (one frame at the configured size runs through it) and the backbone's
+    /// fp32 weights are dropped, so the bf16 model holds less memory than the fp32 one. The head keeps
+    /// its fp32 weights (some of its products stay fp32). Training or an fp32 run then needs the model
+    /// loaded again.
+    public mutating func prepareForBF16Inference() throws {
+        precision = .bf16
+        if let reason = OneDNN.unavailableReason(.bf16) {
+            throw TensorError.invalidArgument(op: "prepareForBF16Inference", reason: reason)
+        }
+        let backbone = network.core.backbone
+        let image = Tensor(shape: [1, config.H, config.W, 3])
+        let bf16 = try Engine.withPrecision(.bf16) { () -> Bool in
+            guard backbone.runsInBF16(image, parameters) else { return false }
+            _ = try backbone(image, parameters)
+            return true
+        }
+        if bf16 { parameters.releaseFP32(backbone.specs.map(\.name)) }
+    }
+
     /// Runs the network on one preprocessed input: an image [H,W,3] / [1,H,W,3] for the image network,
     /// a clip [16,H,W,3] for the video network (an image given to the video network is its own clip).
     public func forward(input: Tensor, words: [Int32]) throws -> CMPCOutputs {

@@ -15,14 +15,14 @@ struct BenchDecode: AsyncParsableCommand {
     @Argument(help: "The video to decode.")
     var file: String
 
-    @Option(name: .long, help: "Decoder threads for both decoders (0: one per core).")
-    var threads: Int = 0
+    @Option(name: .long, help: "Decoder threads for both decoders (0: one per core; --threads sets the engine's workers).")
+    var decoderThreads: Int = 0
 
     @Option(name: .long, help: "The ffmpeg executable to compare with.")
     var ffmpeg: String = "ffmpeg"
 
     func run() async throws {
-        let n = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        let n = decoderThreads > 0 ? decoderThreads : ProcessInfo.processInfo.activeProcessorCount
         let info = try VideoReader(path: file).info
         var frames = 0
         let ours = {

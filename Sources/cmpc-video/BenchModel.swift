@@ -243,7 +243,7 @@ struct BenchVideoModel: AsyncParsableCommand {
         for i in 0..<(seconds * frameRate) { try writer.append(benchFrame(i, width: width, height: height)) }
         try writer.finish()
         var model = try CMPCModel(config: c, seed: 1)
-        model.precision = childPrecision
+        if childPrecision == .bf16 { try model.prepareForBF16Inference() }   // as segment does
         let reader = try VideoReader(path: path)
         let n = reader.info.frameCount
         let segmenter = try VideoSegmenter(model: model, sentences: [benchWords(c)])

@@ -136,10 +136,7 @@ struct Forward: AsyncParsableCommand {
         if let checkpoint = model.checkpoint {
             return try loadModel(checkpoint: checkpoint, configPath: model.config, numSteps: numSteps)
         }
-        guard let folder = DefaultModel.folder() else {
-            throw UserError("no --checkpoint given and no default model found (data/default/model.safetensors); "
-                + "set CMPC_VIDEO_DATA to the project's data folder or pass --checkpoint")
-        }
+        guard let folder = DefaultModel.folder() else { throw UserError(DefaultModel.notFound()) }
         return try loadModel(checkpoint: folder + "/model.safetensors", configPath: model.config ?? folder + "/config.json",
                              numSteps: numSteps)
     }

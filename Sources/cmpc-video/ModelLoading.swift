@@ -124,10 +124,7 @@ struct ModelOptions: ParsableArguments {
             try checkCheckpointPath(checkpoint)   // before the vocabulary: a wrong path is the first thing to fix
             checkpointPath = checkpoint
         } else {
-            guard let folder = DefaultModel.folder() else {
-                throw UserError("no --checkpoint given and no default model found (data/default/model.safetensors); "
-                    + "set CMPC_VIDEO_DATA to the project's data folder or pass --checkpoint")
-            }
+            guard let folder = DefaultModel.folder() else { throw UserError(DefaultModel.notFound()) }
             checkpointPath = folder + "/model.safetensors"
             if configPath == nil { configPath = folder + "/config.json" }
             if vocabPath == nil { vocabPath = folder + "/vocabulary.txt" }
@@ -147,6 +144,7 @@ struct ModelOptions: ParsableArguments {
         let vocabulary = try Vocabulary.load(URL(fileURLWithPath: vocabPath))
         var model = try loadModel(checkpoint: checkpointPath, configPath: configPath)
         model.precision = precision
+        if precision == .bf16 { try model.prepareForBF16Inference() }   // bf16 weights replace the backbone's fp32 ones
         guard vocabulary.count <= model.config.vocabSize else {
             throw UserError("\(vocabPath) has \(vocabulary.count) words but the checkpoint's embedding has \(model.config.vocabSize) rows: "
                 + "use the vocabulary the checkpoint was trained with")
@@ -155,26 +153,53 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// Where the model shipped in data/default lives.
+/// Where the model shipped in data/default lives, for a binary run from the project, copied or installed.
 enum DefaultModel {
-    /// $CMPC_VIDEO_DATA/default, else data/default found upward from the executable or the current folder.
-    static func folder() -> String? {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["CMPC_VIDEO_DATA"] {
-            let f = env + "/default"
-            return fm.fileExists(atPath: f + "/model.safetensors") ? f : nil
-        }
-        var starts = [fm.currentDirectoryPath]
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        starts.append(exe)
-        for start in starts {
-            var dir = URL(fileURLWithPath: start)
+    /// The folders searched, in order: $CMPC_VIDEO_DATA/default (or $CMPC_VIDEO_DATA itself when it holds the
+    /// model); beside the executable (default/, data/default/); the installed layout PREFIX/bin/cmpc-video →
+    /// PREFIX/share/cmpc-video/default; then data/default upward from the executable and the current folder.
+    static func candidates(environment: [String: String] = ProcessInfo.processInfo.environment,
+                           executable: String = executablePath(),
+                           currentFolder: String = FileManager.default.currentDirectoryPath) -> [String] {
+        if let data = environment["CMPC_VIDEO_DATA"], !data.isEmpty { return [data + "/default", data] }
+        let exe = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        var folders = [exe.appendingPathComponent("default").path, exe.appendingPathComponent("data/default").path,
+                       exe.deletingLastPathComponent().appendingPathComponent("share/cmpc-video/default").path]
+        for start in [exe.deletingLastPathComponent(), URL(fileURLWithPath: currentFolder)] {
+            var dir = start
             for _ in 0..<8 {
-                let f = dir.appendingPathComponent("data/default").path
-                if fm.fileExists(atPath: f + "/model.safetensors") { return f }
+                folders.append(dir.appendingPathComponent("data/default").path)
+                if dir.path == "/" { break }
                 dir.deleteLastPathComponent()
             }
         }
-        return nil
+        var seen = Set<String>()
+        return folders.map { URL(fileURLWithPath: $0).standardized.path }.filter { seen.insert($0).inserted }
+    }
+
+    /// The first candidate folder that holds model.safetensors, or nil.
+    static func folder() -> String? {
+        candidates().first { pathKind($0 + "/model.safetensors") == .regular }
+    }
+
+    /// Why no default model was found, naming where it was looked for and the fixes.
+    static func notFound() -> String {
+        let places = candidates()
+        if let data = ProcessInfo.processInfo.environment["CMPC_VIDEO_DATA"], !data.isEmpty {
+            return "no --checkpoint given and CMPC_VIDEO_DATA=\(data) holds no default/model.safetensors: "
+                + "point CMPC_VIDEO_DATA at the folder that holds default/ (the project's data/, or PREFIX/share/cmpc-video), "
+                + "or pass --checkpoint"
+        }
+        return "no --checkpoint given and no default model (default/model.safetensors) in "
+            + places.prefix(3).joined(separator: ", ") + " or a data/default above the executable or the current folder: "
+            + "install with Tools/install.sh PREFIX, set CMPC_VIDEO_DATA to the project's data folder, or pass --checkpoint"
+    }
+
+    /// The running executable's real path (symbolic links resolved), from /proc/self/exe where there is one.
+    static func executablePath() -> String {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), target.hasPrefix("/") {
+            return target
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
     }
 }

@@ -17,7 +17,7 @@ struct Segment: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment the actor a sentence describes in a video or an image.",
         discussion: """
-            A video gives DIR/overlay.mp4 (each sentence's mask blended in its own colour), \
+            A video gives DIR/overlay.mp4 (each sentence's mask blended in its own colour, with a legend), \
             DIR/masks/<sentence>/<frame>.png (0/255 at the source size) and DIR/masks.json (COCO RLE per sentence \
             and frame). An image gives DIR/mask.png (DIR/mask-<sentence>.png for several sentences), \
             DIR/overlay.png and DIR/masks.json. Either network reads either input: an image given to the video \
@@ -70,6 +70,12 @@ struct Segment: AsyncParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
+    @Flag(help: "Segment a sentence even when none of its words is in the vocabulary (they are read as <unk>).")
+    var allowUnknown = false
+
+    @Flag(help: "Print a JSON summary on stdout: input, sentences and their unknown words, frames, outputs, precision, timings.")
+    var json = false
+
     func validate() throws {
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         if let every, every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
@@ -77,21 +83,16 @@ struct Segment: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let clock = SegmentClock()
         let sentences = try collectSentences()
         try Segment.checkOutputFolder(out)
+        // The input is opened and checked before the model loads: a wrong path is reported at once.
+        let media = try openInput()
+        clock.lap("open_input")
         let loaded = try model.load(defaultPrecision: .auto)
-        if let problem = pathProblem(input) { throw UserError("\(input): \(problem); give a video, a folder of frames or an image") }
-        let encoded = try sentences.map { s -> [Int32] in
-            let e = try loaded.vocabulary.encode(s, steps: loaded.model.config.numSteps)
-            if !e.unknown.isEmpty {
-                warn("unknown words in \"\(s)\": \(e.unknown.joined(separator: ", ")) (read as <unk>)")
-            }
-            if e.truncated {
-                warn("\"\(s)\" has \(e.tokens.count) words; only the first \(loaded.model.config.numSteps) are used")
-            }
-            return e.ids
-        }
-        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded, resize: model.resize)
+        clock.lap("load_model")
+        let encoded = try encode(sentences, vocabulary: loaded.vocabulary, steps: loaded.model.config.numSteps)
+        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded.map(\.ids), resize: model.resize)
         segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
         segmenter.crf = crf
         // Written beside --out, then swapped in whole; --out is locked meanwhile.
@@ -103,33 +104,80 @@ struct Segment: AsyncParsableCommand {
         } catch {
             throw UserError("cannot write beside --out \(out): \(plainReason(error)); choose a folder you can write to")
         }
-        if try isStillImage(input) {
-            try output.segment(image: try ImageIO.read(path: input, upright: true), source: input)
+        var summary = SegmentSummary(input: input, out: out, sentences: sentences, encoded: encoded,
+                                     precision: loaded.model.precision.rawValue)
+        switch media {
+        case .image(let image):
+            try output.segment(image: image, source: input)
+            if let problem = output.legendProblem { warn(problem) }
             try folder.commit()
-            if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
-            return
+            clock.lap("segment")
+            summary.image(image, written: output)
+            if json { print(summary.json(timings: clock.laps)) }
+            else if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
+        case .video(let reader, let targets):
+            // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
+            let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
+                                            label: "segment")
+            progress.unit = "frames"
+            let stop = StopRequest.onSignals()
+            defer { stop.uninstall() }
+            let range = (start ?? 1)...(end ?? reader.info.frameCount)
+            let finished = try output.segment(video: reader, targets: targets, range: range,
+                                              overlayFrames: overlayComputedOnly ? .computedOnly : .holdMasks, source: input,
+                                              frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
+            if let problem = output.legendProblem { warn(problem) }
+            if let problem = output.audioProblem { warn("overlay.mp4 has no sound: \(problem)") }
+            try folder.commit()
+            progress.finish()
+            clock.lap("segment")
+            summary.video(reader, written: output, stopped: !finished)
+            if json { print(summary.json(timings: clock.laps)) }
+            if !finished {
+                warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
+                throw ExitCode(130)
+            }
+            if !json && !quiet { print("wrote \(out)/overlay.mp4, \(out)/masks/, \(out)/masks.json") }
         }
+    }
+
+    /// What `--out` will be made from: a still image, or a video with the frames to segment.
+    enum Media {
+        case image(RGBImage)
+        case video(VideoReader, targets: [Int])
+    }
+
+    /// Opens and checks the input (path, kind, frames to segment): cheap next to loading the model.
+    func openInput() throws -> Media {
+        if let problem = pathProblem(input) { throw UserError("\(input): \(problem); give a video, a folder of frames or an image") }
         // Upright: a clip's display matrix and a still's EXIF orientation are applied, as players show them.
+        if try isStillImage(input) { return .image(try ImageIO.read(path: input, upright: true)) }
         let reader = try VideoReader(path: input, options: .init(autorotate: true))
-        let targets = try selectFrames(frameCount: reader.info.frameCount)
-        let range = (start ?? 1)...(end ?? reader.info.frameCount)
-        // Frames/s and ETA over the frames to segment (all sentences of a frame count as one).
-        let progress = ProgressReporter(total: targets.count, style: .automatic(quiet: quiet, interval: 10),
-                                        label: "segment")
-        progress.unit = "frames"
-        let stop = StopRequest.onSignals()
-        defer { stop.uninstall() }
-        let finished = try output.segment(video: reader, targets: targets, range: range,
-                                          overlayFrames: overlayComputedOnly ? .computedOnly : .holdMasks, source: input,
-                                          frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
-        if let problem = output.audioProblem { warn("overlay.mp4 has no sound: \(problem)") }
-        try folder.commit()
-        progress.finish()
-        if !finished {
-            warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
-            throw ExitCode(130)
+        return .video(reader, targets: try selectFrames(frameCount: reader.info.frameCount))
+    }
+
+    /// Each sentence's word ids. A sentence none of whose words the vocabulary knows is an error unless
+    /// --allow-unknown (the model would see only <unk>); some unknown words are a warning with their share.
+    func encode(_ sentences: [String], vocabulary: Vocabulary, steps: Int) throws -> [EncodedSentence] {
+        try sentences.map { s in
+            let e = try vocabulary.encode(s, steps: steps)
+            let words = e.unknownWords.map { "\"\($0)\"" }.joined(separator: ", ")
+            if e.allWordsUnknown && !allowUnknown {
+                throw UserError("""
+                    no word of "\(s)" is in the vocabulary \(vocabulary.source) (unknown: \(words)), so the model would \
+                    see only <unk>: use words of that vocabulary, give the vocabulary the checkpoint was trained with \
+                    (--vocab FILE), or pass --allow-unknown to segment anyway
+                    """)
+            }
+            if !e.unknownWords.isEmpty {
+                let share = Int((e.unknownShare * 100).rounded())
+                warn("\(share)% of the words of \"\(s)\" are not in the vocabulary \(vocabulary.source): \(words) (read as <unk>)")
+            }
+            if e.truncated {
+                warn("\"\(s)\" has \(e.tokens.count) words; only the first \(steps) are used")
+            }
+            return e
         }
-        if !quiet { print("wrote \(out)/overlay.mp4, \(out)/masks/, \(out)/masks.json") }
     }
 
     func collectSentences() throws -> [String] {

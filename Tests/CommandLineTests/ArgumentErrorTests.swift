@@ -2,6 +2,7 @@
 // set, listing the choices); a missing file is named in the error and the exit status is non-zero.
 import Foundation
 import Testing
+import Video
 
 @Suite struct ArgumentErrorTests {
     /// A command line with one bad value of a closed set, the value, and the choices the error must list.
@@ -114,7 +115,9 @@ import Testing
         #expect(segment.stderr.contains(clip), "\(segment)")
 
         let checkpoint = folder.path("no-such-model.safetensors")
-        let model = try runTool(["segment", clip, "the red square", "--checkpoint", checkpoint,
+        let still = folder.path("still.png")   // a real input: the input is checked before the checkpoint
+        try ImageIO.writePNG(RGBImage(width: 32, height: 24, fill: (200, 30, 30)), to: still)
+        let model = try runTool(["segment", still, "the red square", "--checkpoint", checkpoint,
                                  "--vocab", projectRoot.appendingPathComponent("data/default/vocabulary.txt").path],
                                 in: folder)
         #expect(model.status != 0, "\(model)")

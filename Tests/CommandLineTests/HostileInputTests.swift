@@ -2,6 +2,7 @@
 // the fix, with a non-zero exit (64 for usage errors), and never with exit 0 having done nothing.
 import Foundation
 import Testing
+import Video
 
 @Suite struct HostileInputTests {
     @Test func aSentenceStartingWithADashIsAUsageErrorOrWorksAfterDoubleDashOrInText() throws {
@@ -29,8 +30,8 @@ import Testing
 
     @Test func aWrongCheckpointIsNamedBeforeTheVocabulary() throws {
         let folder = try TemporaryFolder()
-        let clip = folder.path("clip.mp4")
-        #expect(FileManager.default.createFile(atPath: clip, contents: Data([0])))
+        let clip = folder.path("still.png")   // a real input: the input is checked before the checkpoint
+        try ImageIO.writePNG(RGBImage(width: 32, height: 24, fill: (200, 30, 30)), to: clip)
         let missing = folder.path("no-such.safetensors")
         let dir = folder.path("run")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

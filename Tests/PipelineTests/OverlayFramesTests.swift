@@ -4,7 +4,8 @@
 //
 // The clips are grey, frame k at level 10 + 15k (mod 240), and the threshold is set so every mask covers the whole frame;
 // each overlay frame is matched to the nearest of the source frames drawn plain and with a full mask (by
-// SegmentationOutput.overlay itself, so the test does not depend on the overlay's colours).
+// SegmentationOutput.overlay and withLegend themselves, so the test does not depend on the overlay's colours or
+// legend).
 import Evaluation
 import Foundation
 import Testing
@@ -33,7 +34,8 @@ import VideoModel
         for k in 1...n {
             let v = Self.level(k)
             let plain = RGBImage(width: 64, height: 48, fill: (v, v, v))
-            candidates += [(k, false, plain), (k, true, try output.overlay(plain, masks: [full]))]
+            candidates += [(k, false, try output.withLegend(plain)),
+                           (k, true, try output.withLegend(try output.overlay(plain, masks: [full])))]
         }
         func distance(_ a: RGBImage, _ b: RGBImage) -> Int {
             var d = 0
