@@ -101,8 +101,10 @@ struct Segment: AsyncParsableCommand {
             throw UserError("cannot write beside --out \(out): \(plainReason(error)); choose a folder you can write to")
         }
         if try isStillImage(input) {
-            try output.segment(image: try ImageIO.read(path: input), source: input)
-            try folder.commit()
+            do {
+                try output.segment(image: try ImageIO.read(path: input), source: input)
+                try folder.commit()
+            } catch { throw folder.explain(error) }
             if !quiet { print("wrote \(out)/\(sentences.count == 1 ? "mask.png" : "mask-*.png"), overlay.png, masks.json") }
             return
         }
@@ -114,9 +116,12 @@ struct Segment: AsyncParsableCommand {
         progress.unit = "frames"
         let stop = StopRequest.onSignals()
         defer { stop.uninstall() }
-        let finished = try output.segment(video: reader, targets: targets, source: input,
+        let finished: Bool
+        do {
+            finished = try output.segment(video: reader, targets: targets, source: input,
                                           frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
-        try folder.commit()
+            try folder.commit()
+        } catch { throw folder.explain(error) }
         progress.finish()
         if !finished {
             warn("stopped: \(output.records.count / max(1, sentences.count)) frames written; every file is complete")
