@@ -114,8 +114,9 @@ public enum AtomicFile {
             throw error
         } catch {
             unlink(temporary)
-            if error is CocoaError || error is POSIXError {
-                throw AtomicWriteError(file: path, problem: "writing failed: \(error.localizedDescription)")
+            if error is CocoaError || error is POSIXError || (error as NSError).domain == NSCocoaErrorDomain {
+                throw AtomicWriteError(file: path, problem: "writing failed: \(plainReason(error)); "
+                                       + writeFailureFix(error))
             }
             throw error
         }
@@ -154,6 +155,27 @@ public func plainReason(_ error: Error) -> String {
     case .fileWriteOutOfSpace: return "no space left on the device"
     case .fileWriteVolumeReadOnly: return "the file system is read-only"
     default: return ns.localizedDescription
+    }
+}
+
+/// The POSIX error code under a Foundation error (FileHandle's writes wrap it), or nil.
+public func posixCode(_ error: Error) -> Int32? {
+    if let posix = error as? POSIXError { return posix.code.rawValue }
+    let ns = error as NSError
+    if ns.domain == NSPOSIXErrorDomain { return Int32(ns.code) }
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? Error { return posixCode(underlying) }
+    if ns.domain == NSCocoaErrorDomain, CocoaError.Code(rawValue: ns.code) == .fileWriteOutOfSpace { return ENOSPC }
+    return nil
+}
+
+/// What to do about a failed write: free space for a full disk, a quota or a file-size limit; else check the disk.
+/// Says that nothing half-written was kept.
+public func writeFailureFix(_ error: Error) -> String {
+    switch posixCode(error) {
+    case ENOSPC?, EDQUOT?, EFBIG?:
+        return "no partial file was kept; free disk space (or raise the quota or file-size limit) and rerun"
+    default:
+        return "no partial file was kept; check the disk and the folder's permissions and rerun"
     }
 }
 

@@ -93,6 +93,17 @@ public final class OutputFolder {
         finish()
     }
 
+    /// `error` as the user should read it when writing into the folder failed part-way (a full disk, a file-size
+    /// limit): the temporary folder's path replaced by the destination's, what became of the destination, and the
+    /// fix. Errors that do not concern the folder are returned unchanged.
+    public func explain(_ error: Error) -> Error {
+        let text = "\(error)"
+        guard !committed, text.contains(temporary) else { return error }
+        var message = text.replacingOccurrences(of: temporary, with: destination)
+        if !message.contains("rerun") { message += "; free disk space if the disk is full, and rerun" }
+        return PipelineError(message + "; \(destination) was left as it was (the run wrote beside it)")
+    }
+
     /// Removes the temporary folder unless committed, and releases the lock (also done on deinit). The lock file
     /// is removed while still held; a run that opened it meanwhile sees it gone and locks a new one.
     public func finish() {

@@ -91,7 +91,7 @@ public enum ImageIO {
         let out = image.pixels.withUnsafeBufferPointer { src in
             [UInt8](unsafeUninitializedCapacity: width * height * 3) { dst, count in
                 rc = swift_sws_packed_to_packed(scaler.ctx, src.baseAddress, Int32(image.width * 3),
-                                                Int32(image.height), dst.baseAddress, Int32(width * 3))
+                                                Int32(image.height), dst.baseAddress, Int32(width * 3), Int32(height))
                 count = width * height * 3
             }
         }

@@ -108,9 +108,11 @@ struct Segment: AsyncParsableCommand {
                                      precision: loaded.model.precision.rawValue)
         switch media {
         case .image(let image):
-            try output.segment(image: image, source: input)
+            do {
+                try output.segment(image: image, source: input)
+                try folder.commit()
+            } catch { throw folder.explain(error) }
             if let problem = output.legendProblem { warn(problem) }
-            try folder.commit()
             clock.lap("segment")
             summary.image(image, written: output)
             if json { print(summary.json(timings: clock.laps)) }
@@ -123,12 +125,15 @@ struct Segment: AsyncParsableCommand {
             let stop = StopRequest.onSignals()
             defer { stop.uninstall() }
             let range = (start ?? 1)...(end ?? reader.info.frameCount)
-            let finished = try output.segment(video: reader, targets: targets, range: range,
+            let finished: Bool
+            do {
+                finished = try output.segment(video: reader, targets: targets, range: range,
                                               overlayFrames: overlayComputedOnly ? .computedOnly : .holdMasks, source: input,
                                               frameDone: { progress.advance() }, shouldStop: { stop.isRequested })
+                try folder.commit()
+            } catch { throw folder.explain(error) }
             if let problem = output.legendProblem { warn(problem) }
             if let problem = output.audioProblem { warn("overlay.mp4 has no sound: \(problem)") }
-            try folder.commit()
             progress.finish()
             clock.lap("segment")
             summary.video(reader, written: output, stopped: !finished)

@@ -34,6 +34,12 @@ struct Synth: AsyncParsableCommand {
     @Option(name: .long, help: "Annotate frames 1+k*N (k >= 1).")
     var annotateEvery: Int = 8
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Annotate these frames instead: all, or a list such as 1,2,3,30-32.",
+        discussion: "Frames near either end (whose 16-frame windows clamp) are annotated only this way.",
+        valueName: "all|LIST"))
+    var annotatedFrames: String?
+
     @Option(name: .long, help: "Share of clips and images in the test split (the last ones).")
     var testFraction: Double = 0.2
 
@@ -63,6 +69,7 @@ struct Synth: AsyncParsableCommand {
         config.height = h
         config.frames = frames
         config.annotateEvery = annotateEvery
+        if let annotatedFrames { config.annotatedFrameList = try Self.frameList(annotatedFrames, frames: frames) }
         config.testFraction = testFraction
         config.frameRate = frameRate
         config.actorScale = actorScale
@@ -99,5 +106,24 @@ struct Synth: AsyncParsableCommand {
             print("  \(s.images) still images (\(SyntheticVideoMedia().stillExtension)), \(s.imageSentences) sentences; "
                   + shares(s.imageSentencesByCue, s.imageSentences))
         }
+    }
+
+    /// The frames of --annotated-frames: "all" (1…frames), or numbers and ranges A-B separated by commas, sorted,
+    /// each once.
+    static func frameList(_ text: String, frames: Int) throws -> [Int] {
+        let spec = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if spec == "all" { return Array(1...max(1, frames)) }
+        var chosen = Set<Int>()
+        for part in spec.split(separator: ",", omittingEmptySubsequences: false) {
+            let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+                .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard (1...2).contains(ends.count), let first = ends[0], let last = ends[ends.count - 1], first <= last,
+                  first >= 1, last <= frames else {
+                throw ValidationError("--annotated-frames: \"\(part)\" is not a frame or a range A-B within "
+                                      + "1…\(frames) (--frames); give all or a list such as 1,2,30-32")
+            }
+            chosen.formUnion(first...last)
+        }
+        return chosen.sorted()
     }
 }

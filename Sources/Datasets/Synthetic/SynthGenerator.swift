@@ -27,6 +27,9 @@ public struct SyntheticConfig: Sendable, Equatable {
     /// Frames per clip and the annotation stride (annotated frames 1 + k·stride, k ≥ 1).
     public var frames: Int = 32
     public var annotateEvery: Int = 8
+    /// The annotated frames (1-based, increasing) when given; nil: every `annotateEvery` frames (see
+    /// `annotatedFrames`). Frames near the ends, whose clip windows clamp, may be annotated only this way.
+    public var annotatedFrameList: [Int]?
     /// Share of clips (and images) in the test split (the last ones).
     public var testFraction: Double = 0.2
     public var frameRate: Int = 24
@@ -47,6 +50,17 @@ public struct SyntheticConfig: Sendable, Equatable {
             throw bad("frames", "\(frames) frames: need more than the annotation stride + 1 and at most 1000")
         }
         guard (2...64).contains(annotateEvery) else { throw bad("annotate-every", "\(annotateEvery) is outside 2…64") }
+        if let list = annotatedFrameList {
+            guard !list.isEmpty else { throw bad("annotated-frames", "the list is empty: give frames, or all") }
+            guard list.allSatisfy({ (1...frames).contains($0) }) else {
+                throw bad("annotated-frames", "\(list.map(String.init).joined(separator: ",")): each frame must be "
+                          + "within 1…\(frames) (--frames)")
+            }
+            guard zip(list, list.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw bad("annotated-frames", "\(list.map(String.init).joined(separator: ",")): give each frame once, "
+                          + "in increasing order")
+            }
+        }
         guard testFraction >= 0, testFraction < 1 else { throw bad("test-fraction", "\(testFraction) is outside [0, 1)") }
         guard (1...120).contains(frameRate) else { throw bad("frame-rate", "\(frameRate) is outside 1…120") }
         guard actorScale >= 0.5, actorScale <= 2.5 else {
@@ -54,9 +68,11 @@ public struct SyntheticConfig: Sendable, Equatable {
         }
     }
 
-    /// The annotated frames of every clip: 1 + k·stride for k ≥ 1, up to F − stride/2.
+    /// The annotated frames of every clip: `annotatedFrameList` when given, else 1 + k·stride for k ≥ 1, up to
+    /// F − stride/2.
     public var annotatedFrames: [Int] {
-        stride(from: 1 + annotateEvery, through: frames - annotateEvery / 2, by: annotateEvery).map { $0 }
+        if let list = annotatedFrameList { return list }
+        return stride(from: 1 + annotateEvery, through: frames - annotateEvery / 2, by: annotateEvery).map { $0 }
     }
 
     /// How many of `count` items go to the test split (the last ones).
