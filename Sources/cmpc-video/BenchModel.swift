@@ -14,8 +14,15 @@ import Tensor
 import Video
 import VideoModel
 
-/// Peak resident memory of this process so far, MiB.
+/// Peak resident memory of this process so far, MiB: VmHWM of /proc/self/status (the high-water mark of
+/// this program's own memory; getrusage's ru_maxrss survives execve, so a child started by a large parent
+/// would report the parent's peak), else getrusage.
 func peakResidentMiB() -> Double {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kilobytes = Double(line.split(separator: " ").dropFirst().first(where: { !$0.isEmpty }) ?? "") {
+        return kilobytes / 1024
+    }
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Double(usage.ru_maxrss) / 1024   // kilobytes on Linux
