@@ -43,16 +43,15 @@ public struct ConvLSTMFusion: Sendable {
             let shape = [1, height, width, d]
             var c = Tensor(shape: shape)
             var h = Tensor(shape: shape)
-            let kernel = try p(kernelName)
             let wci = try p(scope + "/W_ci"), wcf = try p(scope + "/W_cf"), wco = try p(scope + "/W_co")
             let normParameters = try norms.map { (gamma: try p($0.name + "/gamma"), beta: try p($0.name + "/beta")) }
             for x in sequence {
                 let y = try Profiler.section("ConvLSTM conv") {                                 // [1,H,W,4D]
                     let xh = try concat([x, h], axis: 3)
-                    if runsInBF16(input: xh.shape, cout: 4 * d, tracked: [xh, kernel]) {
+                    if runsInBF16(input: xh.shape, cout: 4 * d, tracked: [xh, p.values[kernelName]]) {
                         return try p.bf16Convolution(kernelName, bias: nil, input: xh.shape, relu: false).float(xh)
                     }
-                    return try conv2d(xh, kernel, padding: .same)
+                    return try conv2d(xh, try p(kernelName), padding: .same)
                 }
                 if !Tape.records([y, c, wci, wcf, wco] + normParameters.flatMap { [$0.gamma, $0.beta] }) {
                     // Inference: the same arithmetic in fewer passes (no gate copies or temporaries).

@@ -9,7 +9,8 @@ import Tensor
 extension ConvBatchNorm {
     /// This unit as a bf16 convolution of `input`-shaped tensors, prepared once.
     func prepared(_ p: Parameters, input: [Int], residual: Bool, relu: Bool) throws -> PreparedConvolution {
-        try p.prepared.entry("bn-conv \(conv) \(Array(input.dropFirst())) residual:\(residual) relu:\(relu)") {
+        try p.prepared.entry("bn-conv \(conv) \(Array(input.dropFirst())) residual:\(residual) relu:\(relu)",
+                             sources: specs.map(\.name)) {
             let folded = try foldBatchNorm(mean: p(bn + "/moving_mean"), variance: p(bn + "/moving_variance"),
                                            offset: p(bn + "/beta"), scale: p(bn + "/gamma"), epsilon: 0.001)
             return try PreparedConvolution(input: input, filter: p(conv + "/weights"), strides: (stride, stride),

@@ -30,13 +30,14 @@ public struct HeadConv: Sendable {
     /// ReLU) are applied in the convolution's output pass.
     public func callAsFunction(_ x: Tensor, _ p: Parameters, relu applyRelu: Bool = false) throws -> Tensor {
         try Profiler.section("HeadConv") {
+            // bf16 first: a bf16-only model may have dropped the fp32 weights its prepared convolution replaced.
+            if runsInBF16(input: x.shape, cout: outChannels, tracked: [x, p.values[weightName], p.values[biasName]]) {
+                return try p.bf16Convolution(weightName, bias: biasName, input: x.shape, relu: applyRelu).float(x)
+            }
             let w = try p(weightName), b = try p(biasName)
             if Tape.records([x, w, b]) {
                 let y = try biasAdd(conv2d(x, w, padding: .same), b)
                 return applyRelu ? try relu(y) : y
-            }
-            if runsInBF16(input: x.shape, cout: outChannels, tracked: [x, w, b]) {
-                return try p.bf16Convolution(weightName, bias: biasName, input: x.shape, relu: applyRelu).float(x)
             }
             return try conv2dFused(x, w, padding: .same, shift: b, relu: applyRelu)
         }

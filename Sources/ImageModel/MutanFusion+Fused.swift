@@ -15,17 +15,19 @@ import Tensor
 ///
 /// `products`, when given, holds x·[W₁ … W_K] already ([rows, K·C], e.g. from the bf16 convolution
 /// with the heads' weights side by side), and the sgemms are skipped.
-func mutanInference(_ x: Tensor, weights: [Tensor], biases: [Tensor], factors: [Tensor],
+func mutanInference(_ x: Tensor, weights: [Tensor]?, biases: [Tensor], factors: [Tensor],
                     products given: Tensor? = nil, epsilon: Float = 1e-12) throws -> Tensor {
-    let heads = weights.count
+    let heads = biases.count
     let cin = x.shape.last ?? 0
-    let c = weights.first?.shape.last ?? 0
-    guard heads > 0, biases.count == heads, factors.count == heads, cin > 0, c > 0,
-          weights.allSatisfy({ $0.count == cin * c && $0.shape.last == c }),
+    let c = biases.first?.count ?? 0
+    guard heads > 0, factors.count == heads, cin > 0, c > 0, (weights == nil) == (given != nil),
+          (weights ?? []).count == (weights == nil ? 0 : heads),
+          (weights ?? []).allSatisfy({ $0.count == cin * c && $0.shape.last == c }),
           biases.allSatisfy({ $0.count == c }), factors.allSatisfy({ $0.count == c }) else {
-        throw TensorError.shapeMismatch(op: "mutanInference", shapes: [x.shape] + weights.map(\.shape),
-                                        reason: "x [..,Cin], head weights [Cin,C], a bias and a factor of C values per head")
+        throw TensorError.shapeMismatch(op: "mutanInference", shapes: [x.shape] + (weights ?? []).map(\.shape),
+                                        reason: "x [..,Cin], head weights [Cin,C] (or the products), a bias and a factor of C values per head")
     }
+    let weights = weights ?? []
     if Tape.records([x] + weights + biases + factors) {
         throw TensorError.invalidArgument(op: "mutanInference", reason: "inference only: an input is tracked")
     }

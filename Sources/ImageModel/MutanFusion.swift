@@ -24,20 +24,24 @@ public struct MutanFusion: Sendable {
             let s = frames == 1 ? spatial : try spatial.tiled([frames, 1, 1, 1])
             let vs = try concat([v, s], axis: 3)                                           // [F,H,W,C+8]
             let factors = try language.map { try tanh($0(sentence, p)) }                    // [1,1,1,C] each
-            let weights = try visual.map { try p($0.weightName) }, biases = try visual.map { try p($0.biasName) }
+            let biases = try visual.map { try p($0.biasName) }
+            let names = visual.map(\.weightName)
+            if runsInBF16(input: vs.shape, cout: visual.count * (visual.first?.outChannels ?? 0),
+                          tracked: [vs] + factors + biases + names.map { p.values[$0] }) {
+                // bf16: the five heads' weights side by side, one convolution into [.., 5·C], then one
+                // pass per location (the fp32 weights are not read: a bf16-only model may have dropped them).
+                return try Profiler.section("HeadConv") {
+                    let conv = try p.prepared.entry("mutan \(names[0]) \(Array(vs.shape.dropFirst()))", sources: names) {
+                        try PreparedConvolution(input: vs.shape, filter: sideBySide(names.map { try p($0) }), bf16Output: false)
+                    }
+                    return try mutanInference(vs, weights: nil, biases: biases, factors: factors, products: conv.float(vs))
+                }
+            }
+            let weights = try names.map { try p($0) }
             if !Tape.records([vs] + factors + weights + biases) {
                 // Inference: the five products into one buffer, then one pass per location.
                 return try Profiler.section("HeadConv") {
-                    let c = weights[0].shape.last ?? 0
-                    guard runsInBF16(input: vs.shape, cout: visual.count * c, tracked: [vs] + weights) else {
-                        return try mutanInference(vs, weights: weights, biases: biases, factors: factors)
-                    }
-                    // bf16: the five heads' weights side by side, one convolution into [.., 5·C].
-                    let conv = try p.prepared.entry("mutan \(visual[0].weightName) \(Array(vs.shape.dropFirst()))") {
-                        try PreparedConvolution(input: vs.shape, filter: sideBySide(weights), bf16Output: false)
-                    }
-                    return try mutanInference(vs, weights: weights, biases: biases, factors: factors,
-                                              products: conv.float(vs))
+                    try mutanInference(vs, weights: weights, biases: biases, factors: factors)
                 }
             }
             var sum: Tensor? = nil

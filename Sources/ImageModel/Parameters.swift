@@ -156,6 +156,7 @@ public struct Parameters: Sendable {
         guard let v = values[name] else {
             throw ParameterError(description: "parameter \(name) is not declared by this network")
         }
+        if prepared.recordingReads { prepared.noteRead(name) }
         if !released.isEmpty, released.contains(name) {
             throw ParameterError(description: "parameter \(name) was dropped after its bf16 preparation "
                 + "(the model was made for bf16 inference only): load the model again to run it in fp32 or train it")

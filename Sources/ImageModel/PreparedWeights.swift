@@ -14,19 +14,44 @@ import Tensor
 /// value share it).
 public final class PreparedWeights: @unchecked Sendable {
     private let entries = Mutex<[String: AnyObject]>([:])
+    /// Parameters some entry was made from, and those read in fp32 while `recordingReads`.
+    private let names = Mutex<(sources: Set<String>, read: Set<String>)>(([], []))
+    private let recording = Atomic<Bool>(false)
 
     public init() {}
 
-    /// The entry for `key`, made by `make` the first time (concurrent first uses may both make it;
-    /// one is kept, and both are equal).
-    public func entry<T: AnyObject>(_ key: String, _ make: () throws -> T) rethrows -> T {
+    /// The entry for `key`, made by `make` from the parameters `sources` the first time (concurrent
+    /// first uses may both make it; one is kept, and both are equal).
+    public func entry<T: AnyObject>(_ key: String, sources: [String], _ make: () throws -> T) rethrows -> T {
         if let found = entries.withLock({ $0[key] }) as? T { return found }
-        let made = try make()
+        // Reading the sources to make the entry is not an fp32 use of them.
+        let wasRecording = recording.exchange(false, ordering: .relaxed)
+        let made: T
+        do {
+            defer { if wasRecording { recording.store(true, ordering: .relaxed) } }
+            made = try make()
+        }
+        names.withLock { $0.sources.formUnion(sources) }
         return entries.withLock { table in
             if let found = table[key] as? T { return found }
             table[key] = made
             return made
         }
+    }
+
+    /// Whether parameter reads are being noted (`Parameters.callAsFunction` asks, cheaply).
+    var recordingReads: Bool { recording.load(ordering: .relaxed) }
+
+    func noteRead(_ name: String) { names.withLock { _ = $0.read.insert(name) } }
+
+    /// Runs `body` noting every parameter read in fp32; returns the parameters that prepared entries
+    /// were made from and that nothing read in fp32 meanwhile.
+    public func onlyPrepared(during body: () throws -> Void) rethrows -> Set<String> {
+        names.withLock { $0.read = [] }
+        recording.store(true, ordering: .relaxed)
+        defer { recording.store(false, ordering: .relaxed) }
+        try body()
+        return names.withLock { $0.sources.subtracting($0.read) }
     }
 
     /// Bytes of prepared convolution weights held.
@@ -45,7 +70,8 @@ extension Parameters {
     /// The bf16 convolution of `input`-shaped fp32 tensors with the HWIO weights `weightName`
     /// (stride 1, 'SAME'), plus the bias `biasName` and ReLU, with an fp32 output; prepared once.
     func bf16Convolution(_ weightName: String, bias biasName: String?, input: [Int], relu: Bool) throws -> PreparedConvolution {
-        try prepared.entry("conv \(weightName) \(Array(input.dropFirst())) relu:\(relu)") {
+        try prepared.entry("conv \(weightName) \(Array(input.dropFirst())) relu:\(relu)",
+                           sources: [weightName] + (biasName.map { [$0] } ?? [])) {
             let w = try self(weightName)
             let b = try biasName.map { try self($0).scalars }
             return try PreparedConvolution(input: input, filter: w, bias: b, relu: relu, bf16Output: false)

@@ -106,24 +106,28 @@ public struct CMPCModel: Sendable {
         self.parameters = Parameters(specs: network.specs, seed: seed)
     }
 
-    /// Prepares the model for bf16 inference only: the precision becomes bf16, every backbone
-    /// convolution is prepared (one frame at the configured size runs through it) and the backbone's
-    /// fp32 weights are dropped, so the bf16 model holds less memory than the fp32 one. The head keeps
-    /// its fp32 weights (some of its products stay fp32). Training or an fp32 run then needs the model
-    /// loaded again.
+    /// Prepares the model for bf16 inference only: the precision becomes bf16, one forward at the
+    /// configured size prepares every convolution that runs in bf16, and the fp32 weights that only
+    /// those prepared convolutions use are dropped, so the bf16 model holds less memory than the fp32
+    /// one. Weights some fp32 op still reads stay. Training or an fp32 run then needs the model loaded
+    /// again (reading a dropped weight is an error that says so).
     public mutating func prepareForBF16Inference() throws {
-        precision = .bf16
         if let reason = OneDNN.unavailableReason(.bf16) {
             throw TensorError.invalidArgument(op: "prepareForBF16Inference", reason: reason)
         }
-        let backbone = network.core.backbone
+        precision = .bf16
+        let model = self
+        // One frame through the parts segment runs (a whole clip would hold 16 frames' activations at once).
         let image = Tensor(shape: [1, config.H, config.W, 3])
-        let bf16 = try Engine.withPrecision(.bf16) { () -> Bool in
-            guard backbone.runsInBF16(image, parameters) else { return false }
-            _ = try backbone(image, parameters)
-            return true
+        let words = [Int32](repeating: 1, count: config.numSteps)
+        let unused = try parameters.prepared.onlyPrepared {
+            let frames = try model.frames(image)
+            let sentence = try model.sentence(words)
+            let perSentence = try model.frameSentence(frames, sentence)
+            _ = try model.window(sampled: Array(repeating: perSentence[0], count: model.network.slotCount),
+                                 target: frames[0], sentence)
         }
-        if bf16 { parameters.releaseFP32(backbone.specs.map(\.name)) }
+        parameters.releaseFP32(unused.sorted())
     }
 
     /// Runs the network on one preprocessed input: an image [H,W,3] / [1,H,W,3] for the image network,

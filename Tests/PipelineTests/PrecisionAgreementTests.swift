@@ -60,6 +60,24 @@ import VideoModel
     }
 
     @Test(.enabled(if: OneDNN.hasNativeBF16))
+    func aBF16OnlyModelDropsTheWeightsItsPreparedConvolutionsReplaceAndGivesTheSameMasks() throws {
+        let (model, sentences) = try shipped()
+        var lean = model
+        try lean.prepareForBF16Inference()
+        let released = lean.parameters.released
+        #expect(!released.isEmpty)
+        #expect(released.contains { $0.contains("vis_trans_") }, "MUTAN's visual weights run only in bf16: \(released.sorted())")
+        #expect(!released.contains { $0.contains("lang_trans_") }, "language transforms (vectors) stay fp32")
+        let dropped = released.reduce(0) { $0 + (model.parameters.values[$1]?.count ?? 0) }
+        print("prepareForBF16Inference dropped \(released.count) fp32 tensors, \(dropped * 4 / 1024) KiB")
+        let full = try segment(model, [sentences[1]], precision: .bf16)
+        let leaner = try segment(lean, [sentences[1]], precision: .bf16)
+        #expect(full.map(\.probabilities) == leaner.map(\.probabilities))
+        // An fp32 run of the lean model names the dropped weight and the fix.
+        #expect(throws: ParameterError.self) { _ = try segment(lean, [sentences[1]], precision: .fp32) }
+    }
+
+    @Test(.enabled(if: OneDNN.hasNativeBF16))
     func bf16IsBitIdenticalForAnyWorkerCount() throws {
         let (model, sentences) = try shipped()
         let one = try Engine.withWorkers(1) { try segment(model, [sentences[0]], precision: .bf16) }
