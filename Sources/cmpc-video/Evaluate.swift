@@ -102,6 +102,11 @@ struct Evaluate: AsyncParsableCommand {
             let missing = [("--dataset", dataset == nil), ("--root", root == nil), ("--split", split == nil)]
                 .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
+            if dataset == .ytvos {
+                throw ValidationError("evaluate does not run Ref-YouTube-VOS yet (its J&F needs each expression's whole "
+                                      + "video, which this build does not evaluate); `cmpc-video datasets check --dataset "
+                                      + "ytvos` reads the folder")
+            }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
             guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }
             if vis?.isEmpty == true { throw ValidationError("--vis is empty: give the folder for the pictures") }

@@ -1,0 +1,237 @@
+// Ref-YouTube-VOS (Seo et al., ECCV 2020) as it ships, and as MTTR and ReferFormer read it.
+//
+// Layout:
+//   ROOT/{train,valid,test}/JPEGImages/<video>/<frame>.jpg
+//   ROOT/train/Annotations/<video>/<frame>.png        palette PNGs: pixel value (palette index) = object id, 0 background
+//   ROOT/meta_expressions/{train,valid,test}/meta_expressions.json
+//     {"videos": {"<video>": {"expressions": {"<exp_id>": {"exp": "…", "obj_id": "1"}}, "frames": ["00000", "00005", …]}}}
+//     valid and test have no obj_id (their masks are scored by the challenge server).
+// A video's frames are the listed ones, in list order; an expression refers to one object in all of them, and its
+// mask in a frame is `Annotations/<video>/<frame>.png == obj_id` (empty where the object is not visible).
+// One sample per (expression, frame): id `ytvos/<video>/<exp_id>/<frame>`. Videos and expressions keep file order.
+import Evaluation
+import Foundation
+import JSON
+import Video
+
+/// The Ref-YouTube-VOS reader.
+///
+/// ```swift
+/// let ytvos = RefYouTubeVOS(root: "/data/ref-youtube-vos")
+/// for video in try ytvos.videos(split: "train") { … video.expressions[0].sentence … }
+/// ```
+public struct RefYouTubeVOS: ReferringDataset {
+    public let root: String
+    public var splits: [String] { ["train", "valid", "test"] }
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// One referring expression of a video.
+    public struct Expression: Equatable, Sendable {
+        /// The key under `expressions` ("0", "1", …).
+        public var id: String
+        /// The sentence as the file stores it.
+        public var sentence: String
+        /// The referred object's id in the annotation PNGs; nil in valid and test.
+        public var objectID: Int?
+    }
+
+    /// One video of a split: its listed frames and its expressions.
+    public struct Video: Equatable, Sendable {
+        public var id: String
+        /// Frame names without extension, in list order ("00000", "00005", …).
+        public var frames: [String]
+        public var expressions: [Expression]
+    }
+
+    /// `ROOT/meta_expressions/<split>/meta_expressions.json`.
+    public func metaPath(split: String) -> String {
+        joinPath(root, "meta_expressions", split, "meta_expressions.json")
+    }
+
+    /// `ROOT/<split>/JPEGImages/<video>/<frame>.jpg`.
+    public func framePath(split: String, video: String, frame: String) -> String {
+        joinPath(root, split, "JPEGImages", video, frame + ".jpg")
+    }
+
+    /// `ROOT/train/Annotations/<video>/<frame>.png` (only train has annotations).
+    public func annotationPath(video: String, frame: String) -> String {
+        joinPath(root, "train", "Annotations", video, frame + ".png")
+    }
+
+    /// The videos of a split, in file order; entries that cannot be used are skipped with a warning on stderr.
+    public func videos(split: String) throws -> [Video] {
+        var scan = Scan()
+        let videos = try listVideos(split: split, scan: &scan)
+        scan.warn()
+        return videos
+    }
+
+    public func samples(split: String) throws -> [ReferringSample] {
+        var scan = Scan()
+        let videos = try listVideos(split: split, scan: &scan)
+        scan.warn()
+        return samples(split: split, videos: videos)
+    }
+
+    func samples(split: String, videos: [Video]) -> [ReferringSample] {
+        var out: [ReferringSample] = []
+        for video in videos {
+            for expression in video.expressions {
+                for frame in video.frames {
+                    let framePath = framePath(split: split, video: video.id, frame: frame)
+                    let id = "ytvos/\(video.id)/\(expression.id)/\(frame)"
+                    if let object = expression.objectID {
+                        let maskPath = annotationPath(video: video.id, frame: frame)
+                        out.append(ReferringSample(
+                            id: id, source: .image(path: framePath), sentence: expression.sentence, instance: String(object),
+                            maskPath: maskPath, maskLoader: { try RefYouTubeVOS.loadMask(path: maskPath, objectID: object) }))
+                    } else {
+                        let problem = DatasetError.invalidValue(
+                            file: metaPath(split: split), what: "ground truth",
+                            reason: "\(split) has no object ids or annotations (the challenge server scores it); "
+                                + "evaluate locally on train")
+                        out.append(ReferringSample(
+                            id: id, source: .image(path: framePath), sentence: expression.sentence, instance: "",
+                            maskPath: metaPath(split: split), maskLoader: { throw problem }))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The mask of object `objectID` in an annotation PNG: the pixels whose palette index is the id.
+    public static func loadMask(path: String, objectID: Int) throws -> PixelMask {
+        let labels: GrayImage
+        do {
+            labels = try ImageIO.readLabels(path: path)
+        } catch let error as VideoError {
+            if error.kind == .missingFile { throw DatasetError.missingFile(path) }
+            throw DatasetError.unreadable(file: path, reason: error.message)
+        }
+        let id = UInt8(clamping: objectID)
+        return try PixelMask(width: labels.width, height: labels.height, pixels: labels.pixels.map { $0 == id ? 1 : 0 })
+    }
+
+    public func check(split: String, options: CheckOptions) throws -> CheckReport {
+        var scan = Scan()
+        scan.strict = options.strict
+        let videos = try listVideos(split: split, scan: &scan)
+        let fm = FileManager.default
+        let annotated = split == "train"
+        var frames = 0, expressions = 0, annotationFiles = 0
+        for video in videos {
+            expressions += video.expressions.count
+            let folder = joinPath(root, split, "JPEGImages", video.id)
+            guard fm.fileExists(atPath: folder) else {
+                try scan.missingFile(folder + "/")
+                frames += video.frames.count
+                continue
+            }
+            var objectsSeen = Set<UInt8>()
+            for frame in video.frames {
+                frames += 1
+                let jpeg = framePath(split: split, video: video.id, frame: frame)
+                if !fm.fileExists(atPath: jpeg) {
+                    try scan.missingFile(jpeg)
+                } else if ImageIO.stillFormat(path: jpeg) != "jpeg" {
+                    try scan.failed(jpeg, DatasetError.unreadable(file: jpeg, reason: "not a JPEG file (its first bytes)"))
+                }
+                guard annotated else { continue }
+                let png = annotationPath(video: video.id, frame: frame)
+                annotationFiles += 1
+                if !fm.fileExists(atPath: png) {
+                    try scan.missingFile(png)
+                } else if ImageIO.stillFormat(path: png) != "png" {
+                    try scan.failed(png, DatasetError.unreadable(file: png, reason: "not a PNG file (its first bytes)"))
+                } else if options.verifyMasks {
+                    do {
+                        objectsSeen.formUnion(try ImageIO.readLabels(path: png).pixels)
+                    } catch let error as VideoError {
+                        try scan.failed(png, DatasetError.unreadable(file: png, reason: error.message))
+                    }
+                }
+            }
+            if annotated && options.verifyMasks {
+                for e in video.expressions {
+                    if let object = e.objectID, !objectsSeen.contains(UInt8(clamping: object)) {
+                        scan.notes.append("\(video.id) expression \(e.id): object \(object) appears in none of its "
+                                          + "\(video.frames.count) annotation PNGs (its masks are all empty)")
+                    }
+                }
+            }
+        }
+        if !annotated {
+            scan.notes.append("\(split) has no annotations: J&F on it comes from the challenge server")
+        }
+        var counts: [(name: String, value: Int)] = [("videos", videos.count), ("expressions", expressions), ("frames", frames)]
+        if annotated { counts.append(("annotation_files", annotationFiles)) }
+        return CheckReport(dataset: "ytvos", split: split,
+                           samples: videos.reduce(0) { $0 + $1.expressions.count * $1.frames.count },
+                           unitName: "videos", units: videos.count, missing: Array(Set(scan.missing)).sorted(),
+                           unreadable: scan.unreadable, skippedRows: scan.skippedRows, notes: scan.notes,
+                           comparisons: [], counts: counts)
+    }
+
+    /// Reads the split's meta_expressions.json; entries that cannot be used go to `scan.skippedRows`.
+    func listVideos(split: String, scan: inout Scan) throws -> [Video] {
+        guard splits.contains(split) else { throw DatasetError.unknownSplit(split, known: splits) }
+        let path = metaPath(split: split)
+        let (videos, skipped) = try Self.parseMeta(try readFile(path), file: path, requireObjectIDs: split == "train")
+        scan.skippedRows += skipped
+        return videos
+    }
+
+    /// Parses a meta_expressions.json: the videos in file order, and the entries skipped (file: why). With
+    /// `requireObjectIDs` (train) an expression without a numeric obj_id is skipped; without, obj_id is optional.
+    public static func parseMeta(_ data: Data, file: String, requireObjectIDs: Bool) throws -> (videos: [Video], skipped: [String]) {
+        let top: JSONValue
+        do { top = try JSONValue.parse(data, file: file) } catch let e as JSONError {
+            throw DatasetError.malformed(file: file, reason: "JSON: \(e.reason)")
+        }
+        guard let entries = top["videos"]?.members else {
+            throw DatasetError.malformed(file: file, reason: "expected {\"videos\": {\"<video>\": {…}}} at the top")
+        }
+        var videos: [Video] = []
+        var skipped: [String] = []
+        for (videoID, entry) in entries {
+            guard isSafeName(videoID) else {
+                skipped.append("\(file): video '\(videoID)' is not a plain folder name"); continue
+            }
+            guard let frameList = entry["frames"]?.array, let expressionList = entry["expressions"]?.members else {
+                skipped.append("\(file): video '\(videoID)' lacks \"frames\" (a list) or \"expressions\" (an object)"); continue
+            }
+            let frames = frameList.compactMap(\.string)
+            guard frames.count == frameList.count, frames.allSatisfy(isSafeName) else {
+                skipped.append("\(file): video '\(videoID)': \"frames\" must be a list of plain file names"); continue
+            }
+            var expressions: [Expression] = []
+            for (expID, e) in expressionList {
+                guard let sentence = e["exp"]?.string else {
+                    skipped.append("\(file): video '\(videoID)' expression '\(expID)' has no \"exp\" string"); continue
+                }
+                var object: Int?
+                if let value = e["obj_id"] {
+                    object = value.string.flatMap { Int($0) } ?? value.int
+                    guard let o = object, (1...255).contains(o) else {
+                        skipped.append("\(file): video '\(videoID)' expression '\(expID)': obj_id \(value.text(.compact)) is not an "
+                                       + "object id 1…255"); continue
+                    }
+                } else if requireObjectIDs {
+                    skipped.append("\(file): video '\(videoID)' expression '\(expID)' has no obj_id"); continue
+                }
+                expressions.append(Expression(id: expID, sentence: sentence, objectID: object))
+            }
+            videos.append(Video(id: videoID, frames: frames, expressions: expressions))
+        }
+        return (videos, skipped)
+    }
+
+    /// A name usable as one path component: not empty, no "/", not "." or "..".
+    static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains("/") && name != "." && name != ".." && !name.contains("\0")
+    }
+}
