@@ -191,6 +191,12 @@ public enum DAVISMetrics {
         public var fMean: Double { DAVISMetrics.mean(f) }
         /// (J + F) / 2.
         public var jfMean: Double { (jMean + fMean) / 2 }
+
+        /// Scores from per-frame J and F values.
+        public init(j: [Double], f: [Double]) {
+            self.j = j
+            self.f = f
+        }
     }
 
     /// J and F of a sequence: `predictions[t]` against `groundTruths[t]`, frame by frame.

@@ -102,10 +102,9 @@ struct Evaluate: AsyncParsableCommand {
             let missing = [("--dataset", dataset == nil), ("--root", root == nil), ("--split", split == nil)]
                 .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
-            if dataset == .ytvos {
-                throw ValidationError("evaluate does not run Ref-YouTube-VOS yet (its J&F needs each expression's whole "
-                                      + "video, which this build does not evaluate); `cmpc-video datasets check --dataset "
-                                      + "ytvos` reads the folder")
+            if dataset == .ytvos, !optionsWithoutExpressionSupport.isEmpty {
+                throw ValidationError("--dataset ytvos (J&F per expression over whole videos) does not take "
+                                      + optionsWithoutExpressionSupport.joined(separator: ", ") + " yet; drop them")
             }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
             guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }
@@ -125,6 +124,7 @@ struct Evaluate: AsyncParsableCommand {
 
     func runEvaluation() throws {
         guard let dataset, let root, let split else { return }   // validate() checked them
+        if dataset == .ytvos { return try runExpressionEvaluation(dataset: RefYouTubeVOS(root: root), split: split) }
         let reader = try dataset.reader(root: root, images: images)
         let samples = try reader.samples(split: split)
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)

@@ -1,0 +1,104 @@
+// `evaluate --dataset ytvos`: J and F per expression over whole videos, with the shipped model of data/default, on a
+// tiny Ref-YouTube-VOS folder each test writes (JPEG frames and palette-PNG annotations through the project's
+// ImageIO); and `datasets check --dataset ytvos` on the same folder.
+import Foundation
+import Testing
+import Video
+
+/// Two videos at 64×48: a red square (object 1) moving right and a blue disc (object 2) standing still.
+private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
+    let root = folder.path("ytvos")
+    let meta = """
+        {"videos": {
+          "v1": {"expressions": {"0": {"exp": "the red square moving right", "obj_id": "1"},
+                                 "1": {"exp": "the blue circle", "obj_id": "2"}},
+                 "frames": ["00000", "00005", "00010", "00015"]},
+          "v2": {"expressions": {"0": {"exp": "the red square", "obj_id": "1"}}, "frames": ["00000", "00005", "00010"]}
+        }}
+        """
+    try FileManager.default.createDirectory(atPath: root + "/meta_expressions/train", withIntermediateDirectories: true)
+    try Data(meta.utf8).write(to: URL(fileURLWithPath: root + "/meta_expressions/train/meta_expressions.json"))
+    for (video, count) in [("v1", 4), ("v2", 3)] {
+        for folder in ["JPEGImages", "Annotations"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/train/\(folder)/\(video)", withIntermediateDirectories: true)
+        }
+        for k in 0..<count {
+            var rgb = RGBImage(width: 64, height: 48)
+            var labels = GrayImage(width: 64, height: 48)
+            for y in 0..<48 {
+                for x in 0..<64 {
+                    let i = y * 64 + x
+                    var colour: (UInt8, UInt8, UInt8) = (120, 120, 120)
+                    if (10..<24).contains(y), (4 + 6 * k..<18 + 6 * k).contains(x) {
+                        colour = (220, 30, 30); labels.pixels[i] = 1
+                    } else if (x - 48) * (x - 48) + (y - 32) * (y - 32) <= 64 {
+                        colour = (30, 40, 220); labels.pixels[i] = 2
+                    }
+                    rgb.pixels[3 * i] = colour.0; rgb.pixels[3 * i + 1] = colour.1; rgb.pixels[3 * i + 2] = colour.2
+                }
+            }
+            let name = String(format: "%05d", 5 * k)
+            try ImageIO.writeJPEG(rgb, to: "\(root)/train/JPEGImages/\(video)/\(name).jpg")
+            try ImageIO.writeLabelPNG(labels, to: "\(root)/train/Annotations/\(video)/\(name).png")
+        }
+    }
+    return root
+}
+
+@Suite struct EvaluateExpressionsTests {
+    @Test func evaluateWritesJAndFPerExpressionAndTheirMeans() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        let out = folder.path("out/ytvos.jsonl")
+        let run = try runToolSucceeding(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train",
+                                         "--out", out, "--quiet"], in: folder)
+        #expect(run.stdout.contains("expressions 3, frames 11"), "\(run)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        let records = try lines.map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        }
+        // Keys in the documented order.
+        for line in lines {
+            let order = ["\"video\"", "\"exp_id\"", "\"sentence\"", "\"J\"", "\"F\"", "\"frames\""].map { line.range(of: $0)!.lowerBound }
+            #expect(order == order.sorted(), "\(line)")
+        }
+        #expect(records.map { $0["video"] as? String } == ["v1", "v1", "v2"])
+        #expect(records.map { $0["exp_id"] as? String } == ["0", "1", "0"])
+        #expect(records.map { $0["sentence"] as? String } == ["the red square moving right", "the blue circle", "the red square"])
+        #expect(records.map { $0["frames"] as? Int } == [4, 4, 3])
+        let j = records.map { $0["J"] as? Double ?? -1 }, f = records.map { $0["F"] as? Double ?? -1 }
+        #expect(j.allSatisfy { (0...1).contains($0) } && f.allSatisfy { (0...1).contains($0) }, "\(j) \(f)")
+
+        let summary = try readJSONObject(out + ".summary.json")
+        let (sj, sf) = (try #require(summary["J"] as? Double), try #require(summary["F"] as? Double))
+        #expect(abs(sj - j.reduce(0, +) / 3) < 1e-12 && abs(sf - f.reduce(0, +) / 3) < 1e-12, "\(summary)")
+        #expect(abs(try #require(summary["J&F"] as? Double) - (sj + sf) / 2) < 1e-15)
+        #expect(summary["expressions"] as? Int == 3 && summary["frames"] as? Int == 11)
+        #expect(listing(folder.path("out")) == ["ytvos.jsonl", "ytvos.jsonl.summary.json"], "no temporary files left")
+    }
+
+    @Test func splitsWithoutGroundTruthAndUnsupportedOptionsAreRefused() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        let valid = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "valid", "--quiet"], in: folder)
+        #expect(valid.status == 1 && valid.stderr.contains("challenge server") && valid.stderr.contains("--split train"), "\(valid)")
+        let shard = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--shard", "0/2"],
+                                in: folder)
+        #expect(shard.status == 64 && shard.stderr.contains("--shard"), "\(shard)")
+    }
+
+    @Test func datasetsCheckCountsVideosExpressionsAndFrames() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        let run = try runToolSucceeding(["datasets", "check", "--dataset", "ytvos", "--root", root, "--split", "train",
+                                         "--verify-masks"], in: folder)
+        #expect(run.stdout.contains("ytvos train: 11 samples, 2 videos"), "\(run)")
+        #expect(run.stdout.contains("videos 2, expressions 3, frames 7, annotation_files 7"), "\(run)")
+        #expect(run.stdout.contains("missing files: 0") && run.stdout.contains("unreadable files: 0"), "\(run)")
+        try FileManager.default.removeItem(atPath: root + "/train/JPEGImages/v2/00010.jpg")
+        let broken = try runToolSucceeding(["datasets", "check", "--dataset", "ytvos", "--root", root, "--split", "train",
+                                            "--json"], in: folder)
+        #expect(broken.stdout.contains("\"missing\":[\"\(root)/train/JPEGImages/v2/00010.jpg\"]"), "\(broken)")
+    }
+}
