@@ -86,6 +86,9 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
     var cues: String?
 
+    @Option(help: ArgumentHelp("ytvos: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
+    var saveMasks: String?
+
     func validate() throws {
         if merge {
             guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
@@ -94,6 +97,7 @@ struct Evaluate: AsyncParsableCommand {
                 ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
                 ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
                 ("--crf", crf), ("--strict", strict), ("--restart", restart), ("--vis", vis != nil),
+                ("--save-masks", saveMasks != nil),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
@@ -106,6 +110,10 @@ struct Evaluate: AsyncParsableCommand {
                 throw ValidationError("--dataset ytvos (J&F per expression over whole videos) does not take "
                                       + optionsWithoutExpressionSupport.joined(separator: ", ") + " yet; drop them")
             }
+            if saveMasks != nil, dataset != .ytvos {
+                throw ValidationError("--save-masks writes the masks of --dataset ytvos; the other datasets have --vis")
+            }
+            if saveMasks?.isEmpty == true { throw ValidationError("--save-masks is empty: give the folder for the masks") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
             guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }
             if vis?.isEmpty == true { throw ValidationError("--vis is empty: give the folder for the pictures") }

@@ -2,7 +2,8 @@
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions). Writes one JSON line per
 // expression {"video", "exp_id", "sentence", "J", "F", "frames"} to --out, and {"J", "F", "J&F", …} to
-// <out>.summary.json, both atomically once the run is complete.
+// <out>.summary.json, both atomically once the run is complete; --save-masks DIR writes the predicted masks as
+// DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after the JPEG: the challenge's layout).
 import CommandLineSupport
 import Datasets
 import Evaluation
@@ -10,6 +11,7 @@ import FileOutput
 import Foundation
 import JSON
 import Pipeline
+import Video
 
 extension Evaluate {
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
@@ -43,6 +45,7 @@ extension Evaluate {
                 }
             }
             let evaluator = VideoExpressionEvaluator(model: loaded.model, sentences: sentences, resize: model.resize)
+            evaluator.keepMasks = saveMasks != nil
             let paths = video.frames.map { dataset.framePath(split: split, video: video.id, frame: $0) }
             let results = try evaluator.evaluate(framePaths: paths) { e, k in
                 guard let object = video.expressions[e].objectID else {
@@ -53,6 +56,15 @@ extension Evaluate {
             }
             for r in results {
                 let e = video.expressions[r.expression]
+                if let saveMasks {
+                    for (k, mask) in r.masks.enumerated() {
+                        let path = "\(saveMasks)/\(video.id)/\(e.id)/\(video.frames[k]).png"
+                        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                                withIntermediateDirectories: true)
+                        try ImageIO.writePNG(try GrayImage(width: mask.width, height: mask.height,
+                                                           pixels: mask.pixels.map { $0 != 0 ? 255 : 0 }), to: path)
+                    }
+                }
                 let (j, f) = (r.scores.jMean, r.scores.fMean)
                 jMeans.append(j)
                 fMeans.append(f)

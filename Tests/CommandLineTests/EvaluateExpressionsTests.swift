@@ -50,8 +50,9 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let folder = try TemporaryFolder()
         let root = try makeYTVOS(in: folder)
         let out = folder.path("out/ytvos.jsonl")
+        let masks = folder.path("masks")
         let run = try runToolSucceeding(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train",
-                                         "--out", out, "--quiet"], in: folder)
+                                         "--out", out, "--save-masks", masks, "--quiet"], in: folder)
         #expect(run.stdout.contains("expressions 3, frames 11"), "\(run)")
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
@@ -67,8 +68,32 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         #expect(records.map { $0["exp_id"] as? String } == ["0", "1", "0"])
         #expect(records.map { $0["sentence"] as? String } == ["the red square moving right", "the blue circle", "the red square"])
         #expect(records.map { $0["frames"] as? Int } == [4, 4, 3])
-        let j = records.map { $0["J"] as? Double ?? -1 }, f = records.map { $0["F"] as? Double ?? -1 }
+        // The numbers as written (Swift's Double(String) reads the shortest representation back exactly, which
+        // JSONSerialization on Linux does not always do).
+        func number(_ key: String, _ line: String) -> Double {
+            guard let start = line.range(of: "\"\(key)\":")?.upperBound else { return -1 }
+            return Double(line[start...].prefix { $0 != "," && $0 != "}" }) ?? -1
+        }
+        let j = lines.map { number("J", $0) }, f = lines.map { number("F", $0) }
         #expect(j.allSatisfy { (0...1).contains($0) } && f.allSatisfy { (0...1).contains($0) }, "\(j) \(f)")
+
+        // --save-masks: DIR/<video>/<exp_id>/<frame>.png, 0/255 at the frame's size; J recomputed from them and the
+        // annotations (IoU per frame, 1 for an empty union, then the mean) is the logged J.
+        #expect(listing(masks) == ["v1", "v2"] && listing(masks + "/v1") == ["0", "1"])
+        #expect(listing(masks + "/v1/1") == ["00000.png", "00005.png", "00010.png", "00015.png"])
+        for (r, (video, exp, object, count)) in [("v1", "0", 1, 4), ("v1", "1", 2, 4), ("v2", "0", 1, 3)].enumerated() {
+            var ious: [Double] = []
+            for k in 0..<count {
+                let name = String(format: "%05d", 5 * k)
+                let predicted = try ImageIO.readGray(path: "\(masks)/\(video)/\(exp)/\(name).png")
+                let truth = try ImageIO.readLabels(path: "\(root)/train/Annotations/\(video)/\(name).png")
+                #expect(predicted.width == 64 && predicted.height == 48 && predicted.pixels.allSatisfy { $0 == 0 || $0 == 255 })
+                let pairs = zip(predicted.pixels, truth.pixels).map { ($0 != 0, Int($1) == object) }
+                let (i, u) = (pairs.filter { $0.0 && $0.1 }.count, pairs.filter { $0.0 || $0.1 }.count)
+                ious.append(u == 0 ? 1 : Double(i) / Double(u))
+            }
+            #expect(j[r] == ious.reduce(0, +) / Double(count), "\(video)/\(exp): logged J \(j[r]), from the masks \(ious)")
+        }
 
         let summary = try readJSONObject(out + ".summary.json")
         let (sj, sf) = (try #require(summary["J"] as? Double), try #require(summary["F"] as? Double))
@@ -86,6 +111,8 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let shard = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--shard", "0/2"],
                                 in: folder)
         #expect(shard.status == 64 && shard.stderr.contains("--shard"), "\(shard)")
+        let masks = try runTool(["evaluate", "--dataset", "a2d", "--root", root, "--split", "test", "--save-masks", "m"], in: folder)
+        #expect(masks.status == 64 && masks.stderr.contains("--save-masks") && masks.stderr.contains("ytvos"), "\(masks)")
     }
 
     @Test func datasetsCheckCountsVideosExpressionsAndFrames() throws {
