@@ -1,5 +1,5 @@
 // DatasetKind: the datasets this package reads, under the names the original's scripts give them
-// (a2d, jhmdb, unc, unc+, gref, gref-umd, referit, ytvos), with their long aliases, and the reader each name makes.
+// (a2d, jhmdb, unc, unc+, gref, gref-umd, referit, ytvos, mevis), with their long aliases, and the reader each name makes.
 // `cmpc-video evaluate`, `datasets check` and `train` take these names for --dataset.
 import Foundation
 
@@ -25,6 +25,8 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     case referit
     /// Ref-YouTube-VOS: JPEG frame folders, palette-PNG annotations, meta_expressions.json.
     case ytvos
+    /// MeViS: JPEG frame folders, mask_dict.json (COCO RLE per annotation and frame), meta_expressions.json.
+    case mevis
 
     /// Other accepted spellings of each name (matched case-insensitively, like the names).
     public static let aliases: [String: DatasetKind] = [
@@ -51,6 +53,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .grefUMD: return "G-Ref (UMD split)"
         case .referit: return "ReferIt"
         case .ytvos: return "Ref-YouTube-VOS"
+        case .mevis: return "MeViS"
         }
     }
 
@@ -61,12 +64,12 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .uncPlus: return (.refcocoPlus, "unc")
         case .gref: return (.refcocog, "google")
         case .grefUMD: return (.refcocog, "umd")
-        case .a2d, .jhmdb, .referit, .ytvos: return nil
+        case .a2d, .jhmdb, .referit, .ytvos, .mevis: return nil
         }
     }
 
-    /// Whether the samples are frames of videos (A2D, J-HMDB, Ref-YouTube-VOS) rather than still images.
-    public var isVideo: Bool { self == .a2d || self == .jhmdb || self == .ytvos }
+    /// Whether the samples are frames of videos (A2D, J-HMDB, Ref-YouTube-VOS, MeViS) rather than still images.
+    public var isVideo: Bool { self == .a2d || self == .jhmdb || self == .ytvos || self == .mevis }
 
     /// The reader of the dataset under `root` (for the RefCOCO family: REFER's data folder).
     /// `images` is the folder of COCO_train2014_*.jpg for the RefCOCO family (nil: looked up under `root`);
@@ -84,6 +87,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .a2d: return A2DSentences(root: root)
         case .jhmdb: return JHMDBSentences(root: root)
         case .ytvos: return RefYouTubeVOS(root: root)
+        case .mevis: return MeViS(root: root)
         default: return ReferIt(root: root)
         }
     }

@@ -35,7 +35,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "The dataset folder (for the RefCOCO family: REFER's data folder).")
     var root: String?
 
-    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test).")
+    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test; ytvos: train; mevis: valid_u, train).")
     var split: String?
 
     @OptionGroup var model: ModelOptions
@@ -86,7 +86,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
     var cues: String?
 
-    @Option(help: ArgumentHelp("ytvos: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
+    @Option(help: ArgumentHelp("ytvos, mevis: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
     var saveMasks: String?
 
     func validate() throws {
@@ -106,12 +106,12 @@ struct Evaluate: AsyncParsableCommand {
             let missing = [("--dataset", dataset == nil), ("--root", root == nil), ("--split", split == nil)]
                 .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
-            if dataset == .ytvos, !optionsWithoutExpressionSupport.isEmpty {
-                throw ValidationError("--dataset ytvos (J&F per expression over whole videos) does not take "
+            if let dataset, dataset.scoresExpressions, !optionsWithoutExpressionSupport.isEmpty {
+                throw ValidationError("--dataset \(dataset.rawValue) (J&F per expression over whole videos) does not take "
                                       + optionsWithoutExpressionSupport.joined(separator: ", ") + " yet; drop them")
             }
-            if saveMasks != nil, dataset != .ytvos {
-                throw ValidationError("--save-masks writes the masks of --dataset ytvos; the other datasets have --vis")
+            if saveMasks != nil, dataset?.scoresExpressions != true {
+                throw ValidationError("--save-masks writes the masks of --dataset ytvos or mevis; the other datasets have --vis")
             }
             if saveMasks?.isEmpty == true { throw ValidationError("--save-masks is empty: give the folder for the masks") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
@@ -132,7 +132,7 @@ struct Evaluate: AsyncParsableCommand {
 
     func runEvaluation() throws {
         guard let dataset, let root, let split else { return }   // validate() checked them
-        if dataset == .ytvos { return try runExpressionEvaluation(dataset: RefYouTubeVOS(root: root), split: split) }
+        if dataset.scoresExpressions { return try runExpressionEvaluation(dataset: dataset, root: root, split: split) }
         let reader = try dataset.reader(root: root, images: images)
         let samples = try reader.samples(split: split)
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)

@@ -1,4 +1,4 @@
-// `cmpc-video evaluate --dataset ytvos --split train`: J and F per referring expression over its whole video, as
+// `cmpc-video evaluate --dataset ytvos|mevis`: J and F per referring expression over its whole video, as
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions). Writes one JSON line per
 // expression {"video", "exp_id", "sentence", "J", "F", "frames"} to --out, and {"J", "F", "J&F", …} to
@@ -21,19 +21,68 @@ extension Evaluate {
             .filter(\.1).map(\.0)
     }
 
-    func runExpressionEvaluation(dataset: RefYouTubeVOS, split: String) throws {
+    /// One video of an expression dataset, as the evaluation walks it.
+    struct ExpressionVideo {
+        var id: String
+        var frames: [String]
+        var framePaths: [String]
+        var expressions: [(id: String, sentence: String)]
+        /// The ground truth of expression e (index) in frame k (0-based).
+        var truth: (Int, Int) throws -> PixelMask
+    }
+
+    /// The videos of a Ref-YouTube-VOS split, with their ground truth (train only).
+    func expressionVideos(_ dataset: RefYouTubeVOS, split: String) throws -> [ExpressionVideo] {
         guard split == "train" else {
             throw EvaluateError("ytvos \(split) has no ground truth (its masks are scored by the challenge server); "
                                 + "evaluate --split train")
         }
+        return try dataset.videos(split: split).map { video in
+            ExpressionVideo(
+                id: video.id, frames: video.frames,
+                framePaths: video.frames.map { dataset.framePath(split: split, video: video.id, frame: $0) },
+                expressions: video.expressions.map { ($0.id, $0.sentence) },
+                truth: { e, k in
+                    guard let object = video.expressions[e].objectID else {
+                        throw EvaluateError("video \(video.id) expression \(video.expressions[e].id) has no obj_id")
+                    }
+                    return try RefYouTubeVOS.loadMask(path: dataset.annotationPath(video: video.id, frame: video.frames[k]),
+                                                      objectID: object)
+                })
+        }
+    }
+
+    /// The videos of a MeViS split, the ground truth of an expression the union of the objects it names.
+    func expressionVideos(_ dataset: MeViS, split: String) throws -> [ExpressionVideo] {
+        guard dataset.hasGroundTruth(split: split) else {
+            throw EvaluateError("mevis \(split) has no mask_dict.json (its masks are scored by the challenge server); "
+                                + "evaluate --split valid_u or train")
+        }
         let videos = try dataset.videos(split: split)
+        let masks = try dataset.masks(split: split)
+        return videos.map { video in
+            let paths = video.frames.map { dataset.framePath(split: split, video: video.id, frame: $0) }
+            var size = masks.size(of: video.expressions.flatMap(\.annotationIDs))
+            return ExpressionVideo(
+                id: video.id, frames: video.frames, framePaths: paths,
+                expressions: video.expressions.map { ($0.id, $0.sentence) },
+                truth: { e, k in
+                    if size == nil { let f = try ImageIO.read(path: paths[0]); size = (f.height, f.width) }
+                    return try masks.union(video.expressions[e].annotationIDs, frame: k, height: size!.height, width: size!.width)
+                })
+        }
+    }
+
+    func runExpressionEvaluation(dataset kind: DatasetKind, root: String, split: String) throws {
+        let videos = kind == .mevis ? try expressionVideos(MeViS(root: root), split: split)
+                                    : try expressionVideos(RefYouTubeVOS(root: root), split: split)
         let loaded = try model.load()
         let steps = loaded.model.config.numSteps
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
         try createParentFolder(of: logURL)
         let quiet = self.quiet
         let note = { (text: String) in if !quiet { ProgressReporter.standardError(text + "\n") } }
-        note("ytvos \(split): \(videos.count) videos, \(videos.reduce(0) { $0 + $1.expressions.count }) expressions")
+        note("\(kind.rawValue) \(split): \(videos.count) videos, \(videos.reduce(0) { $0 + $1.expressions.count }) expressions")
 
         var lines: [String] = []
         var jMeans: [Double] = [], fMeans: [Double] = []
@@ -41,19 +90,12 @@ extension Evaluate {
         for (index, video) in videos.enumerated() where !video.expressions.isEmpty && !video.frames.isEmpty {
             let sentences = try video.expressions.map { e -> [Int32] in
                 do { return try loaded.vocabulary.encode(e.sentence, steps: steps).ids } catch {
-                    throw EvaluateError("\(dataset.metaPath(split: split)): video \(video.id) expression \(e.id): \(error)")
+                    throw EvaluateError("video \(video.id) expression \(e.id): \(error)")
                 }
             }
             let evaluator = VideoExpressionEvaluator(model: loaded.model, sentences: sentences, resize: model.resize)
             evaluator.keepMasks = saveMasks != nil
-            let paths = video.frames.map { dataset.framePath(split: split, video: video.id, frame: $0) }
-            let results = try evaluator.evaluate(framePaths: paths) { e, k in
-                guard let object = video.expressions[e].objectID else {
-                    throw EvaluateError("video \(video.id) expression \(video.expressions[e].id) has no obj_id")
-                }
-                return try RefYouTubeVOS.loadMask(path: dataset.annotationPath(video: video.id, frame: video.frames[k]),
-                                                  objectID: object)
-            }
+            let results = try evaluator.evaluate(framePaths: video.framePaths, groundTruth: video.truth)
             for r in results {
                 let e = video.expressions[r.expression]
                 if let saveMasks {
@@ -80,7 +122,7 @@ extension Evaluate {
         try AtomicFile.write(Data((lines.map { $0 + "\n" }.joined()).utf8), to: logURL.path)
         let summary: JSONValue = .object([("J", .double(j)), ("F", .double(f)), ("J&F", .double((j + f) / 2)),
                                           ("expressions", .int(jMeans.count)), ("frames", .int(frames)),
-                                          ("dataset", .string("ytvos")), ("split", .string(split))])
+                                          ("dataset", .string(kind.rawValue)), ("split", .string(split))])
         let summaryURL = summaryURL(forLog: logURL)
         try AtomicFile.write(Data((summary.text(.spaced) + "\n").utf8), to: summaryURL.path)
         print("expressions \(jMeans.count), frames \(frames)")
@@ -88,4 +130,9 @@ extension Evaluate {
         print(String(format: "%.2f  %.2f  %.2f", 100 * j, 100 * f, 100 * (j + f) / 2))
         print("log \(logURL.path), summary \(summaryURL.path)")
     }
+}
+
+extension DatasetKind {
+    /// Datasets scored by J&F per expression over whole videos rather than per sample.
+    var scoresExpressions: Bool { self == .ytvos || self == .mevis }
 }
