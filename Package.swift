@@ -78,7 +78,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "VideoModel", "ImageModel", "Datasets", "Evaluation", "Tensor", "Video", "Checkpoint"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video", "Pipeline", "Checkpoint", "Video", "ImageModel", "Tensor"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video", "Pipeline", "Checkpoint", "Video", "ImageModel", "Tensor",
+                                                            "Evaluation"]),
         .testTarget(name: "ArchitectureTests"),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

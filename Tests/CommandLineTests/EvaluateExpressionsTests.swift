@@ -1,6 +1,7 @@
-// `evaluate --dataset ytvos`: J and F per expression over whole videos, with the shipped model of data/default, on a
+// `evaluate --dataset ytvos|mevis`: J and F per expression over whole videos, with the shipped model of data/default, on a
 // tiny Ref-YouTube-VOS folder each test writes (JPEG frames and palette-PNG annotations through the project's
 // ImageIO); and `datasets check --dataset ytvos` on the same folder.
+import Evaluation
 import Foundation
 import Testing
 import Video
@@ -127,5 +128,48 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let broken = try runToolSucceeding(["datasets", "check", "--dataset", "ytvos", "--root", root, "--split", "train",
                                             "--json"], in: folder)
         #expect(broken.stdout.contains("\"missing\":[\"\(root)/train/JPEGImages/v2/00010.jpg\"]"), "\(broken)")
+    }
+
+    @Test func mevisScoresTheUnionOfTheNamedObjects() throws {
+        // The ytvos folder's frames as a MeViS valid_u split: annotation 0 the square, 1 the disc; expression 2 names
+        // both. Scored against the saved masks here, J of expression 2 must be the IoU with the union.
+        let folder = try TemporaryFolder()
+        let ytvos = try makeYTVOS(in: folder)
+        let root = folder.path("mevis")
+        try FileManager.default.createDirectory(atPath: root + "/valid_u/JPEGImages", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: ytvos + "/train/JPEGImages/v1", toPath: root + "/valid_u/JPEGImages/v1")
+        var labels: [GrayImage] = []
+        for k in 0..<4 { labels.append(try ImageIO.readLabels(path: ytvos + "/train/Annotations/v1/\(String(format: "%05d", 5 * k)).png")) }
+        var dict: [String: Any] = [:]
+        for anno in 0..<2 {
+            dict[String(anno)] = try labels.map { l -> [String: Any] in
+                let rle = try PixelMask(width: 64, height: 48, pixels: l.pixels.map { Int($0) == anno + 1 ? 1 : 0 }).rle()
+                return ["size": [48, 64], "counts": rle.compressedString]   // the strings hold backslashes: JSON escapes them
+            }
+        }
+        try JSONSerialization.data(withJSONObject: dict).write(to: URL(fileURLWithPath: root + "/valid_u/mask_dict.json"))
+        try Data("""
+            {"videos": {"v1": {"expressions": {"0": {"exp": "the red square", "obj_id": [0], "anno_id": [0]},
+                                               "1": {"exp": "the blue circle", "obj_id": [1], "anno_id": [1]},
+                                               "2": {"exp": "the red square and the blue circle", "obj_id": [0, 1], "anno_id": [0, 1]}},
+                               "frames": ["00000", "00005", "00010", "00015"]}}}
+            """.utf8).write(to: URL(fileURLWithPath: root + "/valid_u/meta_expressions.json"))
+        let out = folder.path("mevis.jsonl"), masks = folder.path("mevis-masks")
+        let run = try runToolSucceeding(["evaluate", "--dataset", "mevis", "--root", root, "--split", "valid_u", "--out", out,
+                                         "--save-masks", masks, "--quiet"], in: folder)
+        #expect(run.stdout.contains("expressions 3, frames 12"), "\(run)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        var ious: [Double] = []
+        for (k, l) in labels.enumerated() {
+            let predicted = try ImageIO.readGray(path: masks + "/v1/2/\(String(format: "%05d", 5 * k)).png")
+            let pairs = zip(predicted.pixels, l.pixels).map { ($0 != 0, $1 != 0) }
+            let (i, u) = (pairs.filter { $0.0 && $0.1 }.count, pairs.filter { $0.0 || $0.1 }.count)
+            ious.append(u == 0 ? 1 : Double(i) / Double(u))
+        }
+        let j2 = lines[2].range(of: "\"J\":").map { Double(lines[2][$0.upperBound...].prefix { $0 != "," }) ?? -1 } ?? -1
+        #expect(j2 == ious.reduce(0, +) / 4, "\(lines[2]) vs the union's IoU \(ious)")
+        let refused = try runTool(["evaluate", "--dataset", "mevis", "--root", root, "--split", "valid", "--quiet"], in: folder)
+        #expect(refused.status == 1 && refused.stderr.contains("valid_u"), "\(refused)")
     }
 }

@@ -33,15 +33,15 @@ private final class TinyMeViS {
                 "2": {"exp": "broken", "obj_id": [0]}},
               "frames": ["00000", "00001", "00002"]}}}
             """)
-        var dict: [String] = []
+        var dict: [String: Any] = [:]
         for anno in ["10", "11"] {
-            let frames = try (0..<3).map { k -> String in
-                guard let m = Self.object(anno, frame: k) else { return "null" }
-                return "{\"size\": [\(Self.height), \(Self.width)], \"counts\": \"\(try m.rle().compressedString)\"}"
+            dict[anno] = try (0..<3).map { k -> Any in
+                guard let m = Self.object(anno, frame: k) else { return NSNull() }
+                return ["size": [Self.height, Self.width], "counts": try m.rle().compressedString] as [String: Any]
             }
-            dict.append("\"\(anno)\": [\(frames.joined(separator: ", "))]")
         }
-        try folder.write("train/mask_dict.json", "{" + dict.joined(separator: ", ") + "}")
+        // JSONSerialization escapes the backslashes RLE strings can hold.
+        try folder.write("train/mask_dict.json", try JSONSerialization.data(withJSONObject: dict))
         try folder.write("valid/meta_expressions.json", """
             {"videos": {"m2": {"expressions": {"0": {"exp": "a bird flying away", "obj_id": [0], "anno_id": [0]}},
               "frames": ["00000"]}}}
