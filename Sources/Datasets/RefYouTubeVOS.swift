@@ -22,11 +22,34 @@ import Video
 /// ```
 public struct RefYouTubeVOS: ReferringDataset {
     public let root: String
-    public var splits: [String] { ["train", "valid", "test"] }
+    /// "ytvos", or "refdavis" for Ref-DAVIS17 converted to this layout.
+    public let name: String
+    public let splits: [String]
+    /// The splits that ship Annotations/ and obj_id (Ref-YouTube-VOS: train; converted Ref-DAVIS17: train, valid).
+    public let annotatedSplits: [String]
 
+    /// Ref-YouTube-VOS under `root`.
     public init(root: String) {
-        self.root = root
+        self.init(root: root, name: "ytvos", splits: ["train", "valid", "test"], annotatedSplits: ["train"])
     }
+
+    init(root: String, name: String, splits: [String], annotatedSplits: [String]) {
+        self.root = root
+        self.name = name
+        self.splits = splits
+        self.annotatedSplits = annotatedSplits
+    }
+
+    /// Ref-DAVIS17 in the Ref-YouTube-VOS layout that ReferFormer's tools/data/convert_davis_to_ytvos.py writes:
+    /// `{train,valid}/JPEGImages`, `{train,valid}/Annotations` (DAVIS's Annotations_unsupervised, palette PNGs) and
+    /// `meta_expressions/{train,valid}/meta_expressions.json`, four expressions per object (annotator 1 first frame,
+    /// annotator 1 full video, annotator 2 first frame, annotator 2 full video).
+    public static func refDAVIS(root: String) -> RefYouTubeVOS {
+        RefYouTubeVOS(root: root, name: "refdavis", splits: ["train", "valid"], annotatedSplits: ["train", "valid"])
+    }
+
+    /// Whether the split ships annotations (and object ids).
+    public func hasGroundTruth(split: String) -> Bool { annotatedSplits.contains(split) }
 
     /// One referring expression of a video.
     public struct Expression: Equatable, Sendable {
@@ -56,9 +79,9 @@ public struct RefYouTubeVOS: ReferringDataset {
         joinPath(root, split, "JPEGImages", video, frame + ".jpg")
     }
 
-    /// `ROOT/train/Annotations/<video>/<frame>.png` (only train has annotations).
-    public func annotationPath(video: String, frame: String) -> String {
-        joinPath(root, "train", "Annotations", video, frame + ".png")
+    /// `ROOT/<split>/Annotations/<video>/<frame>.png` (Ref-YouTube-VOS: only train has annotations).
+    public func annotationPath(split: String = "train", video: String, frame: String) -> String {
+        joinPath(root, split, "Annotations", video, frame + ".png")
     }
 
     /// The videos of a split, in file order; entries that cannot be used are skipped with a warning on stderr.
@@ -82,9 +105,9 @@ public struct RefYouTubeVOS: ReferringDataset {
             for expression in video.expressions {
                 for frame in video.frames {
                     let framePath = framePath(split: split, video: video.id, frame: frame)
-                    let id = "ytvos/\(video.id)/\(expression.id)/\(frame)"
-                    if let object = expression.objectID {
-                        let maskPath = annotationPath(video: video.id, frame: frame)
+                    let id = "\(name)/\(video.id)/\(expression.id)/\(frame)"
+                    if let object = expression.objectID, hasGroundTruth(split: split) {
+                        let maskPath = annotationPath(split: split, video: video.id, frame: frame)
                         out.append(ReferringSample(
                             id: id, source: .image(path: framePath), sentence: expression.sentence, instance: String(object),
                             maskPath: maskPath, maskLoader: { try RefYouTubeVOS.loadMask(path: maskPath, objectID: object) }))
@@ -92,7 +115,7 @@ public struct RefYouTubeVOS: ReferringDataset {
                         let problem = DatasetError.invalidValue(
                             file: metaPath(split: split), what: "ground truth",
                             reason: "\(split) has no object ids or annotations (the challenge server scores it); "
-                                + "evaluate locally on train")
+                                + "evaluate locally on \(annotatedSplits.joined(separator: " or "))")
                         out.append(ReferringSample(
                             id: id, source: .image(path: framePath), sentence: expression.sentence, instance: "",
                             maskPath: metaPath(split: split), maskLoader: { throw problem }))
@@ -121,7 +144,7 @@ public struct RefYouTubeVOS: ReferringDataset {
         scan.strict = options.strict
         let videos = try listVideos(split: split, scan: &scan)
         let fm = FileManager.default
-        let annotated = split == "train"
+        let annotated = hasGroundTruth(split: split)
         var frames = 0, expressions = 0, annotationFiles = 0
         for video in videos {
             expressions += video.expressions.count
@@ -141,7 +164,7 @@ public struct RefYouTubeVOS: ReferringDataset {
                     try scan.failed(jpeg, DatasetError.unreadable(file: jpeg, reason: "not a JPEG file (its first bytes)"))
                 }
                 guard annotated else { continue }
-                let png = annotationPath(video: video.id, frame: frame)
+                let png = annotationPath(split: split, video: video.id, frame: frame)
                 annotationFiles += 1
                 if !fm.fileExists(atPath: png) {
                     try scan.missingFile(png)
@@ -169,7 +192,7 @@ public struct RefYouTubeVOS: ReferringDataset {
         }
         var counts: [(name: String, value: Int)] = [("videos", videos.count), ("expressions", expressions), ("frames", frames)]
         if annotated { counts.append(("annotation_files", annotationFiles)) }
-        return CheckReport(dataset: "ytvos", split: split,
+        return CheckReport(dataset: name, split: split,
                            samples: videos.reduce(0) { $0 + $1.expressions.count * $1.frames.count },
                            unitName: "videos", units: videos.count, missing: Array(Set(scan.missing)).sorted(),
                            unreadable: scan.unreadable, skippedRows: scan.skippedRows, notes: scan.notes,
@@ -180,7 +203,7 @@ public struct RefYouTubeVOS: ReferringDataset {
     func listVideos(split: String, scan: inout Scan) throws -> [Video] {
         guard splits.contains(split) else { throw DatasetError.unknownSplit(split, known: splits) }
         let path = metaPath(split: split)
-        let (videos, skipped) = try Self.parseMeta(try readFile(path), file: path, requireObjectIDs: split == "train")
+        let (videos, skipped) = try Self.parseMeta(try readFile(path), file: path, requireObjectIDs: hasGroundTruth(split: split))
         scan.skippedRows += skipped
         return videos
     }

@@ -35,7 +35,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "The dataset folder (for the RefCOCO family: REFER's data folder).")
     var root: String?
 
-    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test; ytvos: train; mevis: valid_u, train).")
+    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test; ytvos: train; mevis: valid_u, train; refdavis: valid, train).")
     var split: String?
 
     @OptionGroup var model: ModelOptions
@@ -86,7 +86,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
     var cues: String?
 
-    @Option(help: ArgumentHelp("ytvos, mevis: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
+    @Option(help: ArgumentHelp("ytvos, mevis, refdavis: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
     var saveMasks: String?
 
     func validate() throws {
@@ -111,7 +111,7 @@ struct Evaluate: AsyncParsableCommand {
                                       + optionsWithoutExpressionSupport.joined(separator: ", ") + " yet; drop them")
             }
             if saveMasks != nil, dataset?.scoresExpressions != true {
-                throw ValidationError("--save-masks writes the masks of --dataset ytvos or mevis; the other datasets have --vis")
+                throw ValidationError("--save-masks writes the masks of --dataset ytvos, mevis or refdavis; the other datasets have --vis")
             }
             if saveMasks?.isEmpty == true { throw ValidationError("--save-masks is empty: give the folder for the masks") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }

@@ -31,11 +31,11 @@ extension Evaluate {
         var truth: (Int, Int) throws -> PixelMask
     }
 
-    /// The videos of a Ref-YouTube-VOS split, with their ground truth (train only).
+    /// The videos of a Ref-YouTube-VOS (or converted Ref-DAVIS17) split, with their ground truth.
     func expressionVideos(_ dataset: RefYouTubeVOS, split: String) throws -> [ExpressionVideo] {
-        guard split == "train" else {
-            throw EvaluateError("ytvos \(split) has no ground truth (its masks are scored by the challenge server); "
-                                + "evaluate --split train")
+        guard dataset.hasGroundTruth(split: split) else {
+            throw EvaluateError("\(dataset.name) \(split) has no ground truth (its masks are scored by the challenge server); "
+                                + "evaluate --split " + dataset.annotatedSplits.joined(separator: " or "))
         }
         return try dataset.videos(split: split).map { video in
             ExpressionVideo(
@@ -46,7 +46,7 @@ extension Evaluate {
                     guard let object = video.expressions[e].objectID else {
                         throw EvaluateError("video \(video.id) expression \(video.expressions[e].id) has no obj_id")
                     }
-                    return try RefYouTubeVOS.loadMask(path: dataset.annotationPath(video: video.id, frame: video.frames[k]),
+                    return try RefYouTubeVOS.loadMask(path: dataset.annotationPath(split: split, video: video.id, frame: video.frames[k]),
                                                       objectID: object)
                 })
         }
@@ -75,7 +75,7 @@ extension Evaluate {
 
     func runExpressionEvaluation(dataset kind: DatasetKind, root: String, split: String) throws {
         let videos = kind == .mevis ? try expressionVideos(MeViS(root: root), split: split)
-                                    : try expressionVideos(RefYouTubeVOS(root: root), split: split)
+            : try expressionVideos(kind == .refdavis ? RefYouTubeVOS.refDAVIS(root: root) : RefYouTubeVOS(root: root), split: split)
         let loaded = try model.load()
         let steps = loaded.model.config.numSteps
         let logURL = URL(fileURLWithPath: out ?? "results.jsonl")
@@ -134,5 +134,5 @@ extension Evaluate {
 
 extension DatasetKind {
     /// Datasets scored by J&F per expression over whole videos rather than per sample.
-    var scoresExpressions: Bool { self == .ytvos || self == .mevis }
+    var scoresExpressions: Bool { self == .ytvos || self == .mevis || self == .refdavis }
 }

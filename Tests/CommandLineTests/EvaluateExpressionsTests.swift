@@ -172,4 +172,16 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let refused = try runTool(["evaluate", "--dataset", "mevis", "--root", root, "--split", "valid", "--quiet"], in: folder)
         #expect(refused.status == 1 && refused.stderr.contains("valid_u"), "\(refused)")
     }
+
+    @Test func refDAVISEvaluatesItsValidSplit() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        try FileManager.default.moveItem(atPath: root + "/train", toPath: root + "/valid")
+        try FileManager.default.moveItem(atPath: root + "/meta_expressions/train", toPath: root + "/meta_expressions/valid")
+        let out = folder.path("davis.jsonl")
+        let run = try runToolSucceeding(["evaluate", "--dataset", "refdavis", "--root", root, "--split", "valid", "--out", out,
+                                         "--quiet"], in: folder)
+        #expect(run.stdout.contains("expressions 3, frames 11"), "\(run)")
+        #expect(try readJSONObject(out + ".summary.json")["dataset"] as? String == "refdavis")
+    }
 }

@@ -162,4 +162,25 @@ private final class TinyYTVOS {
         try data.folder.write("meta_expressions/train/meta_expressions.json", "{\"videos\": {")
         expectDatasetError(["meta_expressions.json", "JSON"]) { _ = try reader.videos(split: "train") }
     }
+
+    @Test func refDAVISInTheConvertedLayoutHasGroundTruthInValid() throws {
+        // ReferFormer's converter writes Ref-DAVIS17 as this layout with Annotations in valid too.
+        let data = try TinyYTVOS()
+        let fm = FileManager.default
+        try fm.removeItem(atPath: data.folder.sub("valid"))
+        try fm.removeItem(atPath: data.folder.sub("meta_expressions/valid"))
+        try fm.moveItem(atPath: data.folder.sub("train"), toPath: data.folder.sub("valid"))
+        try fm.moveItem(atPath: data.folder.sub("meta_expressions/train"), toPath: data.folder.sub("meta_expressions/valid"))
+        let davis = try #require(try DatasetKind(name: "ref-davis17")!.reader(root: data.root) as? RefYouTubeVOS)
+        #expect(davis.splits == ["train", "valid"] && davis.hasGroundTruth(split: "valid"))
+        let samples = try davis.samples(split: "valid")
+        #expect(samples.count == 8 && samples[1].id == "refdavis/b/0/00005")
+        #expect(samples[1].maskPath == data.folder.sub("valid/Annotations/b/00005.png"))
+        #expect(try samples[1].loadMask().area == 12)
+        let report = try davis.check(split: "valid", options: CheckOptions(verifyMasks: true))
+        #expect(report.dataset == "refdavis" && report.missing.isEmpty && report.unreadable.isEmpty)
+        #expect(report.counts.map(\.value) == [2, 3, 5, 5])
+        // Read as Ref-YouTube-VOS, valid has no ground truth.
+        expectDatasetError(["valid", "challenge server"]) { _ = try RefYouTubeVOS(root: data.root).samples(split: "valid")[0].loadMask() }
+    }
 }
