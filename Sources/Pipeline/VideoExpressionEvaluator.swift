@@ -16,6 +16,8 @@ public struct ExpressionScores: Sendable {
     public var scores: DAVISMetrics.SequenceScores
     /// The predicted masks, in frame order (kept when the evaluator's `keepMasks` is on).
     public var masks: [PixelMask]
+    /// Per frame: intersection, union and ground-truth pixels (for P@K and IoU over frames, as for A2D).
+    public var counts: [(intersection: Int, union: Int, groundTruthArea: Int)] = []
 }
 
 /// Scores the expressions of one video, computing each frame's features once for all of them.
@@ -55,6 +57,8 @@ public final class VideoExpressionEvaluator {
             let truth = try groundTruth(r.sentence, r.frame - 1)
             results[r.sentence].scores.j.append(try DAVISMetrics.jaccard(prediction: r.mask, groundTruth: truth))
             results[r.sentence].scores.f.append(try DAVISMetrics.boundaryF(prediction: r.mask, groundTruth: truth))
+            let (i, u) = try intersectionAndUnion(prediction: r.mask.pixels, groundTruth: truth.pixels)
+            results[r.sentence].counts.append((i, u, truth.area))
             if keepMasks { results[r.sentence].masks.append(r.mask) }
         })
         backbonePasses = segmenter.backbonePasses

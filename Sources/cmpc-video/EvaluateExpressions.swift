@@ -1,8 +1,9 @@
-// `cmpc-video evaluate --dataset ytvos|mevis`: J and F per referring expression over its whole video, as
+// `cmpc-video evaluate --dataset ytvos|mevis|refdavis`: J and F per referring expression over its whole video, as
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions). Writes one JSON line per
-// expression {"video", "exp_id", "sentence", "J", "F", "frames"} to --out, and {"J", "F", "J&F", …} to
-// <out>.summary.json, both atomically once the run is complete; --save-masks DIR writes the predicted masks as
+// expression {"video", "exp_id", "sentence", "J", "F", "frames"} to --out, and {"J", "F", "J&F", P@K, mAP, overall
+// and mean IoU over the frames whose ground truth is not empty (as A2D counts them), …} to <out>.summary.json, both
+// atomically once the run is complete; --save-masks DIR writes the predicted masks as
 // DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after the JPEG: the challenge's layout).
 import CommandLineSupport
 import Datasets
@@ -17,7 +18,7 @@ extension Evaluate {
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
     var optionsWithoutExpressionSupport: [String] {
         [("--shard", shard != nil), ("--limit", limit != nil), ("--crf", crf), ("--vis", vis != nil),
-         ("--cues", cues != nil), ("--iou-above", iouAbove), ("--restart", restart), ("--images", images != nil)]
+         ("--cues", cues != nil), ("--restart", restart), ("--images", images != nil)]
             .filter(\.1).map(\.0)
     }
 
@@ -87,6 +88,7 @@ extension Evaluate {
         var lines: [String] = []
         var jMeans: [Double] = [], fMeans: [Double] = []
         var frames = 0
+        var perFrame = MetricsAccumulator()
         for (index, video) in videos.enumerated() where !video.expressions.isEmpty && !video.frames.isEmpty {
             let sentences = try video.expressions.map { e -> [Int32] in
                 do { return try loaded.vocabulary.encode(e.sentence, steps: steps).ids } catch {
@@ -111,6 +113,10 @@ extension Evaluate {
                 jMeans.append(j)
                 fMeans.append(f)
                 frames += r.scores.j.count
+                for (k, c) in r.counts.enumerated() {
+                    perFrame.add(SampleResult(id: "\(video.id)/\(e.id)/\(video.frames[k])", intersection: c.intersection,
+                                              union: c.union, groundTruthArea: c.groundTruthArea))
+                }
                 let line: JSONValue = .object([("video", .string(video.id)), ("exp_id", .string(e.id)),
                                                ("sentence", .string(e.sentence)), ("J", .double(j)), ("F", .double(f)),
                                                ("frames", .int(r.scores.j.count))])
@@ -120,14 +126,21 @@ extension Evaluate {
         }
         let (j, f) = (DAVISMetrics.mean(jMeans), DAVISMetrics.mean(fMeans))
         try AtomicFile.write(Data((lines.map { $0 + "\n" }.joined()).utf8), to: logURL.path)
+        let iou = perFrame.summary(strict: iouAbove)
+        let precision = zip(EvaluationSummary.precisionKeys, iou.precision).map { ($0, JSONValue.double($1)) }
         let summary: JSONValue = .object([("J", .double(j)), ("F", .double(f)), ("J&F", .double((j + f) / 2)),
-                                          ("expressions", .int(jMeans.count)), ("frames", .int(frames)),
-                                          ("dataset", .string(kind.rawValue)), ("split", .string(split))])
+                                          ("expressions", .int(jMeans.count)), ("frames", .int(frames))]
+                                         + precision
+                                         + [("mAP", .double(iou.mAP)), ("overall_iou", .double(iou.overallIoU)),
+                                            ("mean_iou", .double(iou.meanIoU)), ("iou_frames", .int(iou.samples)),
+                                            ("iou_frames_skipped", .int(iou.skipped)),
+                                            ("dataset", .string(kind.rawValue)), ("split", .string(split))])
         let summaryURL = summaryURL(forLog: logURL)
         try AtomicFile.write(Data((summary.text(.spaced) + "\n").utf8), to: summaryURL.path)
         print("expressions \(jMeans.count), frames \(frames)")
         print("J      F      J&F")
         print(String(format: "%.2f  %.2f  %.2f", 100 * j, 100 * f, 100 * (j + f) / 2))
+        print("over frames with an object: " + iou.table(), terminator: "")
         print("log \(logURL.path), summary \(summaryURL.path)")
     }
 }

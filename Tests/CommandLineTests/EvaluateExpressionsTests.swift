@@ -82,6 +82,7 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         // annotations (IoU per frame, 1 for an empty union, then the mean) is the logged J.
         #expect(listing(masks) == ["v1", "v2"] && listing(masks + "/v1") == ["0", "1"])
         #expect(listing(masks + "/v1/1") == ["00000.png", "00005.png", "00010.png", "00015.png"])
+        var frameCounts: [(i: Int, u: Int)] = []   // frames with an object, for P@K and IoU
         for (r, (video, exp, object, count)) in [("v1", "0", 1, 4), ("v1", "1", 2, 4), ("v2", "0", 1, 3)].enumerated() {
             var ious: [Double] = []
             for k in 0..<count {
@@ -92,6 +93,7 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
                 let pairs = zip(predicted.pixels, truth.pixels).map { ($0 != 0, Int($1) == object) }
                 let (i, u) = (pairs.filter { $0.0 && $0.1 }.count, pairs.filter { $0.0 || $0.1 }.count)
                 ious.append(u == 0 ? 1 : Double(i) / Double(u))
+                if truth.pixels.contains(UInt8(object)) { frameCounts.append((i, u)) }
             }
             #expect(j[r] == ious.reduce(0, +) / Double(count), "\(video)/\(exp): logged J \(j[r]), from the masks \(ious)")
         }
@@ -101,6 +103,16 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         #expect(abs(sj - j.reduce(0, +) / 3) < 1e-12 && abs(sf - f.reduce(0, +) / 3) < 1e-12, "\(summary)")
         #expect(abs(try #require(summary["J&F"] as? Double) - (sj + sf) / 2) < 1e-15)
         #expect(summary["expressions"] as? Int == 3 && summary["frames"] as? Int == 11)
+        // P@K, overall and mean IoU over the frames whose ground truth is not empty, as for A2D.
+        #expect(summary["iou_frames"] as? Int == frameCounts.count && summary["iou_frames_skipped"] as? Int == 11 - frameCounts.count)
+        let overall = Double(frameCounts.map(\.i).reduce(0, +)) / Double(frameCounts.map(\.u).reduce(0, +))
+        let frameIoUs = frameCounts.map { Double($0.i) / Double($0.u) }
+        #expect(abs(try #require(summary["overall_iou"] as? Double) - overall) < 1e-12, "\(summary)")
+        #expect(abs(try #require(summary["mean_iou"] as? Double) - frameIoUs.reduce(0, +) / Double(frameIoUs.count)) < 1e-12)
+        for k in [0.5, 0.7, 0.9] {
+            let share = Double(frameIoUs.filter { $0 >= k }.count) / Double(frameIoUs.count)
+            #expect(abs(try #require(summary["P@\(k)"] as? Double) - share) < 1e-12, "P@\(k) in \(summary)")
+        }
         #expect(listing(folder.path("out")) == ["ytvos.jsonl", "ytvos.jsonl.summary.json"], "no temporary files left")
     }
 

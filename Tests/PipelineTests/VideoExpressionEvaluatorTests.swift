@@ -42,6 +42,12 @@ import VideoModel
             let want = try DAVISMetrics.sequence(predictions: predicted, groundTruths: (0..<n).map { truth(r.expression, $0) })
             #expect(r.scores == want, "expression \(r.expression)")
             #expect(r.masks == predicted)
+            // The per-frame counts behind P@K and IoU: J is I/U (1 for an empty union), the area the ground truth's.
+            #expect(r.counts.count == n)
+            for (k, c) in r.counts.enumerated() {
+                #expect(r.scores.j[k] == (c.union == 0 ? 1 : Double(c.intersection) / Double(c.union)))
+                #expect(c.groundTruthArea == truth(r.expression, k).area)
+            }
         }
         // Scored against its own masks, an expression gets J = F = 1 in every frame.
         let perfect = try VideoExpressionEvaluator(model: model, sentences: [sentences[1]])
