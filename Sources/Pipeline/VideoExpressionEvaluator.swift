@@ -40,20 +40,34 @@ public final class VideoExpressionEvaluator {
         self.resize = resize
     }
 
-    /// Segments the frames `framePaths` (the video's frames in order, JPEG or PNG) for every expression and
-    /// scores frame k (0-based) of expression e against `groundTruth(e, k)`, which must have the frame's size.
-    public func evaluate(framePaths: [String], groundTruth: (Int, Int) throws -> PixelMask) throws -> [ExpressionScores] {
+    /// Segments the frames `framePaths` (the video's frames in order) for every expression, without scoring (a split
+    /// the challenge server scores): `[expression][frame]` masks at the frames' sizes.
+    public func segment(framePaths: [String]) throws -> [[PixelMask]] {
+        var masks = [[PixelMask]](repeating: [], count: sentences.count)
+        try run(framePaths: framePaths) { masks[$0.sentence].append($0.mask) }
+        return masks
+    }
+
+    /// Runs the whole-video segmenter over the frames, results in frame order, expressions in order within a frame.
+    private func run(framePaths: [String], emit: (FrameMask) throws -> Void) throws {
         guard !framePaths.isEmpty else {
             throw DAVISMetricsError.frameCount(predictions: 0, groundTruths: 0)
         }
         let segmenter = try VideoSegmenter(model: model, sentences: sentences, resize: resize)
-        var results = sentences.indices.map { ExpressionScores(expression: $0, scores: .init(j: [], f: []), masks: []) }
         var next = 0
         try segmenter.run(frameCount: framePaths.count, targets: Array(1...framePaths.count), nextFrame: {
             guard next < framePaths.count else { return nil }
             defer { next += 1 }
             return try ImageIO.read(path: framePaths[next])
-        }, emit: { r in
+        }, emit: emit)
+        backbonePasses = segmenter.backbonePasses
+    }
+
+    /// Segments the frames `framePaths` (the video's frames in order, JPEG or PNG) for every expression and
+    /// scores frame k (0-based) of expression e against `groundTruth(e, k)`, which must have the frame's size.
+    public func evaluate(framePaths: [String], groundTruth: (Int, Int) throws -> PixelMask) throws -> [ExpressionScores] {
+        var results = sentences.indices.map { ExpressionScores(expression: $0, scores: .init(j: [], f: []), masks: []) }
+        try run(framePaths: framePaths, emit: { r in
             let truth = try groundTruth(r.sentence, r.frame - 1)
             results[r.sentence].scores.j.append(try DAVISMetrics.jaccard(prediction: r.mask, groundTruth: truth))
             results[r.sentence].scores.f.append(try DAVISMetrics.boundaryF(prediction: r.mask, groundTruth: truth))
@@ -61,7 +75,6 @@ public final class VideoExpressionEvaluator {
             results[r.sentence].counts.append((i, u, truth.area))
             if keepMasks { results[r.sentence].masks.append(r.mask) }
         })
-        backbonePasses = segmenter.backbonePasses
         return results
     }
 }

@@ -89,6 +89,9 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: ArgumentHelp("ytvos, mevis, refdavis: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
     var saveMasks: String?
 
+    @Option(help: ArgumentHelp("ytvos, mevis, refdavis: also zip the predicted masks as Annotations/<video>/<exp_id>/<frame>.png, the challenge servers' layout (also for valid and test, which have no ground truth).", valueName: "file.zip"))
+    var submission: String?
+
     func validate() throws {
         if merge {
             guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
@@ -97,7 +100,7 @@ struct Evaluate: AsyncParsableCommand {
                 ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
                 ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
                 ("--crf", crf), ("--strict", strict), ("--restart", restart), ("--vis", vis != nil),
-                ("--save-masks", saveMasks != nil),
+                ("--save-masks", saveMasks != nil), ("--submission", submission != nil),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
@@ -113,6 +116,10 @@ struct Evaluate: AsyncParsableCommand {
             if saveMasks != nil, dataset?.scoresExpressions != true {
                 throw ValidationError("--save-masks writes the masks of --dataset ytvos, mevis or refdavis; the other datasets have --vis")
             }
+            if submission != nil, dataset?.scoresExpressions != true {
+                throw ValidationError("--submission zips the masks of --dataset ytvos, mevis or refdavis")
+            }
+            if submission?.isEmpty == true { throw ValidationError("--submission is empty: give the .zip file to write") }
             if saveMasks?.isEmpty == true { throw ValidationError("--save-masks is empty: give the folder for the masks") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
             guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }

@@ -4,7 +4,10 @@
 // expression {"video", "exp_id", "sentence", "J", "F", "frames"} to --out, and {"J", "F", "J&F", P@K, mAP, overall
 // and mean IoU over the frames whose ground truth is not empty (as A2D counts them), …} to <out>.summary.json, both
 // atomically once the run is complete; --save-masks DIR writes the predicted masks as
-// DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after the JPEG: the challenge's layout).
+// DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after the JPEG: the challenge's layout) and
+// --submission FILE.zip zips them as Annotations/<video>/<exp_id>/<frame>.png, as the challenge servers take them
+// (also for the splits without ground truth, which are then only predicted).
+import Checkpoint
 import CommandLineSupport
 import Datasets
 import Evaluation
@@ -15,6 +18,9 @@ import Pipeline
 import Video
 
 extension Evaluate {
+    /// Only predictions are asked for: a split without ground truth is then segmented, not refused.
+    var predictionsOnly: Bool { submission != nil || saveMasks != nil }
+
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
     var optionsWithoutExpressionSupport: [String] {
         [("--shard", shard != nil), ("--limit", limit != nil), ("--crf", crf), ("--vis", vis != nil),
@@ -28,22 +34,28 @@ extension Evaluate {
         var frames: [String]
         var framePaths: [String]
         var expressions: [(id: String, sentence: String)]
-        /// The ground truth of expression e (index) in frame k (0-based).
-        var truth: (Int, Int) throws -> PixelMask
+        /// The ground truth of expression e (index) in frame k (0-based); nil for a split without ground truth.
+        var truth: ((Int, Int) throws -> PixelMask)?
+    }
+
+    /// Why a split without ground truth can only be predicted, and how.
+    func noGroundTruth(_ name: String, _ split: String, evaluable: String) -> EvaluateError {
+        EvaluateError("\(name) \(split) has no ground truth (its masks are scored by the challenge server): evaluate "
+                      + "--split \(evaluable), or give --submission FILE.zip (or --save-masks DIR) to write the predictions")
     }
 
     /// The videos of a Ref-YouTube-VOS (or converted Ref-DAVIS17) split, with their ground truth.
     func expressionVideos(_ dataset: RefYouTubeVOS, split: String) throws -> [ExpressionVideo] {
-        guard dataset.hasGroundTruth(split: split) else {
-            throw EvaluateError("\(dataset.name) \(split) has no ground truth (its masks are scored by the challenge server); "
-                                + "evaluate --split " + dataset.annotatedSplits.joined(separator: " or "))
+        let scored = dataset.hasGroundTruth(split: split)
+        guard scored || predictionsOnly else {
+            throw noGroundTruth(dataset.name, split, evaluable: dataset.annotatedSplits.joined(separator: " or "))
         }
         return try dataset.videos(split: split).map { video in
             ExpressionVideo(
                 id: video.id, frames: video.frames,
                 framePaths: video.frames.map { dataset.framePath(split: split, video: video.id, frame: $0) },
                 expressions: video.expressions.map { ($0.id, $0.sentence) },
-                truth: { e, k in
+                truth: !scored ? nil : { e, k in
                     guard let object = video.expressions[e].objectID else {
                         throw EvaluateError("video \(video.id) expression \(video.expressions[e].id) has no obj_id")
                     }
@@ -56,8 +68,12 @@ extension Evaluate {
     /// The videos of a MeViS split, the ground truth of an expression the union of the objects it names.
     func expressionVideos(_ dataset: MeViS, split: String) throws -> [ExpressionVideo] {
         guard dataset.hasGroundTruth(split: split) else {
-            throw EvaluateError("mevis \(split) has no mask_dict.json (its masks are scored by the challenge server); "
-                                + "evaluate --split valid_u or train")
+            guard predictionsOnly else { throw noGroundTruth("mevis", split, evaluable: "valid_u or train") }
+            return try dataset.videos(split: split).map { video in
+                ExpressionVideo(id: video.id, frames: video.frames,
+                                framePaths: video.frames.map { dataset.framePath(split: split, video: video.id, frame: $0) },
+                                expressions: video.expressions.map { ($0.id, $0.sentence) }, truth: nil)
+            }
         }
         let videos = try dataset.videos(split: split)
         let masks = try dataset.masks(split: split)
@@ -85,10 +101,21 @@ extension Evaluate {
         let note = { (text: String) in if !quiet { ProgressReporter.standardError(text + "\n") } }
         note("\(kind.rawValue) \(split): \(videos.count) videos, \(videos.reduce(0) { $0 + $1.expressions.count }) expressions")
 
+        // Masks go to --save-masks, or for --submission alone to a temporary folder removed at the end.
+        var temporaryMasks: String?
+        if saveMasks == nil, let submission {
+            let folder = (submission as NSString).deletingLastPathComponent
+            temporaryMasks = (folder.isEmpty ? "." : folder) + "/.\((submission as NSString).lastPathComponent).masks-\(getpid())"
+        }
+        defer { if let temporaryMasks { try? FileManager.default.removeItem(atPath: temporaryMasks) } }
+        let maskFolder = saveMasks ?? temporaryMasks
+        var members: [(name: String, path: String)] = []
+
         var lines: [String] = []
         var jMeans: [Double] = [], fMeans: [Double] = []
         var frames = 0
         var perFrame = MetricsAccumulator()
+        var predicted = 0
         for (index, video) in videos.enumerated() where !video.expressions.isEmpty && !video.frames.isEmpty {
             let sentences = try video.expressions.map { e -> [Int32] in
                 do { return try loaded.vocabulary.encode(e.sentence, steps: steps).ids } catch {
@@ -96,19 +123,31 @@ extension Evaluate {
                 }
             }
             let evaluator = VideoExpressionEvaluator(model: loaded.model, sentences: sentences, resize: model.resize)
-            evaluator.keepMasks = saveMasks != nil
-            let results = try evaluator.evaluate(framePaths: video.framePaths, groundTruth: video.truth)
-            for r in results {
-                let e = video.expressions[r.expression]
-                if let saveMasks {
-                    for (k, mask) in r.masks.enumerated() {
-                        let path = "\(saveMasks)/\(video.id)/\(e.id)/\(video.frames[k]).png"
+            evaluator.keepMasks = maskFolder != nil
+            var results: [ExpressionScores] = []
+            let masks: [[PixelMask]]
+            if let truth = video.truth {
+                results = try evaluator.evaluate(framePaths: video.framePaths, groundTruth: truth)
+                masks = results.map(\.masks)
+            } else {
+                masks = try evaluator.segment(framePaths: video.framePaths)
+            }
+            predicted += masks.count
+            if let maskFolder {
+                for (e, expressionMasks) in masks.enumerated() {
+                    for (k, mask) in expressionMasks.enumerated() {
+                        let name = "\(video.id)/\(video.expressions[e].id)/\(video.frames[k]).png"
+                        let path = "\(maskFolder)/\(name)"
                         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                                 withIntermediateDirectories: true)
                         try ImageIO.writePNG(try GrayImage(width: mask.width, height: mask.height,
                                                            pixels: mask.pixels.map { $0 != 0 ? 255 : 0 }), to: path)
+                        members.append(("Annotations/" + name, path))
                     }
                 }
+            }
+            for r in results {
+                let e = video.expressions[r.expression]
                 let (j, f) = (r.scores.jMean, r.scores.fMean)
                 jMeans.append(j)
                 fMeans.append(f)
@@ -122,8 +161,16 @@ extension Evaluate {
                                                ("frames", .int(r.scores.j.count))])
                 lines.append(line.text(.compact))
             }
-            note("video \(index + 1)/\(videos.count) \(video.id): \(results.count) expressions, \(video.frames.count) frames")
+            note("video \(index + 1)/\(videos.count) \(video.id): \(masks.count) expressions, \(video.frames.count) frames")
         }
+        if let submission {
+            let data = try members.map { m in (name: m.name, data: [UInt8](try Data(contentsOf: URL(fileURLWithPath: m.path)))) }
+            try ZipArchive.write(data, to: URL(fileURLWithPath: submission))
+            print("submission \(submission): \(members.count) masks of \(predicted) expressions under Annotations/")
+        }
+        if let saveMasks { print("masks \(saveMasks)/<video>/<exp_id>/<frame>.png") }
+        guard videos.contains(where: { $0.truth != nil }) else { return }   // predictions only: no scores
+
         let (j, f) = (DAVISMetrics.mean(jMeans), DAVISMetrics.mean(fMeans))
         try AtomicFile.write(Data((lines.map { $0 + "\n" }.joined()).utf8), to: logURL.path)
         let iou = perFrame.summary(strict: iouAbove)

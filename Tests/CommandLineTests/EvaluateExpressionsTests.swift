@@ -1,6 +1,7 @@
 // `evaluate --dataset ytvos|mevis`: J and F per expression over whole videos, with the shipped model of data/default, on a
 // tiny Ref-YouTube-VOS folder each test writes (JPEG frames and palette-PNG annotations through the project's
 // ImageIO); and `datasets check --dataset ytvos` on the same folder.
+import Checkpoint
 import Evaluation
 import Foundation
 import Testing
@@ -195,5 +196,41 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
                                          "--quiet"], in: folder)
         #expect(run.stdout.contains("expressions 3, frames 11"), "\(run)")
         #expect(try readJSONObject(out + ".summary.json")["dataset"] as? String == "refdavis")
+    }
+
+    @Test func submissionZipsThePredictionsInTheChallengeLayoutAlsoWithoutGroundTruth() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        // valid: the same frames, expressions without obj_id, no annotations.
+        try FileManager.default.createDirectory(atPath: root + "/valid", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root + "/train/JPEGImages", toPath: root + "/valid/JPEGImages")
+        try FileManager.default.createDirectory(atPath: root + "/meta_expressions/valid", withIntermediateDirectories: true)
+        let meta = try String(contentsOfFile: root + "/meta_expressions/train/meta_expressions.json", encoding: .utf8)
+            .replacingOccurrences(of: #", "obj_id": "[0-9]""#, with: "", options: .regularExpression)
+        try Data(meta.utf8).write(to: URL(fileURLWithPath: root + "/meta_expressions/valid/meta_expressions.json"))
+        let zip = folder.path("out/valid.zip")
+        let run = try runToolSucceeding(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "valid",
+                                         "--submission", zip, "--quiet"], in: folder)
+        #expect(run.stdout.contains("11 masks of 3 expressions"), "\(run)")
+        let members = try ZipArchive.read(URL(fileURLWithPath: zip))
+        #expect(members.map(\.name) == ["v1/0/00000", "v1/0/00005", "v1/0/00010", "v1/0/00015",
+                                        "v1/1/00000", "v1/1/00005", "v1/1/00010", "v1/1/00015",
+                                        "v2/0/00000", "v2/0/00005", "v2/0/00010"].map { "Annotations/\($0).png" })
+        #expect(listing(folder.path("out")) == ["valid.zip"], "the temporary masks are gone")
+        #expect(!FileManager.default.fileExists(atPath: folder.path("results.jsonl")), "no scores without ground truth")
+
+        // On train, with --save-masks too: the zip holds exactly the saved PNGs, and the run is scored as before.
+        let trainZip = folder.path("train.zip"), masks = folder.path("masks")
+        try runToolSucceeding(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--out", folder.path("t.jsonl"),
+                               "--save-masks", masks, "--submission", trainZip, "--quiet"], in: folder)
+        for m in try ZipArchive.read(URL(fileURLWithPath: trainZip)) {
+            let saved = try Data(contentsOf: URL(fileURLWithPath: masks + "/" + m.name.dropFirst("Annotations/".count)))
+            #expect([UInt8](saved) == m.data, "\(m.name)")
+            let png = folder.path("one.png")
+            try Data(m.data).write(to: URL(fileURLWithPath: png))
+            let image = try ImageIO.readGray(path: png)
+            #expect(image.width == 64 && image.height == 48)
+        }
+        #expect(try readJSONObject(folder.path("t.jsonl.summary.json"))["expressions"] as? Int == 3)
     }
 }
