@@ -17,7 +17,7 @@ import VideoModel
 
 struct Evaluate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint on a dataset split (precision@K, mAP, overall and mean IoU).",
+        abstract: "Evaluate a checkpoint on a dataset split (precision@K, mAP, overall and mean IoU; J&F for video object segmentation).",
         discussion: """
             Appends one JSON line per sample to --out (default results.jsonl) and resumes from it when rerun; \
             prints the table and writes it to <out>.summary.json. --shard K/N (K = 0…N-1) evaluates the K-th of \
@@ -26,7 +26,10 @@ struct Evaluate: AsyncParsableCommand {
             current sample. The log's first line records what produced it (the checkpoint's and the vocabulary's \
             SHA-256, the configuration, precision, threshold, --crf, --resize, dataset and split); a rerun that \
             differs is refused (--restart starts the log afresh). Exit status 3: the run finished but some samples \
-            failed (logged with their error, counted under `errors`; rerun to retry them). See docs/evaluation.md.
+            failed (logged with their error, counted under `errors`; rerun to retry them). ytvos, mevis and refdavis \
+            are scored per expression over whole videos with J, F and J&F as the DAVIS 2017 toolkit computes them \
+            (one line per expression; written when the run completes, no shards or resume yet); --save-masks and \
+            --submission write the predicted masks. See docs/evaluation.md.
             """)
 
     @Option(help: "The dataset.")
