@@ -116,6 +116,10 @@ extension Evaluate {
         var frames = 0
         var perFrame = MetricsAccumulator()
         var predicted = 0
+        for video in videos where video.expressions.isEmpty || video.frames.isEmpty {
+            ProgressReporter.standardError("note: video \(video.id) has \(video.expressions.count) expressions and "
+                                           + "\(video.frames.count) frames listed; it is left out\n")
+        }
         for (index, video) in videos.enumerated() where !video.expressions.isEmpty && !video.frames.isEmpty {
             let sentences = try video.expressions.map { e -> [Int32] in
                 do { return try loaded.vocabulary.encode(e.sentence, steps: steps).ids } catch {
@@ -170,6 +174,10 @@ extension Evaluate {
         }
         if let saveMasks { print("masks \(saveMasks)/<video>/<exp_id>/<frame>.png") }
         guard videos.contains(where: { $0.truth != nil }) else { return }   // predictions only: no scores
+        guard !lines.isEmpty else {
+            throw EvaluateError("\(kind.rawValue) \(split): no expression with frames to evaluate (see `cmpc-video datasets "
+                                + "check --dataset \(kind.rawValue) --root \(root) --split \(split)`)")
+        }
 
         let (j, f) = (DAVISMetrics.mean(jMeans), DAVISMetrics.mean(fMeans))
         try AtomicFile.write(Data((lines.map { $0 + "\n" }.joined()).utf8), to: logURL.path)

@@ -125,6 +125,14 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let shard = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--shard", "0/2"],
                                 in: folder)
         #expect(shard.status == 64 && shard.stderr.contains("--shard"), "\(shard)")
+        // A split whose videos list no frames: nothing to score is an error naming the check to run.
+        try Data(#"{"videos": {"v1": {"expressions": {"0": {"exp": "a", "obj_id": "1"}}, "frames": []}}}"#.utf8)
+            .write(to: URL(fileURLWithPath: root + "/meta_expressions/train/meta_expressions.json"))
+        let empty = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--out", folder.path("e.jsonl")],
+                                in: folder)
+        #expect(empty.status == 1 && empty.stderr.contains("v1 has 1 expressions and 0 frames")
+                && empty.stderr.contains("datasets check --dataset ytvos"), "\(empty)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path("e.jsonl")))
         let masks = try runTool(["evaluate", "--dataset", "a2d", "--root", root, "--split", "test", "--save-masks", "m"], in: folder)
         #expect(masks.status == 64 && masks.stderr.contains("--save-masks") && masks.stderr.contains("ytvos"), "\(masks)")
     }
