@@ -1,9 +1,9 @@
 // `cmpc-video evaluate --dataset ytvos|mevis|refdavis`: J and F per referring expression over its whole video, as
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions). Writes one JSON line per
-// expression {"video", "exp_id", "sentence", "J", "F", "frames"} to --out, and {"J", "F", "J&F", P@K, mAP, overall
-// and mean IoU over the frames whose ground truth is not empty (as A2D counts them), …} to <out>.summary.json, both
-// atomically once the run is complete; --save-masks DIR writes the predicted masks as
+// expression {"video", "exp_id", "sentence", "J", "F", "frames", "I", "U", "gt_area"} to --out after a provenance
+// record, appended and synced per video (a rerun resumes), and {"J", "F", "J&F", P@K, mAP, overall and mean IoU over
+// the frames whose ground truth is not empty (as A2D counts them), …} to <out>.summary.json atomically at the end; --save-masks DIR writes the predicted masks as
 // DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after the JPEG: the challenge's layout) and
 // --submission FILE.zip zips them as Annotations/<video>/<exp_id>/<frame>.png, as the challenge servers take them
 // (also for the splits without ground truth, which are then only predicted).
@@ -24,7 +24,7 @@ extension Evaluate {
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
     var optionsWithoutExpressionSupport: [String] {
         [("--shard", shard != nil), ("--limit", limit != nil), ("--crf", crf), ("--vis", vis != nil),
-         ("--cues", cues != nil), ("--restart", restart), ("--images", images != nil)]
+         ("--cues", cues != nil), ("--images", images != nil)]
             .filter(\.1).map(\.0)
     }
 
@@ -111,16 +111,72 @@ extension Evaluate {
         let maskFolder = saveMasks ?? temporaryMasks
         var members: [(name: String, path: String)] = []
 
+        // The log: a provenance record, then each finished video's lines, appended and synced as it finishes; a
+        // rerun keeps the videos already logged (a killed run resumes), a log of another run is refused.
+        for video in videos where video.expressions.isEmpty || video.frames.isEmpty {
+            ProgressReporter.standardError("note: video \(video.id) has \(video.expressions.count) expressions and "
+                                           + "\(video.frames.count) frames listed; it is left out\n")
+        }
+        let scored = videos.contains { $0.truth != nil }
+        guard videos.contains(where: { !$0.expressions.isEmpty && !$0.frames.isEmpty }) else {
+            throw EvaluateError("\(kind.rawValue) \(split): no expression with frames to evaluate (see `cmpc-video datasets "
+                                + "check --dataset \(kind.rawValue) --root \(root) --split \(split)`)")
+        }
+        var logged: [String: [String]] = [:]   // video → its complete lines, from an earlier run
+        var log: FileHandle?
+        if scored {
+            let provenance = try self.provenance(
+                loaded, predictor: ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: false, resize: model.resize),
+                dataset: kind, split: split)
+            if restart { try? FileManager.default.removeItem(at: logURL) }
+            logged = try readExpressionLog(logURL, provenance: provenance)
+            // A video logged only in part (a run killed between its lines) is evaluated again: its lines go.
+            let complete = Dictionary(uniqueKeysWithValues: videos.map { ($0.id, $0.expressions.count) })
+            let partial = logged.filter { complete[$0.key] != $0.value.count }
+            if !partial.isEmpty {
+                logged = logged.filter { complete[$0.key] == $0.value.count }
+                let kept = videos.compactMap { logged[$0.id] }.joined().map { $0 + "\n" }.joined()
+                try AtomicFile.write(Data((provenance.jsonLine() + kept).utf8), to: logURL.path)
+                note("note: evaluating again \(partial.keys.sorted().joined(separator: ", ")), logged in part")
+            }
+            if !FileManager.default.fileExists(atPath: logURL.path) {
+                guard FileManager.default.createFile(atPath: logURL.path, contents: Data(provenance.jsonLine().utf8)) else {
+                    throw EvaluateError("--out \(logURL.path): cannot create the log; choose a writable place")
+                }
+            }
+            log = try FileHandle(forWritingTo: logURL)
+            try log?.seekToEnd()
+        }
+        defer { try? log?.close() }
+
         var lines: [String] = []
         var jMeans: [Double] = [], fMeans: [Double] = []
         var frames = 0
         var perFrame = MetricsAccumulator()
         var predicted = 0
-        for video in videos where video.expressions.isEmpty || video.frames.isEmpty {
-            ProgressReporter.standardError("note: video \(video.id) has \(video.expressions.count) expressions and "
-                                           + "\(video.frames.count) frames listed; it is left out\n")
+        /// Adds a logged line's numbers to the summary.
+        func account(_ line: String) throws {
+            let v = try JSONValue.parse(Data(line.utf8), file: logURL.path)
+            guard let j = v["J"]?.double, let f = v["F"]?.double, let n = v["frames"]?.int,
+                  let i = v["I"]?.array?.compactMap(\.int), let u = v["U"]?.array?.compactMap(\.int),
+                  let g = v["gt_area"]?.array?.compactMap(\.int), i.count == n, u.count == n, g.count == n else {
+                throw EvaluateError("\(logURL.path): a line lacks J, F, frames or the per-frame I, U, gt_area: \(line.prefix(120)); "
+                                    + "rerun with --restart")
+            }
+            jMeans.append(j)
+            fMeans.append(f)
+            frames += n
+            let id = "\(v["video"]?.string ?? "?")/\(v["exp_id"]?.string ?? "?")"
+            for k in 0..<n { perFrame.add(SampleResult(id: "\(id)/\(k)", intersection: i[k], union: u[k], groundTruthArea: g[k])) }
+            lines.append(line)
         }
         for (index, video) in videos.enumerated() where !video.expressions.isEmpty && !video.frames.isEmpty {
+            let done = logged[video.id]
+            if let done, maskFolder == nil {
+                for line in done { try account(line) }
+                note("video \(index + 1)/\(videos.count) \(video.id): in the log already")
+                continue
+            }
             let sentences = try video.expressions.map { e -> [Int32] in
                 do { return try loaded.vocabulary.encode(e.sentence, steps: steps).ids } catch {
                     throw EvaluateError("video \(video.id) expression \(e.id): \(error)")
@@ -150,20 +206,26 @@ extension Evaluate {
                     }
                 }
             }
+            if let done {   // logged already; run again only for its masks
+                for line in done { try account(line) }
+                results = []
+            }
+            var videoLines = ""
             for r in results {
                 let e = video.expressions[r.expression]
-                let (j, f) = (r.scores.jMean, r.scores.fMean)
-                jMeans.append(j)
-                fMeans.append(f)
-                frames += r.scores.j.count
-                for (k, c) in r.counts.enumerated() {
-                    perFrame.add(SampleResult(id: "\(video.id)/\(e.id)/\(video.frames[k])", intersection: c.intersection,
-                                              union: c.union, groundTruthArea: c.groundTruthArea))
-                }
-                let line: JSONValue = .object([("video", .string(video.id)), ("exp_id", .string(e.id)),
-                                               ("sentence", .string(e.sentence)), ("J", .double(j)), ("F", .double(f)),
-                                               ("frames", .int(r.scores.j.count))])
-                lines.append(line.text(.compact))
+                let line: JSONValue = .object([
+                    ("video", .string(video.id)), ("exp_id", .string(e.id)), ("sentence", .string(e.sentence)),
+                    ("J", .double(r.scores.jMean)), ("F", .double(r.scores.fMean)), ("frames", .int(r.scores.j.count)),
+                    ("I", .array(r.counts.map { .int($0.intersection) })), ("U", .array(r.counts.map { .int($0.union) })),
+                    ("gt_area", .array(r.counts.map { .int($0.groundTruthArea) })),
+                ])
+                let text = line.text(.compact)
+                try account(text)
+                videoLines += text + "\n"
+            }
+            if let log, !videoLines.isEmpty {
+                try log.write(contentsOf: Data(videoLines.utf8))
+                try log.synchronize()
             }
             note("video \(index + 1)/\(videos.count) \(video.id): \(masks.count) expressions, \(video.frames.count) frames")
         }
@@ -174,13 +236,8 @@ extension Evaluate {
         }
         if let saveMasks { print("masks \(saveMasks)/<video>/<exp_id>/<frame>.png") }
         guard videos.contains(where: { $0.truth != nil }) else { return }   // predictions only: no scores
-        guard !lines.isEmpty else {
-            throw EvaluateError("\(kind.rawValue) \(split): no expression with frames to evaluate (see `cmpc-video datasets "
-                                + "check --dataset \(kind.rawValue) --root \(root) --split \(split)`)")
-        }
 
         let (j, f) = (DAVISMetrics.mean(jMeans), DAVISMetrics.mean(fMeans))
-        try AtomicFile.write(Data((lines.map { $0 + "\n" }.joined()).utf8), to: logURL.path)
         let iou = perFrame.summary(strict: iouAbove)
         let precision = zip(EvaluationSummary.precisionKeys, iou.precision).map { ($0, JSONValue.double($1)) }
         let summary: JSONValue = .object([("J", .double(j)), ("F", .double(f)), ("J&F", .double((j + f) / 2)),
@@ -203,4 +260,44 @@ extension Evaluate {
 extension DatasetKind {
     /// Datasets scored by J&F per expression over whole videos rather than per sample.
     var scoresExpressions: Bool { self == .ytvos || self == .mevis || self == .refdavis }
+}
+
+extension Evaluate {
+    /// The complete expression lines of an existing log, by video, after checking its provenance against this run's;
+    /// an incomplete last line (a killed run) is cut away. An absent or empty log gives nothing.
+    func readExpressionLog(_ url: URL, provenance: Provenance) throws -> [String: [String]] {
+        guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else {
+            try? FileManager.default.removeItem(at: url)
+            return [:]
+        }
+        var text = String(decoding: data, as: UTF8.self)
+        if !text.hasSuffix("\n") {
+            let keep = text.lastIndex(of: "\n").map { text.index(after: $0) } ?? text.startIndex
+            text = String(text[..<keep])
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.truncate(atOffset: UInt64(text.utf8.count))
+            try handle.close()
+            ProgressReporter.standardError("note: \(url.path): cut an incomplete last line (an interrupted run)\n")
+            if text.isEmpty { try? FileManager.default.removeItem(at: url); return [:] }
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard let first = lines.first, let logged = try? Provenance(jsonLine: first, file: url.path, line: 1) else {
+            throw EvaluateError("\(url.path) is not a log of this kind of run (no provenance record first); give another "
+                                + "--out, or --restart to empty it")
+        }
+        let differences = logged.differences(from: provenance)
+        guard differences.isEmpty else {
+            throw EvaluateError("\(url.path) holds the results of another run: " + differences.joined(separator: "; ")
+                                + ". Give another --out, or --restart to empty it")
+        }
+        var byVideo: [String: [String]] = [:]
+        for line in lines.dropFirst() {
+            let value = try JSONValue.parse(Data(line.utf8), file: url.path)
+            guard let video = value["video"]?.string else {
+                throw EvaluateError("\(url.path): a line without \"video\": \(line.prefix(120)); rerun with --restart")
+            }
+            byVideo[video, default: []].append(String(line))
+        }
+        return byVideo
+    }
 }

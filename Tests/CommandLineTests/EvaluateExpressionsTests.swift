@@ -56,14 +56,16 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let run = try runToolSucceeding(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train",
                                          "--out", out, "--save-masks", masks, "--quiet"], in: folder)
         #expect(run.stdout.contains("expressions 3, frames 11"), "\(run)")
-        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+        let logLines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(logLines.first?.hasPrefix("{\"provenance\": {\"checkpoint\"") == true, "the first line says what produced the log")
+        let lines = Array(logLines.dropFirst())
         #expect(lines.count == 3)
         let records = try lines.map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
         }
         // Keys in the documented order.
         for line in lines {
-            let order = ["\"video\"", "\"exp_id\"", "\"sentence\"", "\"J\"", "\"F\"", "\"frames\""].map { line.range(of: $0)!.lowerBound }
+            let order = ["\"video\"", "\"exp_id\"", "\"sentence\"", "\"J\"", "\"F\"", "\"frames\"", "\"I\"", "\"U\"", "\"gt_area\""].map { line.range(of: $0)!.lowerBound }
             #expect(order == order.sorted(), "\(line)")
         }
         #expect(records.map { $0["video"] as? String } == ["v1", "v1", "v2"])
@@ -179,7 +181,7 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let run = try runToolSucceeding(["evaluate", "--dataset", "mevis", "--root", root, "--split", "valid_u", "--out", out,
                                          "--save-masks", masks, "--quiet"], in: folder)
         #expect(run.stdout.contains("expressions 3, frames 12"), "\(run)")
-        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = Array(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init).dropFirst())
         #expect(lines.count == 3)
         var ious: [Double] = []
         for (k, l) in labels.enumerated() {
@@ -240,5 +242,35 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
             #expect(image.width == 64 && image.height == 48)
         }
         #expect(try readJSONObject(folder.path("t.jsonl.summary.json"))["expressions"] as? Int == 3)
+    }
+
+    @Test func aKilledRunResumesAndAnotherRunsLogIsRefused() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        let out = folder.path("r.jsonl")
+        let arguments = ["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--out", out]
+        try runToolSucceeding(arguments + ["--quiet"], in: folder)
+        let complete = try Data(contentsOf: URL(fileURLWithPath: out))
+        let summary = try Data(contentsOf: URL(fileURLWithPath: out + ".summary.json"))
+        // Killed while writing v2's line: v1 is kept, v2 evaluated again; the log and summary come out the same.
+        let text = String(decoding: complete, as: UTF8.self)
+        let cut = text.range(of: "{\"video\":\"v2\"")!.lowerBound
+        try Data((String(text[..<cut]) + "{\"video\":\"v2\",\"exp").utf8).write(to: URL(fileURLWithPath: out))
+        let resumed = try runToolSucceeding(arguments, in: folder)
+        #expect(resumed.stderr.contains("cut an incomplete last line") && resumed.stderr.contains("v1: in the log already")
+                && resumed.stderr.contains("v2: 1 expressions"), "\(resumed)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == complete)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + ".summary.json")) == summary)
+        // Killed between v1's two lines: v1 is evaluated again, its stale line dropped.
+        let second = text.range(of: "{\"video\":\"v1\",\"exp_id\":\"1\"")!.lowerBound
+        try Data(String(text[..<second]).utf8).write(to: URL(fileURLWithPath: out))
+        let again = try runToolSucceeding(arguments, in: folder)
+        #expect(again.stderr.contains("evaluating again v1"), "\(again)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == complete)
+        // Another setting is refused, naming it; --restart starts afresh.
+        let other = try runTool(arguments + ["--resize", "antialias", "--quiet"], in: folder)
+        #expect(other.status == 1 && other.stderr.contains("resize") && other.stderr.contains("--restart"), "\(other)")
+        try runToolSucceeding(arguments + ["--resize", "antialias", "--restart", "--quiet"], in: folder)
+        #expect(try String(contentsOfFile: out, encoding: .utf8).contains("\"resize\": \"antialias\""))
     }
 }
