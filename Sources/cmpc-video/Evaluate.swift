@@ -28,7 +28,7 @@ struct Evaluate: AsyncParsableCommand {
             differs is refused (--restart starts the log afresh). Exit status 3: the run finished but some samples \
             failed (logged with their error, counted under `errors`; rerun to retry them). ytvos, mevis and refdavis \
             are scored per expression over whole videos with J, F and J&F as the DAVIS 2017 toolkit computes them \
-            (one line per expression, appended per video and resumed when rerun; no shards yet); --save-masks and \
+            (one line per expression, appended per video; resume, --shard and --merge as above); --save-masks and \
             --submission write the predicted masks. See docs/evaluation.md.
             """)
 
@@ -267,6 +267,7 @@ struct Evaluate: AsyncParsableCommand {
 
     func runMerge() throws {
         let urls = logs.map { URL(fileURLWithPath: $0) }
+        if Self.isExpressionLog(urls[0]) { return try runExpressionMerge(urls) }
         let log = try EvaluationLog(files: urls)
         for warning in log.warnings { ProgressReporter.standardError("note: \(warning)\n") }
         let report = log.report(strictThresholds: iouAbove)

@@ -2,11 +2,12 @@
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions). Writes one JSON line per
 // expression {"video", "exp_id", "sentence", "J", "F", "frames", "I", "U", "gt_area"} to --out after a provenance
-// record, appended and synced per video (a rerun resumes), and {"J", "F", "J&F", P@K, mAP, overall and mean IoU over
+// record, appended and synced per video (a rerun resumes; --shard K/N takes a block of videos, --merge joins them), and {"J", "F", "J&F", P@K, mAP, overall and mean IoU over
 // the frames whose ground truth is not empty (as A2D counts them), …} to <out>.summary.json atomically at the end.
 // --save-masks DIR writes the predicted masks as DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named
-// after the JPEG: the challenge's layout) and --submission FILE.zip zips them as Annotations/<video>/<exp_id>/<frame>.png, as the challenge servers take them
-// (also for the splits without ground truth, which are then only predicted).
+// after the JPEG: the challenge's layout) and --submission FILE.zip zips them as
+// Annotations/<video>/<exp_id>/<frame>.png, as the challenge servers take them (also for the splits without ground
+// truth, which are then only predicted).
 import Checkpoint
 import CommandLineSupport
 import Datasets
@@ -23,7 +24,7 @@ extension Evaluate {
 
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
     var optionsWithoutExpressionSupport: [String] {
-        [("--shard", shard != nil), ("--limit", limit != nil), ("--crf", crf), ("--vis", vis != nil),
+        [("--limit", limit != nil), ("--crf", crf), ("--vis", vis != nil),
          ("--cues", cues != nil), ("--images", images != nil)]
             .filter(\.1).map(\.0)
     }
@@ -117,6 +118,8 @@ extension Evaluate {
             ProgressReporter.standardError("note: video \(video.id) has \(video.expressions.count) expressions and "
                                            + "\(video.frames.count) frames listed; it is left out\n")
         }
+        let selection = selectSamples(total: videos.count, shard: try shard.map(Shard.init(parsing:)), limit: nil)
+        if let shard { note("shard \(shard): videos \(selection.lowerBound)..<\(selection.upperBound) of \(videos.count)") }
         let scored = videos.contains { $0.truth != nil }
         guard videos.contains(where: { !$0.expressions.isEmpty && !$0.frames.isEmpty }) else {
             throw EvaluateError("\(kind.rawValue) \(split): no expression with frames to evaluate (see `cmpc-video datasets "
@@ -131,11 +134,11 @@ extension Evaluate {
             if restart { try? FileManager.default.removeItem(at: logURL) }
             logged = try readExpressionLog(logURL, provenance: provenance)
             // A video logged only in part (a run killed between its lines) is evaluated again: its lines go.
-            let complete = Dictionary(uniqueKeysWithValues: videos.map { ($0.id, $0.expressions.count) })
+            let complete = Dictionary(uniqueKeysWithValues: videos[selection].map { ($0.id, $0.expressions.count) })
             let partial = logged.filter { complete[$0.key] != $0.value.count }
             if !partial.isEmpty {
                 logged = logged.filter { complete[$0.key] == $0.value.count }
-                let kept = videos.compactMap { logged[$0.id] }.joined().map { $0 + "\n" }.joined()
+                let kept = videos[selection].compactMap { logged[$0.id] }.joined().map { $0 + "\n" }.joined()
                 try AtomicFile.write(Data((provenance.jsonLine() + kept).utf8), to: logURL.path)
                 note("note: evaluating again \(partial.keys.sorted().joined(separator: ", ")), logged in part")
             }
@@ -149,28 +152,14 @@ extension Evaluate {
         }
         defer { try? log?.close() }
 
-        var lines: [String] = []
-        var jMeans: [Double] = [], fMeans: [Double] = []
-        var frames = 0
-        var perFrame = MetricsAccumulator()
+        var tally = ExpressionTally(file: logURL.path)
         var predicted = 0
-        /// Adds a logged line's numbers to the summary.
-        func account(_ line: String) throws {
-            let v = try JSONValue.parse(Data(line.utf8), file: logURL.path)
-            guard let j = v["J"]?.double, let f = v["F"]?.double, let n = v["frames"]?.int,
-                  let i = v["I"]?.array?.compactMap(\.int), let u = v["U"]?.array?.compactMap(\.int),
-                  let g = v["gt_area"]?.array?.compactMap(\.int), i.count == n, u.count == n, g.count == n else {
-                throw EvaluateError("\(logURL.path): a line lacks J, F, frames or the per-frame I, U, gt_area: \(line.prefix(120)); "
-                                    + "rerun with --restart")
-            }
-            jMeans.append(j)
-            fMeans.append(f)
-            frames += n
-            let id = "\(v["video"]?.string ?? "?")/\(v["exp_id"]?.string ?? "?")"
-            for k in 0..<n { perFrame.add(SampleResult(id: "\(id)/\(k)", intersection: i[k], union: u[k], groundTruthArea: g[k])) }
-            lines.append(line)
-        }
-        for (index, video) in videos.enumerated() where !video.expressions.isEmpty && !video.frames.isEmpty {
+        func account(_ line: String) throws { try tally.account(line) }
+        // Each expression's position in the split (merged shards sort by it).
+        var firstIndex: [String: Int] = [:]
+        var running = 0
+        for video in videos { firstIndex[video.id] = running; running += video.expressions.count }
+        for (index, video) in videos.enumerated() where selection.contains(index) && !video.expressions.isEmpty && !video.frames.isEmpty {
             let done = logged[video.id]
             if let done, maskFolder == nil {
                 for line in done { try account(line) }
@@ -214,7 +203,7 @@ extension Evaluate {
             for r in results {
                 let e = video.expressions[r.expression]
                 let line: JSONValue = .object([
-                    ("video", .string(video.id)), ("exp_id", .string(e.id)), ("sentence", .string(e.sentence)),
+                    ("index", .int(firstIndex[video.id, default: 0] + r.expression)), ("video", .string(video.id)), ("exp_id", .string(e.id)), ("sentence", .string(e.sentence)),
                     ("J", .double(r.scores.jMean)), ("F", .double(r.scores.fMean)), ("frames", .int(r.scores.j.count)),
                     ("I", .array(r.counts.map { .int($0.intersection) })), ("U", .array(r.counts.map { .int($0.union) })),
                     ("gt_area", .array(r.counts.map { .int($0.groundTruthArea) })),
@@ -237,22 +226,8 @@ extension Evaluate {
         if let saveMasks { print("masks \(saveMasks)/<video>/<exp_id>/<frame>.png") }
         guard videos.contains(where: { $0.truth != nil }) else { return }   // predictions only: no scores
 
-        let (j, f) = (DAVISMetrics.mean(jMeans), DAVISMetrics.mean(fMeans))
-        let iou = perFrame.summary(strict: iouAbove)
-        let precision = zip(EvaluationSummary.precisionKeys, iou.precision).map { ($0, JSONValue.double($1)) }
-        let summary: JSONValue = .object([("J", .double(j)), ("F", .double(f)), ("J&F", .double((j + f) / 2)),
-                                          ("expressions", .int(jMeans.count)), ("frames", .int(frames))]
-                                         + precision
-                                         + [("mAP", .double(iou.mAP)), ("overall_iou", .double(iou.overallIoU)),
-                                            ("mean_iou", .double(iou.meanIoU)), ("iou_frames", .int(iou.samples)),
-                                            ("iou_frames_skipped", .int(iou.skipped)),
-                                            ("dataset", .string(kind.rawValue)), ("split", .string(split))])
         let summaryURL = summaryURL(forLog: logURL)
-        try AtomicFile.write(Data((summary.text(.spaced) + "\n").utf8), to: summaryURL.path)
-        print("expressions \(jMeans.count), frames \(frames)")
-        print("J      F      J&F")
-        print(String(format: "%.2f  %.2f  %.2f", 100 * j, 100 * f, 100 * (j + f) / 2))
-        print("over frames with an object: " + iou.table(), terminator: "")
+        try tally.finish(dataset: kind.rawValue, split: split, strict: iouAbove, summary: summaryURL)
         print("log \(logURL.path), summary \(summaryURL.path)")
     }
 }
@@ -299,5 +274,105 @@ extension Evaluate {
             byVideo[video, default: []].append(String(line))
         }
         return byVideo
+    }
+}
+
+/// The numbers of an expression log's lines and the summary they make (J, F, J&F over expressions; P@K and IoU over
+/// the (expression, frame) pairs with an object).
+struct ExpressionTally {
+    let file: String
+    var lines: [String] = []
+    var jMeans: [Double] = [], fMeans: [Double] = []
+    var frames = 0
+    var perFrame = MetricsAccumulator()
+
+    /// Adds one logged line.
+    mutating func account(_ line: String) throws {
+        let v = try JSONValue.parse(Data(line.utf8), file: file)
+        guard let j = v["J"]?.double, let f = v["F"]?.double, let n = v["frames"]?.int,
+              let i = v["I"]?.array?.compactMap(\.int), let u = v["U"]?.array?.compactMap(\.int),
+              let g = v["gt_area"]?.array?.compactMap(\.int), i.count == n, u.count == n, g.count == n else {
+            throw EvaluateError("\(file): a line lacks J, F, frames or the per-frame I, U, gt_area: \(line.prefix(120)); "
+                                + "rerun with --restart")
+        }
+        jMeans.append(j)
+        fMeans.append(f)
+        frames += n
+        let id = "\(v["video"]?.string ?? "?")/\(v["exp_id"]?.string ?? "?")"
+        for k in 0..<n { perFrame.add(SampleResult(id: "\(id)/\(k)", intersection: i[k], union: u[k], groundTruthArea: g[k])) }
+        lines.append(line)
+    }
+
+    /// Writes `summary` (atomically) and prints the table.
+    func finish(dataset: String, split: String, strict: Bool, summary url: URL) throws {
+        let (j, f) = (DAVISMetrics.mean(jMeans), DAVISMetrics.mean(fMeans))
+        let iou = perFrame.summary(strict: strict)
+        let precision = zip(EvaluationSummary.precisionKeys, iou.precision).map { ($0, JSONValue.double($1)) }
+        let summary: JSONValue = .object([("J", .double(j)), ("F", .double(f)), ("J&F", .double((j + f) / 2)),
+                                          ("expressions", .int(jMeans.count)), ("frames", .int(frames))]
+                                         + precision
+                                         + [("mAP", .double(iou.mAP)), ("overall_iou", .double(iou.overallIoU)),
+                                            ("mean_iou", .double(iou.meanIoU)), ("iou_frames", .int(iou.samples)),
+                                            ("iou_frames_skipped", .int(iou.skipped)),
+                                            ("dataset", .string(dataset)), ("split", .string(split))])
+        try AtomicFile.write(Data((summary.text(.spaced) + "\n").utf8), to: url.path)
+        print("expressions \(jMeans.count), frames \(frames)")
+        print("J      F      J&F")
+        print(String(format: "%.2f  %.2f  %.2f", 100 * j, 100 * f, 100 * (j + f) / 2))
+        print("over frames with an object: " + iou.table(), terminator: "")
+    }
+}
+
+extension Evaluate {
+    /// Whether a log holds expression lines (ytvos, mevis, refdavis) rather than samples.
+    static func isExpressionLog(_ url: URL) -> Bool {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return false }
+        let lines = String(decoding: data.prefix(1 << 20), as: UTF8.self).split(separator: "\n")
+        return lines.count > 1 && lines[0].hasPrefix("{\"provenance\"") && lines[1].hasPrefix("{\"index\"")
+            && lines[1].contains("\"exp_id\"")
+    }
+
+    /// `--merge` of expression logs (shards of one run): one line per expression (the same expression in two logs
+    /// must have the same line), sorted by index, the summary as one unsharded run gives it.
+    func runExpressionMerge(_ urls: [URL]) throws {
+        var provenance: Provenance?
+        var byIndex: [Int: (line: String, file: String)] = [:]
+        for url in urls {
+            let text = String(decoding: try Data(contentsOf: url), as: UTF8.self)
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+            if !text.hasSuffix("\n"), !lines.isEmpty {
+                lines.removeLast()
+                ProgressReporter.standardError("note: \(url.path) ends mid-line (an unfinished shard): its last line is left out\n")
+            }
+            guard let first = lines.first, let p = try? Provenance(jsonLine: first, file: url.path, line: 1) else {
+                throw EvaluateError("\(url.path) has no provenance record first: not a log of evaluate")
+            }
+            if let provenance, !provenance.differences(from: p).isEmpty {
+                throw EvaluateError("\(url.path) comes from another run than \(urls[0].path): "
+                                    + provenance.differences(from: p).joined(separator: "; "))
+            }
+            provenance = provenance ?? p
+            for line in lines.dropFirst() {
+                guard let index = try JSONValue.parse(Data(line.utf8), file: url.path)["index"]?.int else {
+                    throw EvaluateError("\(url.path): a line without \"index\": \(line.prefix(120))")
+                }
+                if let seen = byIndex[index], seen.line != String(line) {
+                    throw EvaluateError("expression \(index) differs between \(seen.file) and \(url.path)")
+                }
+                byIndex[index] = (String(line), url.path)
+            }
+        }
+        var tally = ExpressionTally(file: urls[0].path)
+        for index in byIndex.keys.sorted() { try tally.account(byIndex[index]!.line) }
+        var target = urls[0]
+        if let out {
+            target = URL(fileURLWithPath: out)
+            try createParentFolder(of: target)
+            try AtomicFile.write(Data((provenance!.jsonLine() + tally.lines.map { $0 + "\n" }.joined()).utf8), to: target.path)
+        }
+        let summary = summaryURL(forLog: target)
+        try tally.finish(dataset: provenance?["dataset"]?.string ?? "?", split: provenance?["split"]?.string ?? "?",
+                         strict: iouAbove, summary: summary)
+        print("\(tally.lines.count) expressions from \(urls.count) logs; summary \(summary.path)" + (out.map { ", merged log \($0)" } ?? ""))
     }
 }

@@ -65,7 +65,7 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         }
         // Keys in the documented order.
         for line in lines {
-            let order = ["\"video\"", "\"exp_id\"", "\"sentence\"", "\"J\"", "\"F\"", "\"frames\"", "\"I\"", "\"U\"", "\"gt_area\""].map { line.range(of: $0)!.lowerBound }
+            let order = ["\"index\"", "\"video\"", "\"exp_id\"", "\"sentence\"", "\"J\"", "\"F\"", "\"frames\"", "\"I\"", "\"U\"", "\"gt_area\""].map { line.range(of: $0)!.lowerBound }
             #expect(order == order.sorted(), "\(line)")
         }
         #expect(records.map { $0["video"] as? String } == ["v1", "v1", "v2"])
@@ -124,9 +124,9 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let root = try makeYTVOS(in: folder)
         let valid = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "valid", "--quiet"], in: folder)
         #expect(valid.status == 1 && valid.stderr.contains("challenge server") && valid.stderr.contains("--split train"), "\(valid)")
-        let shard = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--shard", "0/2"],
-                                in: folder)
-        #expect(shard.status == 64 && shard.stderr.contains("--shard"), "\(shard)")
+        let limited = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--limit", "2"],
+                                  in: folder)
+        #expect(limited.status == 64 && limited.stderr.contains("--limit"), "\(limited)")
         // A split whose videos list no frames: nothing to score is an error naming the check to run.
         try Data(#"{"videos": {"v1": {"expressions": {"0": {"exp": "a", "obj_id": "1"}}, "frames": []}}}"#.utf8)
             .write(to: URL(fileURLWithPath: root + "/meta_expressions/train/meta_expressions.json"))
@@ -254,15 +254,15 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let summary = try Data(contentsOf: URL(fileURLWithPath: out + ".summary.json"))
         // Killed while writing v2's line: v1 is kept, v2 evaluated again; the log and summary come out the same.
         let text = String(decoding: complete, as: UTF8.self)
-        let cut = text.range(of: "{\"video\":\"v2\"")!.lowerBound
-        try Data((String(text[..<cut]) + "{\"video\":\"v2\",\"exp").utf8).write(to: URL(fileURLWithPath: out))
+        let cut = try #require(text.range(of: "{\"index\":2,\"video\":\"v2\"")).lowerBound
+        try Data((String(text[..<cut]) + "{\"index\":2,\"vid").utf8).write(to: URL(fileURLWithPath: out))
         let resumed = try runToolSucceeding(arguments, in: folder)
         #expect(resumed.stderr.contains("cut an incomplete last line") && resumed.stderr.contains("v1: in the log already")
                 && resumed.stderr.contains("v2: 1 expressions"), "\(resumed)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == complete)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + ".summary.json")) == summary)
         // Killed between v1's two lines: v1 is evaluated again, its stale line dropped.
-        let second = text.range(of: "{\"video\":\"v1\",\"exp_id\":\"1\"")!.lowerBound
+        let second = try #require(text.range(of: "{\"index\":1,\"video\":\"v1\",\"exp_id\":\"1\"")).lowerBound
         try Data(String(text[..<second]).utf8).write(to: URL(fileURLWithPath: out))
         let again = try runToolSucceeding(arguments, in: folder)
         #expect(again.stderr.contains("evaluating again v1"), "\(again)")
@@ -272,5 +272,28 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         #expect(other.status == 1 && other.stderr.contains("resize") && other.stderr.contains("--restart"), "\(other)")
         try runToolSucceeding(arguments + ["--resize", "antialias", "--restart", "--quiet"], in: folder)
         #expect(try String(contentsOfFile: out, encoding: .utf8).contains("\"resize\": \"antialias\""))
+    }
+
+    @Test func shardsMergeIntoTheUnshardedLogAndSummary() throws {
+        let folder = try TemporaryFolder()
+        let root = try makeYTVOS(in: folder)
+        let arguments = ["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--quiet"]
+        try runToolSucceeding(arguments + ["--out", folder.path("full.jsonl")], in: folder)
+        try runToolSucceeding(arguments + ["--shard", "0/2", "--out", folder.path("s0.jsonl")], in: folder)
+        try runToolSucceeding(arguments + ["--shard", "1/2", "--out", folder.path("s1.jsonl")], in: folder)
+        let s0 = try String(contentsOfFile: folder.path("s0.jsonl"), encoding: .utf8)
+        #expect(s0.contains("\"video\":\"v1\"") && !s0.contains("\"video\":\"v2\""), "shard 0 holds the first video")
+        // Given in either order, the merge equals the unsharded run byte for byte.
+        let merge = try runToolSucceeding(["evaluate", "--merge", folder.path("s1.jsonl"), folder.path("s0.jsonl"),
+                                           "--out", folder.path("merged.jsonl")], in: folder)
+        #expect(merge.stdout.contains("3 expressions from 2 logs"), "\(merge)")
+        for suffix in ["", ".summary.json"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("merged.jsonl" + suffix)))
+                    == Data(contentsOf: URL(fileURLWithPath: folder.path("full.jsonl" + suffix))), "merged.jsonl\(suffix)")
+        }
+        // A shard of another run is refused, naming what differs.
+        try runToolSucceeding(arguments + ["--shard", "1/2", "--resize", "antialias", "--out", folder.path("x1.jsonl")], in: folder)
+        let mixed = try runTool(["evaluate", "--merge", folder.path("s0.jsonl"), folder.path("x1.jsonl")], in: folder)
+        #expect(mixed.status == 1 && mixed.stderr.contains("resize"), "\(mixed)")
     }
 }
