@@ -1,13 +1,14 @@
 // `cmpc-video evaluate --dataset ytvos|mevis|refdavis`: J and F per referring expression over its whole video, as
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
-// whole-video segmenter; the video's frame features shared by its expressions). Writes one JSON line per
-// expression {"video", "exp_id", "sentence", "J", "F", "frames", "I", "U", "gt_area"} to --out after a provenance
-// record, appended and synced per video (a rerun resumes; --shard K/N takes a block of videos, --merge joins them), and {"J", "F", "J&F", P@K, mAP, overall and mean IoU over
-// the frames whose ground truth is not empty (as A2D counts them), …} to <out>.summary.json atomically at the end.
-// --save-masks DIR writes the predicted masks as DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named
-// after the JPEG: the challenge's layout) and --submission FILE.zip zips them as
-// Annotations/<video>/<exp_id>/<frame>.png, as the challenge servers take them (also for the splits without ground
-// truth, which are then only predicted).
+// whole-video segmenter; the video's frame features shared by its expressions).
+//   --out      a provenance record, then one JSON line per expression {"index", "video", "exp_id", "sentence", "J",
+//              "F", "frames", "I", "U", "gt_area"}, appended and synced per video: a rerun resumes, --shard K/N
+//              takes a block of videos, --merge joins the shards' logs.
+//   summary    {"J", "F", "J&F", P@K, mAP, overall and mean IoU over the frames whose ground truth is not empty (as
+//              A2D counts them), …} in <out>.summary.json, atomically at the end.
+//   --save-masks DIR   the predicted masks as DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after
+//              the JPEG); --submission FILE.zip zips them as Annotations/<video>/<exp_id>/<frame>.png, as the
+//              challenge servers take them (also for splits without ground truth, which are then only predicted).
 import Checkpoint
 import CommandLineSupport
 import Datasets
