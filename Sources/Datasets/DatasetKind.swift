@@ -27,7 +27,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     case ytvos
     /// MeViS: JPEG frame folders, mask_dict.json (COCO RLE per annotation and frame), meta_expressions.json.
     case mevis
-    /// Ref-DAVIS17 in the Ref-YouTube-VOS layout ReferFormer's converter writes (annotations in train and valid).
+    /// Ref-DAVIS17: the Ref-YouTube-VOS layout ReferFormer's converter writes, or DAVIS 2017 + davis_text_annotations.
     case refdavis
 
     /// Other accepted spellings of each name (matched case-insensitively, like the names).
@@ -56,7 +56,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .referit: return "ReferIt"
         case .ytvos: return "Ref-YouTube-VOS"
         case .mevis: return "MeViS"
-        case .refdavis: return "Ref-DAVIS17 (Ref-YouTube-VOS layout)"
+        case .refdavis: return "Ref-DAVIS17 (ReferFormer's layout, or as released)"
         }
     }
 

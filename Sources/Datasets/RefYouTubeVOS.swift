@@ -27,25 +27,41 @@ public struct RefYouTubeVOS: ReferringDataset {
     public let splits: [String]
     /// The splits that ship Annotations/ and obj_id (Ref-YouTube-VOS: train; converted Ref-DAVIS17: train, valid).
     public let annotatedSplits: [String]
+    /// Ref-DAVIS17 as released rather than converted: DAVIS 2017 plus davis_text_annotations/ (see `refDAVIS`).
+    public let davisRelease: Bool
 
     /// Ref-YouTube-VOS under `root`.
     public init(root: String) {
         self.init(root: root, name: "ytvos", splits: ["train", "valid", "test"], annotatedSplits: ["train"])
     }
 
-    init(root: String, name: String, splits: [String], annotatedSplits: [String]) {
+    init(root: String, name: String, splits: [String], annotatedSplits: [String], davisRelease: Bool = false) {
         self.root = root
         self.name = name
         self.splits = splits
         self.annotatedSplits = annotatedSplits
+        self.davisRelease = davisRelease
     }
 
     /// Ref-DAVIS17 in the Ref-YouTube-VOS layout that ReferFormer's tools/data/convert_davis_to_ytvos.py writes:
     /// `{train,valid}/JPEGImages`, `{train,valid}/Annotations` (DAVIS's Annotations_unsupervised, palette PNGs) and
     /// `meta_expressions/{train,valid}/meta_expressions.json`, four expressions per object (annotator 1 first frame,
     /// annotator 1 full video, annotator 2 first frame, annotator 2 full video).
+    ///
+    /// A root without meta_expressions/ but with davis_text_annotations/ is read as released instead, as that
+    /// converter reads it: `DAVIS/ImageSets/2017/{train,val}.txt` (split valid = val.txt),
+    /// `DAVIS/JPEGImages/480p/<video>/*.jpg` (frames: the folder's names, sorted),
+    /// `DAVIS/Annotations_unsupervised/480p/<video>/<frame>.png`, and the expressions of
+    /// `davis_text_annotations/Davis17_annot1.txt`, `…annot1_full_video.txt` (UTF-8), `…annot2.txt`,
+    /// `…annot2_full_video.txt` (Latin-1), lines `<video> <obj_id> "<sentence>"`, each file's expressions of a video
+    /// sorted by obj_id as a string, interleaved per object as ids 0, 1, 2, 3, 4, … (the converter's three misspelt
+    /// video names corrected as it does).
     public static func refDAVIS(root: String) -> RefYouTubeVOS {
-        RefYouTubeVOS(root: root, name: "refdavis", splits: ["train", "valid"], annotatedSplits: ["train", "valid"])
+        let fm = FileManager.default
+        let release = !fm.fileExists(atPath: joinPath(root, "meta_expressions"))
+            && fm.fileExists(atPath: joinPath(root, "davis_text_annotations"))
+        return RefYouTubeVOS(root: root, name: "refdavis", splits: ["train", "valid"], annotatedSplits: ["train", "valid"],
+                             davisRelease: release)
     }
 
     /// Whether the split ships annotations (and object ids).
@@ -71,17 +87,23 @@ public struct RefYouTubeVOS: ReferringDataset {
 
     /// `ROOT/meta_expressions/<split>/meta_expressions.json`.
     public func metaPath(split: String) -> String {
-        joinPath(root, "meta_expressions", split, "meta_expressions.json")
+        davisRelease ? joinPath(root, "davis_text_annotations") : joinPath(root, "meta_expressions", split, "meta_expressions.json")
     }
 
     /// `ROOT/<split>/JPEGImages/<video>/<frame>.jpg`.
     public func framePath(split: String, video: String, frame: String) -> String {
-        joinPath(root, split, "JPEGImages", video, frame + ".jpg")
+        joinPath(frameFolder(split: split, video: video), frame + ".jpg")
+    }
+
+    /// The folder of a video's JPEG frames.
+    public func frameFolder(split: String, video: String) -> String {
+        davisRelease ? joinPath(root, "DAVIS", "JPEGImages", "480p", video) : joinPath(root, split, "JPEGImages", video)
     }
 
     /// `ROOT/<split>/Annotations/<video>/<frame>.png` (Ref-YouTube-VOS: only train has annotations).
     public func annotationPath(split: String = "train", video: String, frame: String) -> String {
-        joinPath(root, split, "Annotations", video, frame + ".png")
+        davisRelease ? joinPath(root, "DAVIS", "Annotations_unsupervised", "480p", video, frame + ".png")
+                     : joinPath(root, split, "Annotations", video, frame + ".png")
     }
 
     /// The videos of a split, in file order; entries that cannot be used are skipped with a warning on stderr.
@@ -148,7 +170,7 @@ public struct RefYouTubeVOS: ReferringDataset {
         var frames = 0, expressions = 0, annotationFiles = 0
         for video in videos {
             expressions += video.expressions.count
-            let folder = joinPath(root, split, "JPEGImages", video.id)
+            let folder = frameFolder(split: split, video: video.id)
             guard fm.fileExists(atPath: folder) else {
                 try scan.missingFile(folder + "/")
                 frames += video.frames.count
@@ -202,6 +224,7 @@ public struct RefYouTubeVOS: ReferringDataset {
     /// Reads the split's meta_expressions.json; entries that cannot be used go to `scan.skippedRows`.
     func listVideos(split: String, scan: inout Scan) throws -> [Video] {
         guard splits.contains(split) else { throw DatasetError.unknownSplit(split, known: splits) }
+        if davisRelease { return try davisReleaseVideos(split: split) }
         let path = metaPath(split: split)
         let (videos, skipped) = try Self.parseMeta(try readFile(path), file: path, requireObjectIDs: hasGroundTruth(split: split))
         scan.skippedRows += skipped
@@ -256,5 +279,57 @@ public struct RefYouTubeVOS: ReferringDataset {
     /// A name usable as one path component: not empty, no "/", not "." or "..".
     static func isSafeName(_ name: String) -> Bool {
         !name.isEmpty && !name.contains("/") && name != "." && name != ".." && !name.contains("\0")
+    }
+
+    /// The videos of a split of the Ref-DAVIS17 release, with the expressions and ids ReferFormer's converter gives.
+    func davisReleaseVideos(split: String) throws -> [Video] {
+        let setFile = joinPath(root, "DAVIS", "ImageSets", "2017", split == "valid" ? "val.txt" : "train.txt")
+        guard let setText = String(data: try readFile(setFile), encoding: .utf8) else {
+            throw DatasetError.unreadable(file: setFile, reason: "not UTF-8 text")
+        }
+        let names = setText.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let folder = joinPath(root, "davis_text_annotations")
+        let files: [(String, String.Encoding)] = [("Davis17_annot1.txt", .utf8), ("Davis17_annot1_full_video.txt", .utf8),
+                                                  ("Davis17_annot2.txt", .isoLatin1), ("Davis17_annot2_full_video.txt", .isoLatin1)]
+        let fixes = ["clasic-car": "classic-car", "dog-scale": "dogs-scale", "motor-bike": "motorbike"]
+        let annotations: [[String: [(object: String, sentence: String)]]] = try files.map { name, encoding in
+            let path = joinPath(folder, name)
+            guard let text = String(data: try readFile(path), encoding: encoding) else {
+                throw DatasetError.unreadable(file: path, reason: "cannot be read as \(encoding == .utf8 ? "UTF-8" : "Latin-1")")
+            }
+            var byVideo: [String: [(object: String, sentence: String)]] = [:]
+            for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+                let words = line.split(whereSeparator: \.isWhitespace).map(String.init)
+                guard words.count >= 2 else {
+                    if words.isEmpty { continue }
+                    throw DatasetError.malformed(file: path, reason: "line \(n + 1) is not <video> <obj_id> \"<sentence>\"")
+                }
+                let video = fixes[words[0]] ?? words[0]
+                let sentence = String(words.dropFirst(2).joined(separator: " ").dropFirst().dropLast())
+                byVideo[video, default: []].append((words[1], sentence))
+            }
+            // Python's sorted() is stable; obj_id is compared as a string.
+            return byVideo.mapValues { list in
+                list.enumerated().sorted { ($0.element.object, $0.offset) < ($1.element.object, $1.offset) }.map(\.element)
+            }
+        }
+        let fm = FileManager.default
+        return try names.map { video in
+            var expressions: [Expression] = []
+            let lists = annotations.map { $0[video] ?? [] }
+            for k in 0..<(lists.map(\.count).min() ?? 0) {
+                for list in lists {
+                    guard let object = Int(list[k].object), (1...255).contains(object) else {
+                        throw DatasetError.malformed(file: folder, reason: "video \(video): obj_id '\(list[k].object)' is not 1…255")
+                    }
+                    expressions.append(Expression(id: String(expressions.count), sentence: list[k].sentence, objectID: object))
+                }
+            }
+            let frameFolder = frameFolder(split: split, video: video)
+            let frames = ((try? fm.contentsOfDirectory(atPath: frameFolder)) ?? [])
+                .map { String($0.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first ?? "") }
+                .filter { !$0.isEmpty }.sorted()
+            return Video(id: video, frames: frames, expressions: expressions)
+        }
     }
 }

@@ -183,4 +183,46 @@ private final class TinyYTVOS {
         // Read as Ref-YouTube-VOS, valid has no ground truth.
         expectDatasetError(["valid", "challenge server"]) { _ = try RefYouTubeVOS(root: data.root).samples(split: "valid")[0].loadMask() }
     }
+
+    @Test func refDAVISAsReleasedGivesTheConvertersExpressions() throws {
+        // DAVIS 2017 plus davis_text_annotations, read as ReferFormer's convert_davis_to_ytvos.py reads them: per file
+        // a video's lines sorted by obj_id as a string ("10" before "2"), the four files interleaved per object,
+        // annotator 2's files in Latin-1, "clasic-car" renamed.
+        let folder = try TemporaryFolder()
+        try folder.write("DAVIS/ImageSets/2017/val.txt", "classic-car\n")
+        try folder.write("DAVIS/ImageSets/2017/train.txt", "other\n")
+        let lines = [
+            "Davis17_annot1.txt": "clasic-car 2 \"a red car\"\nclasic-car 10 \"a   tree\"\n",
+            "Davis17_annot1_full_video.txt": "classic-car 2 \"the red car driving\"\nclassic-car 10 \"the tree\"\n",
+        ]
+        for (name, text) in lines { try folder.write("davis_text_annotations/" + name, text) }
+        // Latin-1: é is the one byte E9.
+        try folder.write("davis_text_annotations/Davis17_annot2.txt",
+                         Data([UInt8]("classic-car 10 \"caf".utf8) + [0xE9] + [UInt8](" tree\"\nclassic-car 2 \"car\"\n".utf8)))
+        try folder.write("davis_text_annotations/Davis17_annot2_full_video.txt", "classic-car 2 \"a car\"\nclassic-car 10 \"a tree on the left\"\n")
+        let frames = folder.sub("DAVIS/JPEGImages/480p/classic-car")
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder.sub("DAVIS/Annotations_unsupervised/480p/classic-car"), withIntermediateDirectories: true)
+        for name in ["00001", "00000"] {
+            try ImageIO.writeJPEG(RGBImage(width: 24, height: 16), to: frames + "/\(name).jpg")
+            var labels = GrayImage(width: 24, height: 16)
+            labels.pixels[5] = 10
+            labels.pixels[7] = 2
+            try ImageIO.writeLabelPNG(labels, to: folder.sub("DAVIS/Annotations_unsupervised/480p/classic-car/\(name).png"))
+        }
+        let davis = try #require(try DatasetKind.refdavis.reader(root: folder.path) as? RefYouTubeVOS)
+        #expect(davis.davisRelease)
+        let videos = try davis.videos(split: "valid")
+        #expect(videos.map(\.id) == ["classic-car"] && videos[0].frames == ["00000", "00001"])
+        #expect(videos[0].expressions.map(\.id) == ["0", "1", "2", "3", "4", "5", "6", "7"])
+        #expect(videos[0].expressions.map(\.sentence) == ["a tree", "the tree", "caf\u{E9} tree", "a tree on the left",
+                                                         "a red car", "the red car driving", "car", "a car"])
+        #expect(videos[0].expressions.map(\.objectID) == [10, 10, 10, 10, 2, 2, 2, 2])
+        let samples = try davis.samples(split: "valid")
+        #expect(samples.count == 16 && samples[0].source.path == frames + "/00000.jpg")
+        #expect(try samples[0].loadMask().pixels.enumerated().filter { $0.element != 0 }.map(\.offset) == [5])
+        #expect(try samples[9].loadMask().pixels.enumerated().filter { $0.element != 0 }.map(\.offset) == [7])
+        let report = try davis.check(split: "valid", options: CheckOptions(verifyMasks: true))
+        #expect(report.missing.isEmpty && report.unreadable.isEmpty && report.counts.map(\.value) == [1, 8, 2, 2], "\(report.text())")
+    }
 }
