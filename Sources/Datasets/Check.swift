@@ -47,12 +47,16 @@ public struct CheckReport: Sendable {
     /// Other notes (e.g. samples dropped because their mask is empty).
     public var notes: [String]
     public var comparisons: [CountComparison]
+    /// Other numbers counted in the folder, in order (Ref-YouTube-VOS: videos, expressions, frames, …); in the JSON
+    /// as a "counts" object when there are any.
+    public var counts: [(name: String, value: Int)] = []
 
     /// One JSON object, keys sorted, no whitespace: samples, videos|images, missing, unreadable, skipped_rows, official…
     public func json() -> String {
         func object(_ members: [(String, JSONValue)]) -> JSONValue { .object(members.sorted { $0.0 < $1.0 }) }
         func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
-        return object([
+        let extra: [(String, JSONValue)] = counts.isEmpty ? [] : [("counts", .object(counts.map { ($0.name, .int($0.value)) }))]
+        return object(extra + [
             ("dataset", .string(dataset)), ("split", .string(split)), ("samples", .int(samples)), (unitName, .int(units)),
             ("missing", strings(missing)), ("missing_count", .int(missing.count)),
             ("unreadable", .array(unreadable.map { object([("file", .string($0.file)), ("reason", .string($0.reason))]) })),
@@ -68,6 +72,7 @@ public struct CheckReport: Sendable {
     /// A human-readable summary, one fact per line.
     public func text() -> String {
         var lines = ["\(dataset) \(split): \(samples) samples, \(units) \(unitName)"]
+        if !counts.isEmpty { lines.append("  " + counts.map { "\($0.name) \($0.value)" }.joined(separator: ", ")) }
         for c in comparisons {
             lines.append("  \(c.name): \(c.counted) (official \(c.official)) \(c.matches ? "ok" : "DIFFERS")  [\(c.source)]")
         }

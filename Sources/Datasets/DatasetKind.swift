@@ -1,5 +1,5 @@
 // DatasetKind: the datasets this package reads, under the names the original's scripts give them
-// (a2d, jhmdb, unc, unc+, gref, gref-umd, referit), with their long aliases, and the reader each name makes.
+// (a2d, jhmdb, unc, unc+, gref, gref-umd, referit, ytvos, mevis, refdavis), with their long aliases, and the reader each name makes.
 // `cmpc-video evaluate`, `datasets check` and `train` take these names for --dataset.
 import Foundation
 
@@ -23,11 +23,18 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     case grefUMD = "gref-umd"
     /// ReferIt (IAPR TC-12): referit_query_*.json, .mat masks.
     case referit
+    /// Ref-YouTube-VOS: JPEG frame folders, palette-PNG annotations, meta_expressions.json.
+    case ytvos
+    /// MeViS: JPEG frame folders, mask_dict.json (COCO RLE per annotation and frame), meta_expressions.json.
+    case mevis
+    /// Ref-DAVIS17: the Ref-YouTube-VOS layout ReferFormer's converter writes, or DAVIS 2017 + davis_text_annotations.
+    case refdavis
 
     /// Other accepted spellings of each name (matched case-insensitively, like the names).
     public static let aliases: [String: DatasetKind] = [
         "a2d-sentences": .a2d, "jhmdb-sentences": .jhmdb,
         "refcoco": .unc, "refcoco+": .uncPlus, "refcocog": .gref, "refcocog-umd": .grefUMD,
+        "ref-youtube-vos": .ytvos, "refytvos": .ytvos, "ref-davis17": .refdavis, "ref-davis": .refdavis,
     ]
 
     /// The dataset a name or alias denotes (case-insensitive); nil for an unknown name.
@@ -47,6 +54,9 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .gref: return "G-Ref (Google split)"
         case .grefUMD: return "G-Ref (UMD split)"
         case .referit: return "ReferIt"
+        case .ytvos: return "Ref-YouTube-VOS"
+        case .mevis: return "MeViS"
+        case .refdavis: return "Ref-DAVIS17 (ReferFormer's layout, or as released)"
         }
     }
 
@@ -57,12 +67,12 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .uncPlus: return (.refcocoPlus, "unc")
         case .gref: return (.refcocog, "google")
         case .grefUMD: return (.refcocog, "umd")
-        case .a2d, .jhmdb, .referit: return nil
+        case .a2d, .jhmdb, .referit, .ytvos, .mevis, .refdavis: return nil
         }
     }
 
-    /// Whether the samples are frames of videos (A2D, J-HMDB) rather than still images.
-    public var isVideo: Bool { self == .a2d || self == .jhmdb }
+    /// Whether the samples are frames of videos (A2D, J-HMDB, Ref-YouTube-VOS, MeViS, Ref-DAVIS17) rather than still images.
+    public var isVideo: Bool { self == .a2d || self == .jhmdb || self == .ytvos || self == .mevis || self == .refdavis }
 
     /// The reader of the dataset under `root` (for the RefCOCO family: REFER's data folder).
     /// `images` is the folder of COCO_train2014_*.jpg for the RefCOCO family (nil: looked up under `root`);
@@ -79,6 +89,9 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         switch self {
         case .a2d: return A2DSentences(root: root)
         case .jhmdb: return JHMDBSentences(root: root)
+        case .ytvos: return RefYouTubeVOS(root: root)
+        case .mevis: return MeViS(root: root)
+        case .refdavis: return RefYouTubeVOS.refDAVIS(root: root)
         default: return ReferIt(root: root)
         }
     }

@@ -131,7 +131,7 @@ public enum ImageIO {
 
     /// FFmpeg's JPEG decoder fills a picture cut short with grey and reports no error, so a JPEG must end its
     /// last scan with the End Of Image marker (FF D9; the scan's own data never holds FF D9, as FF is stuffed).
-    private static func checkComplete(_ decoder: StreamDecoder, path: String) throws {
+    static func checkComplete(_ decoder: StreamDecoder, path: String) throws {
         guard decoder.codec.ctx?.pointee.codec_id == AV_CODEC_ID_MJPEG,
               let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return }
         let complete = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Bool in
@@ -153,16 +153,18 @@ public enum ImageIO {
         }
     }
 
-    private static func stillError(_ decoder: StreamDecoder, path: String) -> VideoError {
+    static func stillError(_ decoder: StreamDecoder, path: String) -> VideoError {
         let detail = decoder.problems.isEmpty ? "" : ": " + decoder.problems.joined(separator: "; ")
         return VideoError(.damaged, path: path, "no picture could be decoded\(detail)")
     }
 
     /// How one still format is encoded: the codec, the pixel format it is fed and its settings.
-    private struct StillFormat {
+    struct StillFormat {
         let name: String
         let codec: AVCodecID
         let pixelFormat: AVPixelFormat
+        /// The colours of a PAL8 picture (0xAARRGGBB, 256 entries).
+        var palette: [UInt32]? = nil
         var configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }
 
         /// Lossless PNG of packed RGB24 or GRAY8.
@@ -185,7 +187,7 @@ public enum ImageIO {
     }
 
     /// Checks a packed picture (H×W×channels), encodes it as one still of `format` and writes it atomically.
-    private static func writeStill(_ pixels: [UInt8], width: Int, height: Int, channels: Int, as format: StillFormat,
+    static func writeStill(_ pixels: [UInt8], width: Int, height: Int, channels: Int, as format: StillFormat,
                                    to path: String) throws {
         // The sides are checked before they are multiplied (a huge width must not overflow).
         guard width <= maximumSide, height <= maximumSide else {
@@ -221,7 +223,15 @@ public enum ImageIO {
         f.pointee.format = format.pixelFormat.rawValue
         try check(av_frame_get_buffer(f, 0), .writeFailed, path: path, "cannot allocate a frame")
         let source = channels == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8
-        if source == format.pixelFormat {
+        if let palette = format.palette, format.pixelFormat == AV_PIX_FMT_PAL8, channels == 1 {
+            // Indices copied as they are; the palette goes to data[1] as native-endian 0xAARRGGBB words.
+            let stride = Int(swift_frame_linesize(f)[0])
+            guard let dst = swift_frame_data(f)[0], let pal = swift_frame_data(f)[1], palette.count == 256 else {
+                throw VideoError(.writeFailed, path: path, "no palette frame buffer")
+            }
+            for y in 0..<height { for x in 0..<width { dst[y * stride + x] = pixels[y * width + x] } }
+            pal.withMemoryRebound(to: UInt32.self, capacity: 256) { p in for i in 0..<256 { p[i] = palette[i] } }
+        } else if source == format.pixelFormat {
             let stride = Int(swift_frame_linesize(f)[0])
             guard let dst = swift_frame_data(f)[0] else { throw VideoError(.writeFailed, path: path, "no frame buffer") }
             pixels.withUnsafeBufferPointer { src in

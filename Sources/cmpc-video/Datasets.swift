@@ -6,7 +6,7 @@ import Foundation
 struct DatasetsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "datasets",
-        abstract: "Inspect referring-segmentation datasets (A2D Sentences, J-HMDB Sentences, RefCOCO, RefCOCO+, G-Ref, ReferIt).",
+        abstract: "Inspect referring-segmentation datasets (A2D Sentences, J-HMDB Sentences, RefCOCO, RefCOCO+, G-Ref, ReferIt, Ref-YouTube-VOS, MeViS, Ref-DAVIS17).",
         subcommands: [DatasetsCheck.self])
 }
 

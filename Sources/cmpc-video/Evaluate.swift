@@ -17,7 +17,7 @@ import VideoModel
 
 struct Evaluate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint on a dataset split (precision@K, mAP, overall and mean IoU).",
+        abstract: "Evaluate a checkpoint on a dataset split (precision@K, mAP, overall and mean IoU; J&F for video object segmentation).",
         discussion: """
             Appends one JSON line per sample to --out (default results.jsonl) and resumes from it when rerun; \
             prints the table and writes it to <out>.summary.json. --shard K/N (K = 0…N-1) evaluates the K-th of \
@@ -26,7 +26,10 @@ struct Evaluate: AsyncParsableCommand {
             current sample. The log's first line records what produced it (the checkpoint's and the vocabulary's \
             SHA-256, the configuration, precision, threshold, --crf, --resize, dataset and split); a rerun that \
             differs is refused (--restart starts the log afresh). Exit status 3: the run finished but some samples \
-            failed (logged with their error, counted under `errors`; rerun to retry them). See docs/evaluation.md.
+            failed (logged with their error, counted under `errors`; rerun to retry them). ytvos, mevis and refdavis \
+            are scored per expression over whole videos with J, F and J&F as the DAVIS 2017 toolkit computes them \
+            (one line per expression, appended per video; resume, --shard and --merge as above); --save-masks and \
+            --submission write the predicted masks. See docs/evaluation.md.
             """)
 
     @Option(help: "The dataset.")
@@ -35,7 +38,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "The dataset folder (for the RefCOCO family: REFER's data folder).")
     var root: String?
 
-    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test).")
+    @Option(help: "The split to evaluate (a2d, jhmdb: test; unc: val, testA, testB; gref: val; referit: test; ytvos: train; mevis: valid_u, train; refdavis: valid, train).")
     var split: String?
 
     @OptionGroup var model: ModelOptions
@@ -86,6 +89,12 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "A cues.json of `cmpc-video synth` ({\"video,instance,sentence\": cue}): also print mean IoU per cue.")
     var cues: String?
 
+    @Option(help: ArgumentHelp("ytvos, mevis, refdavis: also write each expression's predicted masks as <dir>/<video>/<exp_id>/<frame>.png (0/255, at the frame's size).", valueName: "dir"))
+    var saveMasks: String?
+
+    @Option(help: ArgumentHelp("ytvos, mevis, refdavis: also zip the predicted masks as Annotations/<video>/<exp_id>/<frame>.png, the challenge servers' layout (also for valid and test, which have no ground truth).", valueName: "file.zip"))
+    var submission: String?
+
     func validate() throws {
         if merge {
             guard !logs.isEmpty else { throw ValidationError("--merge needs the log files to join") }
@@ -94,6 +103,7 @@ struct Evaluate: AsyncParsableCommand {
                 ("--checkpoint", model.checkpoint != nil), ("--shard", shard != nil), ("--vocab", model.vocab != nil),
                 ("--config", model.config != nil), ("--images", images != nil), ("--limit", limit != nil),
                 ("--crf", crf), ("--strict", strict), ("--restart", restart), ("--vis", vis != nil),
+                ("--save-masks", saveMasks != nil), ("--submission", submission != nil),
             ]
             let given = options.filter(\.1).map(\.0)
             guard given.isEmpty else { throw ValidationError("--merge reads logs only; drop \(given.joined(separator: ", "))") }
@@ -102,6 +112,18 @@ struct Evaluate: AsyncParsableCommand {
             let missing = [("--dataset", dataset == nil), ("--root", root == nil), ("--split", split == nil)]
                 .filter(\.1).map(\.0)
             guard missing.isEmpty else { throw ValidationError("missing \(missing.joined(separator: ", "))") }
+            if let dataset, dataset.scoresExpressions, !optionsWithoutExpressionSupport.isEmpty {
+                throw ValidationError("--dataset \(dataset.rawValue) (J&F per expression over whole videos) does not take "
+                                      + optionsWithoutExpressionSupport.joined(separator: ", ") + " yet; drop them")
+            }
+            if saveMasks != nil, dataset?.scoresExpressions != true {
+                throw ValidationError("--save-masks writes the masks of --dataset ytvos, mevis or refdavis; the other datasets have --vis")
+            }
+            if submission != nil, dataset?.scoresExpressions != true {
+                throw ValidationError("--submission zips the masks of --dataset ytvos, mevis or refdavis")
+            }
+            if submission?.isEmpty == true { throw ValidationError("--submission is empty: give the .zip file to write") }
+            if saveMasks?.isEmpty == true { throw ValidationError("--save-masks is empty: give the folder for the masks") }
             if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
             guard worst >= 0, best >= 0 else { throw ValidationError("--worst and --best must be at least 0") }
             if vis?.isEmpty == true { throw ValidationError("--vis is empty: give the folder for the pictures") }
@@ -120,6 +142,7 @@ struct Evaluate: AsyncParsableCommand {
 
     func runEvaluation() throws {
         guard let dataset, let root, let split else { return }   // validate() checked them
+        if dataset.scoresExpressions { return try runExpressionEvaluation(dataset: dataset, root: root, split: split) }
         let reader = try dataset.reader(root: root, images: images)
         let samples = try reader.samples(split: split)
         let selection = selectSamples(total: samples.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
@@ -244,6 +267,7 @@ struct Evaluate: AsyncParsableCommand {
 
     func runMerge() throws {
         let urls = logs.map { URL(fileURLWithPath: $0) }
+        if Self.isExpressionLog(urls[0]) { return try runExpressionMerge(urls) }
         let log = try EvaluationLog(files: urls)
         for warning in log.warnings { ProgressReporter.standardError("note: \(warning)\n") }
         let report = log.report(strictThresholds: iouAbove)

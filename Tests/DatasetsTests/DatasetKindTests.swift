@@ -5,11 +5,12 @@ import Testing
 
 @Suite struct DatasetKindTests {
     @Test func namesAndAliasesInAnyCase() {
-        #expect(DatasetKind.allCases.map(\.rawValue) == ["a2d", "jhmdb", "unc", "unc+", "gref", "gref-umd", "referit"])
+        #expect(DatasetKind.allCases.map(\.rawValue) == ["a2d", "jhmdb", "unc", "unc+", "gref", "gref-umd", "referit", "ytvos", "mevis", "refdavis"])
         let spellings: [(String, DatasetKind)] = [
             ("a2d", .a2d), ("A2D-Sentences", .a2d), ("jhmdb", .jhmdb), ("jhmdb-sentences", .jhmdb),
             ("UNC", .unc), ("refcoco", .unc), ("unc+", .uncPlus), ("RefCOCO+", .uncPlus), ("gref", .gref),
             ("refcocog", .gref), ("gref-umd", .grefUMD), ("refcocog-umd", .grefUMD), ("ReferIt", .referit),
+            ("ytvos", .ytvos), ("Ref-YouTube-VOS", .ytvos), ("refytvos", .ytvos), ("MeViS", .mevis), ("Ref-DAVIS17", .refdavis),
         ]
         for (name, kind) in spellings { #expect(DatasetKind(name: name) == kind, "\(name)") }
         for name in ["", "coco", "unc-", "a2d sentences", "gref-google"] { #expect(DatasetKind(name: name) == nil, "\(name)") }
@@ -20,6 +21,9 @@ import Testing
         #expect(try DatasetKind.a2d.reader(root: "r") is A2DSentences)
         #expect(try DatasetKind.jhmdb.reader(root: "r") is JHMDBSentences)
         #expect(try DatasetKind.referit.reader(root: "r") is ReferIt)
+        #expect(try DatasetKind.ytvos.reader(root: "r") is RefYouTubeVOS)
+        #expect(try DatasetKind.mevis.reader(root: "r") is MeViS)
+        #expect((try DatasetKind.refdavis.reader(root: "r") as? RefYouTubeVOS)?.name == "refdavis")
         let refer: [(DatasetKind, RefCOCO.Variant, String)] = [
             (.unc, .refcoco, "unc"), (.uncPlus, .refcocoPlus, "unc"), (.gref, .refcocog, "google"), (.grefUMD, .refcocog, "umd"),
         ]
@@ -32,7 +36,7 @@ import Testing
     }
 
     @Test func anImagesFolderIsOnlyForTheRefCOCOFamily() {
-        for kind in [DatasetKind.a2d, .jhmdb, .referit] {
+        for kind in [DatasetKind.a2d, .jhmdb, .referit, .ytvos, .mevis, .refdavis] {
             expectDatasetError(["coco-images", "RefCOCO family", kind.rawValue]) {
                 _ = try kind.reader(root: "r", images: "coco-images")
             }
