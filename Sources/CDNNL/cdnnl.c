@@ -186,6 +186,38 @@ fail:
 int cdnnl_conv_tasks(const cdnnl_conv *c) { return c->d.n * c->blocks; }
 int cdnnl_conv_blocks(const cdnnl_conv *c) { return c->blocks; }
 
+/// Runs `prim` once on the calling thread: wraps each of the `n` buffers (`handles[i]`, described by `mds[i]`,
+/// passed as argument `kinds[i]`) in a oneDNN memory, adds a scratchpad of `scratch` bytes, executes, and frees
+/// what it made.
+static dnnl_status_t run_primitive(dnnl_primitive_t prim, size_t scratch, int n, const int *kinds,
+                                   const dnnl_memory_desc_t *const *mds, void *const *handles) {
+    dnnl_engine_t engine = shared_engine();
+    dnnl_exec_arg_t args[8];
+    int made = 0;
+    void *pad = scratch ? aligned(scratch) : NULL;
+    dnnl_stream_t stream = NULL;
+    dnnl_status_t st = scratch && !pad ? dnnl_out_of_memory : dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+    for (int i = 0; i < n && st == dnnl_success; i++) {
+        args[made].arg = kinds[i];
+        st = dnnl_memory_create(&args[made].memory, mds[i], engine, handles[i]);
+        if (st == dnnl_success) made++;
+    }
+    if (st == dnnl_success && scratch) {
+        dnnl_dims_t dims = {(dnnl_dim_t)scratch};
+        dnnl_memory_desc_t md;
+        st = dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a);
+        args[made].arg = DNNL_ARG_SCRATCHPAD;
+        if (st == dnnl_success) st = dnnl_memory_create(&args[made].memory, &md, engine, pad);
+        if (st == dnnl_success) made++;
+    }
+    if (st == dnnl_success) st = dnnl_primitive_execute(prim, stream, made, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(stream);
+    for (int i = 0; i < made; i++) dnnl_memory_destroy(args[i].memory);
+    if (stream) dnnl_stream_destroy(stream);
+    free(pad);
+    return st;
+}
+
 int cdnnl_conv_run(const cdnnl_conv *c, int t, const void *src, void *dst) {
     omp_set_num_threads(1);
     const cdnnl_conv_desc *d = &c->d;
@@ -194,34 +226,10 @@ int cdnnl_conv_run(const cdnnl_conv *c, int t, const void *src, void *dst) {
     size_t src_elem = d->src_bf16 ? 2 : 4, dst_elem = d->dst_bf16 ? 2 : 4;
     const char *s = (const char *)src + ((size_t)image * d->h * d->w * d->cin + k->src_offset) * src_elem;
     char *o = (char *)dst + ((size_t)image * d->ho * d->wo * d->cout + k->dst_offset) * dst_elem;
-    dnnl_engine_t engine = shared_engine();
-    dnnl_stream_t stream = NULL;
-    dnnl_memory_t sm = NULL, wm = NULL, bm = NULL, dm = NULL, pm = NULL;
-    void *scratch = k->scratch ? aligned(k->scratch) : NULL;
-    dnnl_status_t st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
-    if (st == dnnl_success) st = dnnl_memory_create(&sm, &k->src_md, engine, (void *)s);
-    if (st == dnnl_success) st = dnnl_memory_create(&wm, &c->weight_md[k->weights], engine, c->weight_data[k->weights]);
-    if (st == dnnl_success) st = dnnl_memory_create(&bm, &c->bias_md, engine, c->bias);
-    if (st == dnnl_success) st = dnnl_memory_create(&dm, &k->dst_md, engine, o);
-    if (st == dnnl_success && k->scratch) {
-        dnnl_dims_t sdims = {(dnnl_dim_t)k->scratch};
-        dnnl_memory_desc_t smd;
-        st = dnnl_memory_desc_init_by_tag(&smd, 1, sdims, dnnl_u8, dnnl_a);
-        if (st == dnnl_success) st = dnnl_memory_create(&pm, &smd, engine, scratch);
-    }
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
-                                   {DNNL_ARG_DST, dm}, {DNNL_ARG_SCRATCHPAD, pm}};
-        st = dnnl_primitive_execute(k->prim, stream, pm ? 5 : 4, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(stream);
-    }
-    if (sm) dnnl_memory_destroy(sm);
-    if (wm) dnnl_memory_destroy(wm);
-    if (bm) dnnl_memory_destroy(bm);
-    if (dm) dnnl_memory_destroy(dm);
-    if (pm) dnnl_memory_destroy(pm);
-    if (stream) dnnl_stream_destroy(stream);
-    free(scratch);
+    const int kinds[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
+    const dnnl_memory_desc_t *mds[4] = {&k->src_md, &c->weight_md[k->weights], &c->bias_md, &k->dst_md};
+    void *handles[4] = {(void *)s, c->weight_data[k->weights], c->bias, o};
+    dnnl_status_t st = run_primitive(k->prim, k->scratch, 4, kinds, mds, handles);
     return st == dnnl_success ? 0 : (int)st;
 }
 
@@ -296,32 +304,10 @@ fail:
 
 int cdnnl_matmul_run(const cdnnl_matmul *p, int b, const uint16_t *a, const uint16_t *bm, float *c) {
     omp_set_num_threads(1);
-    dnnl_engine_t engine = shared_engine();
-    dnnl_stream_t stream = NULL;
-    dnnl_memory_t am = NULL, bmem = NULL, cm = NULL, pm = NULL;
-    void *scratch = p->scratch[b] ? aligned(p->scratch[b]) : NULL;
-    dnnl_status_t st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
-    if (st == dnnl_success) st = dnnl_memory_create(&am, &p->a_md[b], engine, (void *)(a + (size_t)b * p->size * p->k));
-    if (st == dnnl_success) st = dnnl_memory_create(&bmem, &p->b_md, engine, (void *)bm);
-    if (st == dnnl_success) st = dnnl_memory_create(&cm, &p->c_md[b], engine, c + (size_t)b * p->size * p->n);
-    if (st == dnnl_success && p->scratch[b]) {
-        dnnl_dims_t sdims = {(dnnl_dim_t)p->scratch[b]};
-        dnnl_memory_desc_t smd;
-        st = dnnl_memory_desc_init_by_tag(&smd, 1, sdims, dnnl_u8, dnnl_a);
-        if (st == dnnl_success) st = dnnl_memory_create(&pm, &smd, engine, scratch);
-    }
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bmem}, {DNNL_ARG_DST, cm},
-                                   {DNNL_ARG_SCRATCHPAD, pm}};
-        st = dnnl_primitive_execute(p->prim[b], stream, pm ? 4 : 3, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(stream);
-    }
-    if (am) dnnl_memory_destroy(am);
-    if (bmem) dnnl_memory_destroy(bmem);
-    if (cm) dnnl_memory_destroy(cm);
-    if (pm) dnnl_memory_destroy(pm);
-    if (stream) dnnl_stream_destroy(stream);
-    free(scratch);
+    const int kinds[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    const dnnl_memory_desc_t *mds[3] = {&p->a_md[b], &p->b_md, &p->c_md[b]};
+    void *handles[3] = {(void *)(a + (size_t)b * p->size * p->k), (void *)bm, c + (size_t)b * p->size * p->n};
+    dnnl_status_t st = run_primitive(p->prim[b], p->scratch[b], 3, kinds, mds, handles);
     return st == dnnl_success ? 0 : (int)st;
 }
 

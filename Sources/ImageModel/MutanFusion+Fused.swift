@@ -39,37 +39,38 @@ func mutanInference(_ x: Tensor, weights: [Tensor]?, biases: [Tensor], factors: 
         throw TensorError.shapeMismatch(op: "mutanInference", shapes: [given.shape, [rows, width]],
                                         reason: "the products must be [rows, K·C]")
     }
+    /// The per-location pass over the [rows, K·C] products.
+    func combine(_ products: UnsafePointer<Float>) -> Tensor {
+        withScalarPointers(biases + factors) { p in
+            makeTensors(1, shape: shape) { o in
+                let out = o[0]
+                parallelFor(rows, grain: Swift.max(1, 8_192 / width)) { range in
+                    for r in range {
+                        let raw = products + r * width, row = out + r * c
+                        for j in 0..<c { row[j] = fastTanh(raw[j] + p[0][j]) * p[heads][j] }
+                        for k in 1..<heads {
+                            let rk = raw + k * c, b = p[k], l = p[heads + k]
+                            for j in 0..<c { row[j] = fastTanh(rk[j] + b[j]) * l[j] + row[j] }
+                        }
+                        for j in 0..<c { row[j] = fastTanh(row[j]) }
+                        _ = l2NormalizeRow(row, into: row, count: c, epsilon: epsilon)
+                    }
+                }
+            }[0]
+        }
+    }
+    if let given { return given.scalars.withUnsafeBufferPointer { combine($0.baseAddress!) } }
     let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
     defer { products.deallocate() }
     var failure: Error?
-    if let given {
-        given.scalars.withUnsafeBufferPointer { products.initialize(from: $0.baseAddress!, count: rows * width) }
-    } else {
-        withScalarPointers([x] + weights) { p in
-            do {
-                for k in 0..<heads {
-                    try BLAS.sgemm(m: rows, n: c, k: cin, a: p[0], lda: cin, b: p[1 + k], ldb: c,
-                                   c: products + k * c, ldc: width)
-                }
-            } catch { failure = error }
-        }
+    withScalarPointers([x] + weights) { p in
+        do {
+            for k in 0..<heads {
+                try BLAS.sgemm(m: rows, n: c, k: cin, a: p[0], lda: cin, b: p[1 + k], ldb: c,
+                               c: products + k * c, ldc: width)
+            }
+        } catch { failure = error }
     }
     if let failure { throw failure }
-    return withScalarPointers(biases + factors) { p in
-        makeTensors(1, shape: shape) { o in
-            let out = o[0]
-            parallelFor(rows, grain: Swift.max(1, 8_192 / width)) { range in
-                for r in range {
-                    let raw = products + r * width, row = out + r * c
-                    for j in 0..<c { row[j] = fastTanh(raw[j] + p[0][j]) * p[heads][j] }
-                    for k in 1..<heads {
-                        let rk = raw + k * c, b = p[k], l = p[heads + k]
-                        for j in 0..<c { row[j] = fastTanh(rk[j] + b[j]) * l[j] + row[j] }
-                    }
-                    for j in 0..<c { row[j] = fastTanh(row[j]) }
-                    _ = l2NormalizeRow(row, into: row, count: c, epsilon: epsilon)
-                }
-            }
-        }[0]
-    }
+    return combine(products)
 }

@@ -29,8 +29,8 @@ public enum ImageIO {
         return (image, orientation ?? 1)
     }
 
-    /// Decodes the first picture of an image file to 8-bit grey (H×W); colour is converted with BT.601 weights.
-    public static func readGray(path: String) throws -> GrayImage {
+    /// The first picture of an image file, decoded completely, and its size (checked against `maximumSide`).
+    static func decodeFirstPicture(path: String) throws -> (decoder: StreamDecoder, width: Int, height: Int) {
         let decoder = try StreamDecoder(path: path, threads: 1)
         guard try decoder.receive() else { throw stillError(decoder, path: path) }
         try checkComplete(decoder, path: path)
@@ -39,14 +39,26 @@ public enum ImageIO {
         guard w > 0, h > 0, w <= maximumSide, h <= maximumSide else {
             throw VideoError(.absurdSize, path: path, "decoded a \(w)×\(h) picture")
         }
-        let format = AVPixelFormat(rawValue: f.pointee.format)
-        if format == AV_PIX_FMT_GRAY8 {
+        return (decoder, w, h)
+    }
+
+    /// The first plane of a one-byte-a-pixel picture (grey values, palette indices) as it is, w×h.
+    static func firstPlane(_ decoder: StreamDecoder, width w: Int, height h: Int, path: String) throws -> GrayImage {
+        let f = decoder.frame.ptr
+        let stride = Int(swift_frame_linesize(f)[0])
+        guard let src = swift_frame_data(f)[0] else { throw stillError(decoder, path: path) }
+        var pixels = [UInt8](repeating: 0, count: w * h)
+        for y in 0..<h { for x in 0..<w { pixels[y * w + x] = src[y * stride + x] } }
+        return try GrayImage(width: w, height: h, pixels: pixels)
+    }
+
+    /// Decodes the first picture of an image file to 8-bit grey (H×W); colour is converted with BT.601 weights.
+    public static func readGray(path: String) throws -> GrayImage {
+        let (decoder, w, h) = try decodeFirstPicture(path: path)
+        let f = decoder.frame.ptr
+        if AVPixelFormat(rawValue: f.pointee.format) == AV_PIX_FMT_GRAY8 {
             // Copied as is (swscale would rescale full-range grey to video range otherwise).
-            var pixels = [UInt8](repeating: 0, count: w * h)
-            let stride = Int(swift_frame_linesize(f)[0])
-            guard let src = swift_frame_data(f)[0] else { throw stillError(decoder, path: path) }
-            for y in 0..<h { for x in 0..<w { pixels[y * w + x] = src[y * stride + x] } }
-            return try GrayImage(width: w, height: h, pixels: pixels)
+            return try firstPlane(decoder, width: w, height: h, path: path)
         }
         let rgb = try convertToRGB(f, width: w, height: h, scaler: Scaler(), path: path)
         var pixels = [UInt8](repeating: 0, count: w * h)

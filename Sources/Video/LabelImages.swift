@@ -10,26 +10,15 @@ extension ImageIO {
     /// The object ids of a label picture (H×W, one byte a pixel): a palette PNG's indices, or an 8-bit grey
     /// picture's values. Throws `.unsupported`, naming the file and its pixel format, for RGB or other pictures.
     public static func readLabels(path: String) throws -> GrayImage {
-        let decoder = try StreamDecoder(path: path, threads: 1)
-        guard try decoder.receive() else { throw stillError(decoder, path: path) }
-        try checkComplete(decoder, path: path)
-        let f = decoder.frame.ptr
-        let (w, h) = (Int(f.pointee.width), Int(f.pointee.height))
-        guard w > 0, h > 0, w <= maximumSide, h <= maximumSide else {
-            throw VideoError(.absurdSize, path: path, "decoded a \(w)×\(h) picture")
-        }
-        let format = AVPixelFormat(rawValue: f.pointee.format)
+        let (decoder, w, h) = try decodeFirstPicture(path: path)
+        let format = AVPixelFormat(rawValue: decoder.frame.ptr.pointee.format)
         guard format == AV_PIX_FMT_PAL8 || format == AV_PIX_FMT_GRAY8 else {
             let name = av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "format \(format.rawValue)"
             throw VideoError(.unsupported, path: path, "is a \(name) picture, not a palette (or 8-bit grey) PNG: object ids "
                              + "are read from palette indices and cannot be recovered from colours; use the dataset's "
                              + "original annotation PNGs (an image editor or converter may have saved it as RGB)")
         }
-        let stride = Int(swift_frame_linesize(f)[0])
-        guard let src = swift_frame_data(f)[0] else { throw stillError(decoder, path: path) }
-        var pixels = [UInt8](repeating: 0, count: w * h)
-        for y in 0..<h { for x in 0..<w { pixels[y * w + x] = src[y * stride + x] } }
-        return try GrayImage(width: w, height: h, pixels: pixels)
+        return try firstPlane(decoder, width: w, height: h, path: path)
     }
 
     /// Writes object ids (H×W) as an 8-bit palette PNG, pixel value = palette index, coloured with `palette`

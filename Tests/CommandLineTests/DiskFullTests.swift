@@ -86,33 +86,8 @@ import Testing
 /// Runs `cmpc-video arguments…` in `folder` with every file it writes limited to `blocks` × 512 bytes
 /// (RLIMIT_FSIZE; SIGXFSZ ignored, so a write past the limit fails with EFBIG instead of killing the process).
 func runToolLimited(_ arguments: [String], blocks: Int, in folder: TemporaryFolder) throws -> ToolRun {
-    let outURL = folder.url.appendingPathComponent("stdout-\(UUID().uuidString).txt")
-    let errURL = folder.url.appendingPathComponent("stderr-\(UUID().uuidString).txt")
-    for url in [outURL, errURL] where !FileManager.default.createFile(atPath: url.path, contents: nil) {
-        throw ToolError("cannot create \(url.path) for the tool's output")
-    }
-    defer {
-        try? FileManager.default.removeItem(at: outURL)
-        try? FileManager.default.removeItem(at: errURL)
-    }
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", toolURL.path] + arguments
-    process.currentDirectoryURL = folder.url
-    var environment = ProcessInfo.processInfo.environment
-    environment["CMPC_VIDEO_DATA"] = nil
-    process.environment = environment
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    return ToolRun(arguments: arguments, status: process.terminationStatus,
-                   stdout: try String(contentsOf: outURL, encoding: .utf8),
-                   stderr: try String(contentsOf: errURL, encoding: .utf8))
+    try runProcess("/bin/sh", ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", toolURL.path] + arguments,
+                   shownAs: arguments, in: folder)
 }
 
 /// The temporary files and folders (AtomicFile's `.NAME.partial-…`) and locks in `path`.

@@ -10,30 +10,7 @@ import Video
     /// Runs `executable arguments…` in `folder` with CMPC_VIDEO_DATA removed and `environment` added.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                     in folder: TemporaryFolder) throws -> ToolRun {
-        let outURL = folder.url.appendingPathComponent("stdout-\(UUID().uuidString).txt")
-        let errURL = folder.url.appendingPathComponent("stderr-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = folder.url
-        var env = ProcessInfo.processInfo.environment
-        env["CMPC_VIDEO_DATA"] = nil
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return ToolRun(arguments: [executable] + arguments, status: process.terminationStatus,
-                       stdout: try String(contentsOf: outURL, encoding: .utf8),
-                       stderr: try String(contentsOf: errURL, encoding: .utf8))
+        try runProcess(executable, arguments, shownAs: [executable] + arguments, in: folder, environment: environment)
     }
 
     /// A still picture to segment, written by the Video module (FFmpeg's PNG encoder).

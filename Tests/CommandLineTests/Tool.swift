@@ -47,22 +47,24 @@ final class TemporaryFolder {
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
 
-/// Runs `cmpc-video arguments…` in `folder` (its output goes to files there, so no pipe can fill up) and returns
-/// its status and output. The child sees the environment without CMPC_VIDEO_DATA, so the default model is looked
-/// up beside the executable, as for a user.
-func runTool(_ arguments: [String], in folder: TemporaryFolder, environment extra: [String: String] = [:]) throws -> ToolRun {
-    guard FileManager.default.isExecutableFile(atPath: toolURL.path) else {
-        throw ToolError("\(toolURL.path) is missing: build the package's tests (swift build --build-tests) first")
-    }
+/// Runs `executable arguments…` in `folder` (its output goes to files there, so no pipe can fill up; standard
+/// input is empty) with CMPC_VIDEO_DATA removed and `environment` added, and returns its status and output;
+/// `shownAs` is the command line the result reports.
+func runProcess(_ executable: String, _ arguments: [String], shownAs: [String], in folder: TemporaryFolder,
+                environment extra: [String: String] = [:]) throws -> ToolRun {
     let outURL = folder.url.appendingPathComponent("stdout-\(UUID().uuidString).txt")
     let errURL = folder.url.appendingPathComponent("stderr-\(UUID().uuidString).txt")
     for url in [outURL, errURL] where !FileManager.default.createFile(atPath: url.path, contents: nil) {
         throw ToolError("cannot create \(url.path) for the tool's output")
     }
+    defer {
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
     let out = try FileHandle(forWritingTo: outURL)
     let err = try FileHandle(forWritingTo: errURL)
     let process = Process()
-    process.executableURL = toolURL
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.currentDirectoryURL = folder.url
     var environment = ProcessInfo.processInfo.environment
@@ -71,17 +73,23 @@ func runTool(_ arguments: [String], in folder: TemporaryFolder, environment extr
     process.environment = environment
     process.standardOutput = out
     process.standardError = err
+    process.standardInput = FileHandle.nullDevice
     try process.run()
     process.waitUntilExit()
     try out.close()
     try err.close()
-    defer {
-        try? FileManager.default.removeItem(at: outURL)
-        try? FileManager.default.removeItem(at: errURL)
-    }
-    return ToolRun(arguments: arguments, status: process.terminationStatus,
+    return ToolRun(arguments: shownAs, status: process.terminationStatus,
                    stdout: try String(contentsOf: outURL, encoding: .utf8),
                    stderr: try String(contentsOf: errURL, encoding: .utf8))
+}
+
+/// Runs `cmpc-video arguments…` in `folder` (runProcess). The child sees the environment without
+/// CMPC_VIDEO_DATA, so the default model is looked up beside the executable, as for a user.
+func runTool(_ arguments: [String], in folder: TemporaryFolder, environment extra: [String: String] = [:]) throws -> ToolRun {
+    guard FileManager.default.isExecutableFile(atPath: toolURL.path) else {
+        throw ToolError("\(toolURL.path) is missing: build the package's tests (swift build --build-tests) first")
+    }
+    return try runProcess(toolURL.path, arguments, shownAs: arguments, in: folder, environment: extra)
 }
 
 /// Runs the tool and records an issue (with its output) unless it exits 0.
