@@ -39,30 +39,11 @@ public struct RGBImage: Equatable, Sendable {
         return (pixels[i], pixels[i + 1], pixels[i + 2])
     }
 
-    /// The picture turned clockwise by 0, 90, 180 or 270 degrees (other angles round to the nearest).
+    /// The picture turned clockwise by 0, 90, 180 or 270 degrees (other angles round to the nearest): the EXIF
+    /// orientations 1, 6, 3 and 8 (Orientation.swift).
     public func rotated(clockwise degrees: Int) -> RGBImage {
         let quarter = ((Int((Double(degrees) / 90).rounded()) % 4) + 4) % 4
-        if quarter == 0 { return self }
-        let (w, h) = (width, height)
-        let (ow, oh) = quarter == 2 ? (w, h) : (h, w)
-        var out = [UInt8](repeating: 0, count: pixels.count)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<h {
-                    for x in 0..<w {
-                        let (nx, ny): (Int, Int)
-                        switch quarter {
-                        case 1: (nx, ny) = (h - 1 - y, x)
-                        case 2: (nx, ny) = (w - 1 - x, h - 1 - y)
-                        default: (nx, ny) = (y, w - 1 - x)
-                        }
-                        let s = (y * w + x) * 3, d = (ny * ow + nx) * 3
-                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
-                    }
-                }
-            }
-        }
-        return RGBImage(width: ow, height: oh, unchecked: out)
+        return oriented(exif: [1, 6, 3, 8][quarter])
     }
 }
 
