@@ -1,0 +1,1 @@
+// The page of `cmpc-video serve`: upload a clip, add sentences, follow the job, play the overlay.
