@@ -161,6 +161,18 @@ public struct RefYouTubeVOS: ReferringDataset {
         return try PixelMask(width: labels.width, height: labels.height, pixels: labels.pixels.map { $0 == id ? 1 : 0 })
     }
 
+    /// An annotation PNG's label map (palette index = object id, 255 void), for DAVIS's unsupervised evaluation.
+    public static func loadLabels(path: String) throws -> LabelMap {
+        let labels: GrayImage
+        do {
+            labels = try ImageIO.readLabels(path: path)
+        } catch let error as VideoError {
+            if error.kind == .missingFile { throw DatasetError.missingFile(path) }
+            throw DatasetError.unreadable(file: path, reason: error.message)
+        }
+        return try LabelMap(width: labels.width, height: labels.height, labels: labels.pixels)
+    }
+
     public func check(split: String, options: CheckOptions) throws -> CheckReport {
         var scan = Scan()
         scan.strict = options.strict

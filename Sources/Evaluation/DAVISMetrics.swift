@@ -56,15 +56,34 @@ public enum DAVISMetrics {
             throw DAVISMetricsError.emptyFrame(height: prediction.height, width: prediction.width)
         }
         let radius = try boundaryRadius(height: prediction.height, width: prediction.width, threshold: threshold)
-        let fgBoundary = boundaryMap(prediction)
-        let gtBoundary = boundaryMap(groundTruth)
-        let fgDilated = dilate(fgBoundary, radius: radius)
-        let gtDilated = dilate(gtBoundary, radius: radius)
-        let nFg = fgBoundary.area, nGt = gtBoundary.area
+        return boundaryF(Boundary(prediction, radius: radius), Boundary(groundTruth, radius: radius))
+    }
+
+    /// A mask's `_seg2bmap` boundary and that boundary dilated by the disk of `f_measure`: what F needs of one mask,
+    /// computed once when the mask is compared with several others.
+    public struct Boundary: Sendable {
+        /// The one-pixel boundary (`boundaryMap`).
+        public let map: PixelMask
+        /// `map` dilated by `disk(radius)`.
+        public let dilated: PixelMask
+        /// Pixels on the boundary.
+        public let count: Int
+
+        /// The boundary of `mask` and its dilation by a disk of `radius` pixels (`boundaryRadius` of the frame).
+        public init(_ mask: PixelMask, radius: Int) {
+            map = DAVISMetrics.boundaryMap(mask)
+            dilated = DAVISMetrics.dilate(map, radius: radius)
+            count = map.area
+        }
+    }
+
+    /// `f_measure` from the two masks' boundaries (made with the same radius, at one size).
+    public static func boundaryF(_ fg: Boundary, _ gt: Boundary) -> Double {
+        let nFg = fg.count, nGt = gt.count
         var fgMatch = 0, gtMatch = 0
-        for i in 0..<fgBoundary.pixels.count {
-            if fgBoundary.pixels[i] != 0 && gtDilated.pixels[i] != 0 { fgMatch += 1 }
-            if gtBoundary.pixels[i] != 0 && fgDilated.pixels[i] != 0 { gtMatch += 1 }
+        for i in 0..<fg.map.pixels.count {
+            if fg.map.pixels[i] != 0 && gt.dilated.pixels[i] != 0 { fgMatch += 1 }
+            if gt.map.pixels[i] != 0 && fg.dilated.pixels[i] != 0 { gtMatch += 1 }
         }
         let precision: Double, recall: Double
         switch (nFg, nGt) {

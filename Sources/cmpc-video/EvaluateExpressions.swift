@@ -6,6 +6,9 @@
 //              takes a block of videos, --merge joins the shards' logs.
 //   summary    {"J", "F", "J&F", P@K, mAP, overall and mean IoU over the frames whose ground truth is not empty (as
 //              A2D counts them), …} in <out>.summary.json, atomically at the end.
+//   refdavis   also ReferFormer's protocol (Evaluation.RefDAVISProtocol): each video's first line carries
+//              "referformer": per expression set its matched objects' J and F, and the summary's "referformer" holds
+//              each set's J, F, J&F over all objects and their mean, the number ReferFormer and later papers report.
 //   --save-masks DIR   the predicted masks as DIR/<video>/<exp_id>/<frame>.png (0/255, the frame's size, named after
 //              the JPEG); --submission FILE.zip zips them as Annotations/<video>/<exp_id>/<frame>.png, as the
 //              challenge servers take them (also for splits without ground truth, which are then only predicted).
@@ -38,6 +41,10 @@ extension Evaluate {
         var expressions: [(id: String, sentence: String)]
         /// The ground truth of expression e (index) in frame k (0-based); nil for a split without ground truth.
         var truth: ((Int, Int) throws -> PixelMask)?
+        /// Ref-DAVIS17: frame k's annotation label map, for ReferFormer's protocol; nil otherwise.
+        var labels: ((Int) throws -> LabelMap)? = nil
+        /// Ref-DAVIS17: per expression set (RefDAVISProtocol.sets), its objects' expressions.
+        var sets: [[Int]] = []
     }
 
     /// Why a split without ground truth can only be predicted, and how.
@@ -52,6 +59,7 @@ extension Evaluate {
         guard scored || predictionsOnly else {
             throw noGroundTruth(dataset.name, split, evaluable: dataset.annotatedSplits.joined(separator: " or "))
         }
+        let protocolRun = scored && dataset.name == "refdavis"
         return try dataset.videos(split: split).map { video in
             ExpressionVideo(
                 id: video.id, frames: video.frames,
@@ -63,6 +71,12 @@ extension Evaluate {
                     }
                     return try RefYouTubeVOS.loadMask(path: dataset.annotationPath(split: split, video: video.id, frame: video.frames[k]),
                                                       objectID: object)
+                },
+                labels: !protocolRun ? nil : { k in
+                    try RefYouTubeVOS.loadLabels(path: dataset.annotationPath(split: split, video: video.id, frame: video.frames[k]))
+                },
+                sets: !protocolRun ? [] : RefDAVISProtocol.sets.map {
+                    RefDAVISProtocol.expressions(set: $0.index, count: video.expressions.count)
                 })
         }
     }
@@ -174,11 +188,23 @@ extension Evaluate {
             }
             let evaluator = VideoExpressionEvaluator(model: loaded.model, sentences: sentences, resize: model.resize)
             evaluator.keepMasks = maskFolder != nil
+            evaluator.expressionSets = video.sets
             var results: [ExpressionScores] = []
             let masks: [[PixelMask]]
             if let truth = video.truth {
-                results = try evaluator.evaluate(framePaths: video.framePaths, groundTruth: truth)
+                results = try evaluator.evaluate(framePaths: video.framePaths, groundTruth: truth, labels: video.labels)
                 masks = results.map(\.masks)
+                if let saveMasks {
+                    // ReferFormer's output: one label map per frame and expression set (object k is label k + 1).
+                    for (s, maps) in evaluator.setLabelMaps.enumerated() {
+                        for (k, map) in maps.enumerated() {
+                            let path = "\(saveMasks)/referformer/anno_\(s)/\(video.id)/\(video.frames[k]).png"
+                            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                                    withIntermediateDirectories: true)
+                            try ImageIO.writePNG(try GrayImage(width: map.width, height: map.height, pixels: map.labels), to: path)
+                        }
+                    }
+                }
             } else {
                 masks = try evaluator.segment(framePaths: video.framePaths)
             }
@@ -203,12 +229,19 @@ extension Evaluate {
             var videoLines = ""
             for r in results {
                 let e = video.expressions[r.expression]
-                let line: JSONValue = .object([
+                var members: [(String, JSONValue)] = [
                     ("index", .int(firstIndex[video.id, default: 0] + r.expression)), ("video", .string(video.id)), ("exp_id", .string(e.id)), ("sentence", .string(e.sentence)),
                     ("J", .double(r.scores.jMean)), ("F", .double(r.scores.fMean)), ("frames", .int(r.scores.j.count)),
                     ("I", .array(r.counts.map { .int($0.intersection) })), ("U", .array(r.counts.map { .int($0.union) })),
                     ("gt_area", .array(r.counts.map { .int($0.groundTruthArea) })),
-                ])
+                ]
+                if r.expression == 0 && !video.sets.isEmpty {
+                    // ReferFormer's protocol, once per video: per expression set, the matched objects' J and F.
+                    members.append(("referformer", .array(evaluator.setObjects.map { objects in
+                        .object([("J", .array(objects.map { .double($0.j) })), ("F", .array(objects.map { .double($0.f) }))])
+                    })))
+                }
+                let line: JSONValue = .object(members)
                 let text = line.text(.compact)
                 try account(text)
                 videoLines += text + "\n"
@@ -286,6 +319,9 @@ struct ExpressionTally {
     var jMeans: [Double] = [], fMeans: [Double] = []
     var frames = 0
     var perFrame = MetricsAccumulator()
+    /// Ref-DAVIS17: ReferFormer's protocol, from the lines that carry it (one a video).
+    var referFormer = RefDAVISProtocol.Result()
+    var videos = Set<String>(), protocolVideos = 0
 
     /// Adds one logged line.
     mutating func account(_ line: String) throws {
@@ -300,6 +336,22 @@ struct ExpressionTally {
         fMeans.append(f)
         frames += n
         let id = "\(v["video"]?.string ?? "?")/\(v["exp_id"]?.string ?? "?")"
+        videos.insert(v["video"]?.string ?? "?")
+        if let sets = v["referformer"]?.array {
+            guard sets.count == RefDAVISProtocol.sets.count else {
+                throw EvaluateError("\(file): \"referformer\" holds \(sets.count) expression sets, not \(RefDAVISProtocol.sets.count): "
+                                    + "\(line.prefix(120)); rerun with --restart")
+            }
+            for (s, set) in sets.enumerated() {
+                guard let js = set["J"]?.array?.compactMap(\.double), let fs = set["F"]?.array?.compactMap(\.double),
+                      js.count == fs.count, js.count == set["J"]?.array?.count, fs.count == set["F"]?.array?.count else {
+                    throw EvaluateError("\(file): \"referformer\" set \(s) lacks J and F lists of one length: \(line.prefix(120)); "
+                                        + "rerun with --restart")
+                }
+                referFormer.objects[s] += zip(js, fs).map { DAVISUnsupervised.ObjectScores(j: $0, f: $1) }
+            }
+            protocolVideos += 1
+        }
         for k in 0..<n { perFrame.add(SampleResult(id: "\(id)/\(k)", intersection: i[k], union: u[k], groundTruthArea: g[k])) }
         lines.append(line)
     }
@@ -315,12 +367,35 @@ struct ExpressionTally {
                                          + [("mAP", .double(iou.mAP)), ("overall_iou", .double(iou.overallIoU)),
                                             ("mean_iou", .double(iou.meanIoU)), ("iou_frames", .int(iou.samples)),
                                             ("iou_frames_skipped", .int(iou.skipped)),
-                                            ("dataset", .string(dataset)), ("split", .string(split))])
+                                            ("dataset", .string(dataset)), ("split", .string(split))]
+                                         + referFormerMembers())
         try AtomicFile.write(Data((summary.text(.spaced) + "\n").utf8), to: url.path)
         print("expressions \(jMeans.count), frames \(frames)")
         print("J      F      J&F")
         print(String(format: "%.2f  %.2f  %.2f", 100 * j, 100 * f, 100 * (j + f) / 2))
         print("over frames with an object: " + iou.table(), terminator: "")
+        if protocolVideos > 0 && protocolVideos == videos.count {
+            let r = referFormer.final
+            print("ReferFormer's protocol (unsupervised J&F per expression set, mean of the four sets):")
+            print(String(format: "J %.2f  F %.2f  J&F %.2f", 100 * r.j, 100 * r.f, 100 * r.jf))
+        } else if protocolVideos > 0 {
+            ProgressReporter.standardError("note: only \(protocolVideos) of \(videos.count) videos carry ReferFormer's protocol "
+                                           + "(a log of an older run); rerun with --restart for it\n")
+        }
+    }
+
+    /// The summary's "referformer" member when every video carries the protocol (Ref-DAVIS17), else nothing.
+    func referFormerMembers() -> [(String, JSONValue)] {
+        guard protocolVideos > 0 && protocolVideos == videos.count else { return [] }
+        let r = referFormer.final
+        let sets: [JSONValue] = RefDAVISProtocol.sets.map { set in
+            let n = referFormer.set(set.index)
+            return .object([("set", .string("anno_\(set.index)")), ("annotator", .int(set.annotator)),
+                            ("expressions", .string(set.expressions)), ("J", .double(n.j)), ("F", .double(n.f)),
+                            ("J&F", .double(n.jf)), ("objects", .int(referFormer.objects[set.index].count))])
+        }
+        return [("referformer", .object([("J", .double(r.j)), ("F", .double(r.f)), ("J&F", .double(r.jf)),
+                                         ("videos", .int(protocolVideos)), ("annotators", .array(sets))]))]
     }
 }
 
