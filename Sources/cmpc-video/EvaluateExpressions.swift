@@ -1,6 +1,7 @@
 // `cmpc-video evaluate --dataset ytvos|mevis|refdavis`: J and F per referring expression over its whole video, as
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions).
+//   --limit M  the first M videos of the split (or of the --shard block), all their expressions.
 //   --out      a provenance record, then one JSON line per expression {"index", "video", "exp_id", "sentence", "J",
 //              "F", "frames", "I", "U", "gt_area"}, appended and synced per video: a rerun resumes, --shard K/N
 //              takes a block of videos, --merge joins the shards' logs.
@@ -28,7 +29,7 @@ extension Evaluate {
 
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
     var optionsWithoutExpressionSupport: [String] {
-        [("--limit", limit != nil), ("--crf", crf), ("--vis", vis != nil),
+        [("--crf", crf), ("--vis", vis != nil),
          ("--cues", cues != nil), ("--images", images != nil)]
             .filter(\.1).map(\.0)
     }
@@ -133,8 +134,13 @@ extension Evaluate {
             ProgressReporter.standardError("note: video \(video.id) has \(video.expressions.count) expressions and "
                                            + "\(video.frames.count) frames listed; it is left out\n")
         }
-        let selection = selectSamples(total: videos.count, shard: try shard.map(Shard.init(parsing:)), limit: nil)
-        if let shard { note("shard \(shard): videos \(selection.lowerBound)..<\(selection.upperBound) of \(videos.count)") }
+        // --limit M: the first M videos of the shard (all their expressions, so a video's frames are still shared and
+        // Ref-DAVIS17's protocol sees whole videos).
+        let selection = selectSamples(total: videos.count, shard: try shard.map(Shard.init(parsing:)), limit: limit)
+        if shard != nil || limit != nil {
+            note("videos \(selection.lowerBound)..<\(selection.upperBound) of \(videos.count)"
+                 + (shard.map { " (shard \($0))" } ?? "") + (limit.map { " (--limit \($0) videos)" } ?? ""))
+        }
         let scored = videos.contains { $0.truth != nil }
         guard videos.contains(where: { !$0.expressions.isEmpty && !$0.frames.isEmpty }) else {
             throw EvaluateError("\(kind.rawValue) \(split): no expression with frames to evaluate (see `cmpc-video datasets "

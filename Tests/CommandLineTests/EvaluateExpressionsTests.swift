@@ -124,9 +124,8 @@ private func makeYTVOS(in folder: TemporaryFolder) throws -> String {
         let root = try makeYTVOS(in: folder)
         let valid = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "valid", "--quiet"], in: folder)
         #expect(valid.status == 1 && valid.stderr.contains("challenge server") && valid.stderr.contains("--split train"), "\(valid)")
-        let limited = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--limit", "2"],
-                                  in: folder)
-        #expect(limited.status == 64 && limited.stderr.contains("--limit"), "\(limited)")
+        let refined = try runTool(["evaluate", "--dataset", "ytvos", "--root", root, "--split", "train", "--crf"], in: folder)
+        #expect(refined.status == 64 && refined.stderr.contains("--crf"), "\(refined)")
         // A split whose videos list no frames: nothing to score is an error naming the check to run.
         try Data(#"{"videos": {"v1": {"expressions": {"0": {"exp": "a", "obj_id": "1"}}, "frames": []}}}"#.utf8)
             .write(to: URL(fileURLWithPath: root + "/meta_expressions/train/meta_expressions.json"))

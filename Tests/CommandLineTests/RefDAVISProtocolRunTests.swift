@@ -9,7 +9,7 @@ import Video
 
 /// Two videos of unlike sizes: v1 (64×48, 3 frames) a red square moving right (1) and a blue disc (2); v2 (56×40,
 /// 4 frames) the same two plus a green bar (3) no expression names (a missed object), and a void band (255).
-private func makeRefDAVIS(in folder: TemporaryFolder) throws -> String {
+func makeRefDAVIS(in folder: TemporaryFolder) throws -> String {
     let root = folder.path("refdavis")
     let davis = root + "/DAVIS"
     for sub in ["ImageSets/2017", "JPEGImages/480p/v1", "JPEGImages/480p/v2", "Annotations_unsupervised/480p/v1",
