@@ -2,6 +2,8 @@
 // the DAVIS 2017 toolkit computes them. Every video goes once through Pipeline's VideoExpressionEvaluator (the
 // whole-video segmenter; the video's frame features shared by its expressions).
 //   --limit M  the first M videos of the split (or of the --shard block), all their expressions.
+//   --vis DIR  pictures of the (expression, frame) pairs of lowest and highest IoU among those whose ground truth is
+//              not empty (Pipeline's EvaluationPictures, as for A2D), kept as the videos go.
 //   --out      a provenance record, then one JSON line per expression {"index", "video", "exp_id", "sentence", "J",
 //              "F", "frames", "I", "U", "gt_area"}, appended and synced per video: a rerun resumes, --shard K/N
 //              takes a block of videos, --merge joins the shards' logs.
@@ -29,7 +31,7 @@ extension Evaluate {
 
     /// The options the per-sample evaluation has and the per-expression one does not (yet).
     var optionsWithoutExpressionSupport: [String] {
-        [("--crf", crf), ("--vis", vis != nil),
+        [("--crf", crf),
          ("--cues", cues != nil), ("--images", images != nil)]
             .filter(\.1).map(\.0)
     }
@@ -148,10 +150,17 @@ extension Evaluate {
         }
         var logged: [String: [String]] = [:]   // video → its complete lines, from an earlier run
         var log: FileHandle?
+        var provenanceCheckpoint = "?"
+        if vis != nil && !scored {
+            throw EvaluateError("--vis pictures predictions beside the ground truth, and \(kind.rawValue) \(split) has none; "
+                                + "drop --vis, or evaluate a split with annotations")
+        }
+        var pictures = PictureCandidates(worst: worst, best: best)
         if scored {
             let provenance = try self.provenance(
                 loaded, predictor: ModelPredictor(model: loaded.model, vocabulary: loaded.vocabulary, crf: false, resize: model.resize),
                 dataset: kind, split: split)
+            provenanceCheckpoint = (provenance["checkpoint"]?.string).map { ($0 as NSString).lastPathComponent } ?? "?"
             if restart { try? FileManager.default.removeItem(at: logURL) }
             logged = try readExpressionLog(logURL, provenance: provenance)
             // A video logged only in part (a run killed between its lines) is evaluated again: its lines go.
@@ -182,7 +191,7 @@ extension Evaluate {
         for video in videos { firstIndex[video.id] = running; running += video.expressions.count }
         for (index, video) in videos.enumerated() where selection.contains(index) && !video.expressions.isEmpty && !video.frames.isEmpty {
             let done = logged[video.id]
-            if let done, maskFolder == nil {
+            if let done, maskFolder == nil && vis == nil {
                 for line in done { try account(line) }
                 note("video \(index + 1)/\(videos.count) \(video.id): in the log already")
                 continue
@@ -193,13 +202,16 @@ extension Evaluate {
                 }
             }
             let evaluator = VideoExpressionEvaluator(model: loaded.model, sentences: sentences, resize: model.resize)
-            evaluator.keepMasks = maskFolder != nil
+            evaluator.keepMasks = maskFolder != nil || vis != nil
             evaluator.expressionSets = video.sets
             var results: [ExpressionScores] = []
             let masks: [[PixelMask]]
             if let truth = video.truth {
                 results = try evaluator.evaluate(framePaths: video.framePaths, groundTruth: truth, labels: video.labels)
                 masks = results.map(\.masks)
+                if vis != nil {
+                    try pictures.add(results, of: video, firstIndex: firstIndex[video.id, default: 0], truth: truth)
+                }
                 if let saveMasks {
                     // ReferFormer's output: one label map per frame and expression set (object k is label k + 1).
                     for (s, maps) in evaluator.setLabelMaps.enumerated() {
@@ -269,6 +281,72 @@ extension Evaluate {
         let summaryURL = summaryURL(forLog: logURL)
         try tally.finish(dataset: kind.rawValue, split: split, strict: iouAbove, summary: summaryURL)
         print("log \(logURL.path), summary \(summaryURL.path)")
+        if let vis {
+            let entries = EvaluationPictures.choose(pictures.records, worst: worst, best: best)
+            let (j, f) = (DAVISMetrics.mean(tally.jMeans), DAVISMetrics.mean(tally.fMeans))
+            let title = "\(kind.rawValue) \(split), \(provenanceCheckpoint): "
+                + String(format: "J %.2f, F %.2f, J&F %.2f (%d expressions); ", 100 * j, 100 * f, 50 * (j + f), tally.jMeans.count)
+                + "frames of an expression by IoU"
+            let index = try EvaluationPictures(folder: vis, title: title).write(entries, sources: pictures.sources)
+            print("pictures of \(entries.count) (expression, frame) pairs: \(index)")
+        }
+    }
+}
+
+/// `--vis` for expression datasets: the (expression, frame) pairs that may still be among the `worst` lowest or
+/// `best` highest IoU, with their masks, pruned after every video so memory stays bounded. Pairs whose ground truth
+/// is empty are left out (as P@K leaves them out). Each becomes a LogRecord, so EvaluationPictures chooses and
+/// draws them as it does A2D's samples: its index is expression index × 10⁶ + frame, which orders ties as the split.
+struct PictureCandidates {
+    let worst: Int, best: Int
+    var records: [LogRecord] = []
+    /// The frame file of each kept pair, by id.
+    var sources: [String: SampleSource] = [:]
+
+    init(worst: Int, best: Int) {
+        self.worst = max(0, worst)
+        self.best = max(0, best)
+    }
+
+    static func iou(_ r: LogRecord) -> Double {
+        guard case .evaluated(let s, _) = r.outcome else { return 1 }
+        return s.union > 0 ? Double(s.intersection) / Double(s.union) : 1
+    }
+
+    /// Adds one video's pairs (their masks in `results`, kept by the evaluator); `truth(e, k)` rereads a ground truth.
+    mutating func add(_ results: [ExpressionScores], of video: Evaluate.ExpressionVideo, firstIndex: Int,
+                      truth: (Int, Int) throws -> PixelMask) throws {
+        var pairs: [(iou: Double, index: Int, e: Int, k: Int)] = []
+        for r in results {
+            for (k, c) in r.counts.enumerated() where c.groundTruthArea > 0 && c.union > 0 {
+                pairs.append((Double(c.intersection) / Double(c.union), (firstIndex + r.expression) * 1_000_000 + k, r.expression, k))
+            }
+        }
+        pairs.sort { ($0.iou, $0.index) < ($1.iou, $1.index) }
+        let kept = extremes(pairs.count).map { pairs[$0] }
+        for p in kept {
+            let r = results[p.e], c = r.counts[p.k]
+            let id = "\(video.id)/\(video.expressions[p.e].id)/\(video.frames[p.k])"
+            let result = SampleResult(id: id, intersection: c.intersection, union: c.union, groundTruthArea: c.groundTruthArea,
+                                      prediction: try r.masks[p.k].rle(), groundTruth: try truth(p.e, p.k).rle())
+            records.append(LogRecord(info: SampleInfo(index: p.index, id: id, video: video.id, frame: p.k + 1,
+                                                      instance: video.expressions[p.e].id, sentence: video.expressions[p.e].sentence),
+                                     outcome: .evaluated(result, crf: nil)))
+            sources[id] = .image(path: video.framePaths[p.k])
+        }
+        records.sort { (Self.iou($0), $0.info.index) < (Self.iou($1), $1.info.index) }
+        records = extremes(records.count).map { records[$0] }
+        let ids = Set(records.map(\.info.id))
+        sources = sources.filter { ids.contains($0.key) }
+    }
+
+    /// Positions to keep of n items sorted by (IoU, index): the first `worst`, and the last `best` + `worst` (the best are
+    /// chosen among those not already worst, so up to `worst` of the last ones may be taken away from them).
+    func extremes(_ n: Int) -> [Int] { Self.extremes(n, worst: worst, best: best) }
+
+    static func extremes(_ n: Int, worst: Int, best: Int) -> [Int] {
+        let low = 0..<min(n, worst), high = max(0, n - best - worst)..<n
+        return Array(Set(low).union(high)).sorted()
     }
 }
 
