@@ -226,3 +226,25 @@ private final class TinyYTVOS {
         #expect(report.missing.isEmpty && report.unreadable.isEmpty && report.counts.map(\.value) == [1, 8, 2, 2], "\(report.text())")
     }
 }
+
+@Suite struct RefDAVISLabelMapTests {
+    /// An annotation PNG's label map keeps every palette index as it is, void 255 included (the DAVIS toolkit's
+    /// unsupervised evaluation needs the ids and the void), unlike `loadMask`, which keeps one object.
+    @Test func loadLabelsKeepsObjectIDsAndVoid() throws {
+        let folder = try TemporaryFolder()
+        var labels = GrayImage(width: 5, height: 2)
+        labels.pixels = [0, 1, 1, 2, 255, 3, 0, 255, 2, 1]
+        let path = folder.sub("00000.png")
+        try ImageIO.writeLabelPNG(labels, to: path)
+        let map = try RefYouTubeVOS.loadLabels(path: path)
+        #expect(map.width == 5 && map.height == 2 && map.labels == labels.pixels)
+        #expect(map.highestLabel(ignoring: 255) == 3 && map.mask(2).area == 2)
+        #expect(try RefYouTubeVOS.loadMask(path: path, objectID: 255).area == 2)
+        do {
+            _ = try RefYouTubeVOS.loadLabels(path: folder.sub("missing.png"))
+            Issue.record("a missing annotation must be an error")
+        } catch let error as DatasetError {
+            #expect("\(error)".contains("missing.png"), "\(error)")
+        }
+    }
+}
