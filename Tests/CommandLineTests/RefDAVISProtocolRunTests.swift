@@ -141,4 +141,46 @@ private func labelMap(_ path: String) throws -> LabelMap {
         try runToolSucceeding(arguments + ["--out", folder.path("full.jsonl")], in: folder)
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("full.jsonl.summary.json"))) == full)
     }
+
+    /// The same videos in the layout ReferFormer's converter writes (valid/JPEGImages, valid/Annotations from
+    /// Annotations_unsupervised, meta_expressions/valid/meta_expressions.json with the four expressions per object
+    /// interleaved) give the same summary, protocol included.
+    @Test func convertedLayoutGivesTheSameNumbers() throws {
+        let folder = try TemporaryFolder()
+        let release = try makeRefDAVIS(in: folder)
+        let converted = folder.path("converted")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: converted + "/valid", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: converted + "/meta_expressions/valid", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: release + "/DAVIS/JPEGImages/480p", toPath: converted + "/valid/JPEGImages")
+        try fm.copyItem(atPath: release + "/DAVIS/Annotations_unsupervised/480p", toPath: converted + "/valid/Annotations")
+        // convert_davis_to_ytvos.py: per object (sorted by obj_id), annot1, annot1_full_video, annot2, annot2_full_video.
+        let sentences: [String: [[String]]] = [
+            "v1": [["the red square", "the red square moving right", "red square", "a red square moving"],
+                   ["the blue circle", "the blue circle", "blue circle", "a blue circle"]],
+            "v2": [["a red square", "the red square moving", "red square", "red"],
+                   ["a blue circle", "the blue circle standing", "blue circle", "blue"]],
+        ]
+        var videosJSON: [String] = []
+        for (video, count) in videos {
+            var expressions: [String] = []
+            for (o, list) in sentences[video]!.enumerated() {
+                for sentence in list {
+                    expressions.append("\"\(expressions.count)\": {\"exp\": \"\(sentence)\", \"obj_id\": \"\(o + 1)\"}")
+                }
+            }
+            let frames = (0..<count).map { String(format: "\"%05d\"", $0) }.joined(separator: ", ")
+            videosJSON.append("\"\(video)\": {\"expressions\": {\(expressions.joined(separator: ", "))}, \"frames\": [\(frames)]}")
+        }
+        try Data("{\"videos\": {\(videosJSON.joined(separator: ", "))}}".utf8)
+            .write(to: URL(fileURLWithPath: converted + "/meta_expressions/valid/meta_expressions.json"))
+        for (root, out) in [(release, "release.jsonl"), (converted, "converted.jsonl")] {
+            try runToolSucceeding(["evaluate", "--dataset", "refdavis", "--root", root, "--split", "valid",
+                                   "--out", folder.path(out), "--quiet"], in: folder)
+        }
+        let a = try readJSONObject(folder.path("release.jsonl.summary.json"))
+        let b = try readJSONObject(folder.path("converted.jsonl.summary.json"))
+        #expect(NSDictionary(dictionary: a).isEqual(to: b), "release \(a)\nconverted \(b)")
+        #expect(a["referformer"] != nil)
+    }
 }
