@@ -92,6 +92,33 @@ public enum DAVISUnsupervised {
         return try sequence.finish()
     }
 
+    /// One frame's annotation as the evaluation uses it: its objects 1 … `objects` as masks with their boundaries, and
+    /// its void pixels. Made once per frame however many sequences are scored against it.
+    public struct Annotation: Sendable {
+        /// The label map as read.
+        public let labels: LabelMap
+        /// The objects scored: labels 1 … objects (the sequence's, from its first frame).
+        public let objects: Int
+        let void: [Bool]
+        let masks: [PixelMask]
+        let boundaries: [DAVISMetrics.Boundary]
+        let radius: Int
+
+        /// Prepares `labels` (0 background, k object k, 255 void) for objects 1 … `objects` (at most 254).
+        public init(_ labels: LabelMap, objects: Int) throws {
+            guard (0...254).contains(objects) else { throw DAVISUnsupervisedError.objectCount(objects, first: 254) }
+            self.labels = labels
+            self.objects = objects
+            void = labels.labels.map { $0 == DAVISUnsupervised.voidLabel }
+            let r = labels.width > 0 && labels.height > 0
+                ? try DAVISMetrics.boundaryRadius(height: labels.height, width: labels.width) : 0
+            let objectMasks = (0..<objects).map { labels.mask(UInt8($0 + 1)) }
+            radius = r
+            masks = objectMasks
+            boundaries = objectMasks.map { DAVISMetrics.Boundary($0, radius: r) }
+        }
+    }
+
     /// One sequence evaluated frame by frame (so a video's label maps need not be held at once): `add` each frame's
     /// predicted and ground-truth label maps in order, then `finish`.
     public struct Sequence: Sendable {
@@ -114,6 +141,14 @@ public enum DAVISUnsupervised {
 
         /// Scores one frame: every proposal against every object.
         public mutating func add(result: LabelMap, groundTruth: LabelMap) throws {
+            let objects = self.objects ?? groundTruth.highestLabel(ignoring: DAVISUnsupervised.voidLabel)
+            try add(result: result, groundTruth: Annotation(groundTruth, objects: objects))
+        }
+
+        /// Scores one frame against an annotation prepared once for every sequence scored against it (Ref-DAVIS17's
+        /// four expression sets share each frame's annotation); its `objects` must be this sequence's.
+        public mutating func add(result: LabelMap, groundTruth truth: Annotation) throws {
+            let groundTruth = truth.labels
             guard result.width == groundTruth.width, result.height == groundTruth.height else {
                 throw DAVISMetricsError.sizeMismatch(prediction: (result.height, result.width),
                                                      groundTruth: (groundTruth.height, groundTruth.width))
@@ -122,31 +157,30 @@ public enum DAVISUnsupervised {
                 throw DAVISUnsupervisedError.frameSize(frame: frames, size: (groundTruth.height, groundTruth.width),
                                                        first: (size.height, size.width))
             }
+            guard objects == nil || objects == truth.objects else {
+                throw DAVISUnsupervisedError.objectCount(truth.objects, first: objects ?? 0)
+            }
             let label = result.highestLabel()
             guard label <= DAVISUnsupervised.maxProposals else { throw DAVISUnsupervisedError.tooManyProposals(label) }
             guard label <= proposals else { throw DAVISUnsupervisedError.labelAboveProposals(label, proposals: proposals) }
             highestLabel = max(highestLabel, label)
             if objects == nil {
-                let g = groundTruth.highestLabel(ignoring: DAVISUnsupervised.voidLabel)
+                let g = truth.objects
                 objects = g
                 size = (groundTruth.width, groundTruth.height)
                 let rows = max(proposals, g)
                 j = Array(repeating: Array(repeating: [], count: g), count: rows)
                 f = j
             }
-            let g = objects!, rows = j.count
+            let g = truth.objects, rows = j.count
             frames += 1
             guard g > 0 else { return }
-            let void = groundTruth.labels.map { $0 == DAVISUnsupervised.voidLabel }
-            let radius = try DAVISMetrics.boundaryRadius(height: groundTruth.height, width: groundTruth.width)
-            let truths = (1...g).map { groundTruth.mask(UInt8($0)) }
-            let truthBoundaries = truths.map { DAVISMetrics.Boundary($0, radius: radius) }
             for r in 0..<rows {
-                let proposal = result.mask(UInt8(r + 1), except: void)   // r + 1 ≤ 254: rows ≤ max(20, G)
-                let boundary = DAVISMetrics.Boundary(proposal, radius: radius)
+                let proposal = result.mask(UInt8(r + 1), except: truth.void)   // r + 1 ≤ 254: rows ≤ max(20, G)
+                let boundary = DAVISMetrics.Boundary(proposal, radius: truth.radius)
                 for o in 0..<g {
-                    j[r][o].append(try DAVISMetrics.jaccard(prediction: proposal, groundTruth: truths[o]))
-                    f[r][o].append(DAVISMetrics.boundaryF(boundary, truthBoundaries[o]))
+                    j[r][o].append(try DAVISMetrics.jaccard(prediction: proposal, groundTruth: truth.masks[o]))
+                    f[r][o].append(DAVISMetrics.boundaryF(boundary, truth.boundaries[o]))
                 }
             }
         }
@@ -179,6 +213,8 @@ public enum DAVISUnsupervisedError: Error, CustomStringConvertible, Equatable {
     case labelAboveProposals(Int, proposals: Int)
     /// A frame whose size differs from the sequence's first.
     case frameSize(frame: Int, size: (Int, Int), first: (Int, Int))
+    /// An annotation prepared for another number of objects than the sequence's (or more than 254).
+    case objectCount(Int, first: Int)
 
     public var description: String {
         switch self {
@@ -190,6 +226,9 @@ public enum DAVISUnsupervisedError: Error, CustomStringConvertible, Equatable {
         case let .frameSize(frame, size, first):
             return "unsupervised J&F: frame \(frame) is \(size.0)×\(size.1) but the sequence's first frame "
                 + "\(first.0)×\(first.1); all frames of a sequence must have one size"
+        case let .objectCount(objects, first):
+            return "unsupervised J&F: an annotation prepared for \(objects) objects where the sequence has \(first); "
+                + "prepare each frame with the objects of the sequence's first frame"
         }
     }
 

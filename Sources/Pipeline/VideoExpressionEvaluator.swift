@@ -89,7 +89,10 @@ public final class VideoExpressionEvaluator {
             if !sets.isEmpty, let labels {
                 frame.append(r)
                 if r.sentence == sentences.count - 1 {
-                    let truth = try labels(r.frame - 1)
+                    // The annotation is prepared once (its objects' masks and boundaries) for the four sets.
+                    let labels = try labels(r.frame - 1)
+                    let truth = try DAVISUnsupervised.Annotation(
+                        labels, objects: sequences[0].objects ?? labels.highestLabel(ignoring: DAVISUnsupervised.voidLabel))
                     for (s, set) in sets.enumerated() {
                         let map = try merged(frame, objects: set, width: r.mask.width, height: r.mask.height)
                         try sequences[s].add(result: map, groundTruth: truth)

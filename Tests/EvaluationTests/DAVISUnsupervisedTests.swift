@@ -81,6 +81,13 @@ private func sequenceNames() throws -> [String] {
         #expect(throws: DAVISMetricsError.self) {
             try DAVISUnsupervised.evaluate(results: [LabelMap(width: 1, height: 2)], groundTruths: [truth])
         }
+        // An annotation prepared for another object count than the sequence's first frame gave.
+        var counted = DAVISUnsupervised.Sequence(proposals: 1)
+        try counted.add(result: LabelMap(width: 2, height: 1), groundTruth: truth)
+        #expect(counted.objects == 1)
+        #expect(throws: DAVISUnsupervisedError.objectCount(2, first: 1)) {
+            try counted.add(result: LabelMap(width: 2, height: 1), groundTruth: DAVISUnsupervised.Annotation(truth, objects: 2))
+        }
         var mixed = DAVISUnsupervised.Sequence(proposals: 1)
         try mixed.add(result: LabelMap(width: 2, height: 1), groundTruth: truth)
         #expect(throws: DAVISUnsupervisedError.self) {
