@@ -89,6 +89,10 @@ public final class VideoExpressionEvaluator {
             if !sets.isEmpty, let labels {
                 frame.append(r)
                 if r.sentence == sentences.count - 1 {
+                    guard frame.map(\.sentence) == Array(sentences.indices), frame.allSatisfy({ $0.frame == r.frame }) else {
+                        throw PipelineError("Ref-DAVIS17 protocol: frame \(r.frame)'s results came out of order "
+                                            + "(expressions \(frame.map(\.sentence))); this is a bug, please report it")
+                    }
                     // The annotation is prepared once (its objects' masks and boundaries) for the four sets.
                     let labels = try labels(r.frame - 1)
                     let truth = try DAVISUnsupervised.Annotation(
