@@ -52,7 +52,7 @@ struct Evaluate: AsyncParsableCommand {
     @Option(help: "Evaluate block K of N of the split, K = 0…N-1 (e.g. $SLURM_ARRAY_TASK_ID/$N).")
     var shard: String?
 
-    @Option(help: "Evaluate at most M samples (of the shard).")
+    @Option(help: "Evaluate at most M samples (of the shard); ytvos, mevis, refdavis: M videos.")
     var limit: Int?
 
     @Option(help: "The per-sample log (JSON lines); the summary goes to <out>.summary.json. With --merge: also write the merged log here.")
