@@ -75,6 +75,15 @@ struct BenchImageModel: AsyncParsableCommand {
         let words: [Int32] = Array(repeating: 0, count: max(0, c.numSteps - 7)) + [4, 5, 6, 7, 8, 9, 10].prefix(c.numSteps)
         let backbone = try timedGEMM(repeats: repeats) { _ = try net.backbone(image, model.parameters) }
         emitModelRow("backbone", backbone, peak: peak)
+        // The same backbone with every fp32 convolution on im2col + OpenBLAS: speedup = its seconds over
+        // the default's (CMPC_VIDEO_FP32_CONV's rule sends the 3×3 and 7×7 convolutions to oneDNN).
+        let openblas = try Engine.withFP32Convolution(.openblas) {
+            try timedGEMM(repeats: repeats) { _ = try net.backbone(image, model.parameters) }
+        }
+        emit([("case", "backbone-fp32-openblas"), ("seconds", openblas.seconds),
+              ("gflops", openblas.flops / openblas.seconds / 1e9), ("ratio", openblas.flops / openblas.seconds / 1e9 / peak),
+              ("speedup", openblas.seconds / backbone.seconds), ("fp32_conv", Engine.fp32Convolution.rawValue)],
+             json: options.json)
         let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
         emitModelRow("image-network", full, peak: peak)
         emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB())], json: options.json)
