@@ -65,9 +65,12 @@ public enum OneDNN {
             + "finds \(isa) here. Use --precision fp32 (or auto, which picks fp32 on this CPU)."
     }
 
-    /// One line for logs: "bf16 (oneDNN 2.6.3, avx512_core_bf16)".
+    /// One line for logs: "bf16 (oneDNN 2.6.3, avx512_core_bf16)", "fp32 (OpenBLAS SkylakeX; k×k
+    /// convolutions oneDNN 2.6.3)" (the latter part unless CMPC_VIDEO_FP32_CONV=openblas).
     public static func describe(_ precision: Precision) -> String {
-        precision == .bf16 ? "bf16 (oneDNN \(version), \(isa))" : "fp32 (OpenBLAS \(BLAS.coreName))"
+        if precision == .bf16 { return "bf16 (oneDNN \(version), \(isa))" }
+        let convolutions = Engine.fp32Convolution == .openblas ? "" : "; k×k convolutions oneDNN \(version)"
+        return "fp32 (OpenBLAS \(BLAS.coreName)\(convolutions))"
     }
 }
 

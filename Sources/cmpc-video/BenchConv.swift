@@ -133,14 +133,17 @@ struct BenchConv: AsyncParsableCommand {
             var kinds: [Precision] = [.fp32]
             if try options.includesBF16() { kinds.append(.bf16) }
             for kind in kinds {
+                let t0 = DispatchTime.now().uptimeNanoseconds
                 let conv = try PreparedConvolution(input: x.shape, filter: w, strides: s, dilations: d,
                                                    scale: c.fused ? [Float](repeating: 0.9, count: c.cout) : nil,
                                                    bias: c.fused ? [Float](repeating: 0.1, count: c.cout) : nil,
                                                    relu: c.fused, bf16Output: false, operands: kind)
+                let prepare = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9   // weights reordered, kernels made
                 let u = try Self.bestTimes(repeats: options.repeats) { _ = try conv.float(x) }
                 let rate = flops / u.wall / 1e9
                 emit([("case", c.name + "-onednn-" + kind.rawValue), ("seconds", u.wall), ("gflops", rate),
-                      ("ratio", rate / peak), ("speedup", openblas.wall / u.wall), ("implementation", conv.implementation)],
+                      ("ratio", rate / peak), ("speedup", openblas.wall / u.wall), ("prepare_seconds", prepare),
+                      ("implementation", conv.implementation)],
                      json: options.json)
             }
         }

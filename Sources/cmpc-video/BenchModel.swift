@@ -86,7 +86,8 @@ struct BenchImageModel: AsyncParsableCommand {
              json: options.json)
         let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
         emitModelRow("image-network", full, peak: peak)
-        emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB())], json: options.json)
+        emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB()),
+              ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes) / 1_048_576)], json: options.json)
         if try options.includesBF16() {
             // The same network in bf16 (weights prepared by the warm-up run); ratio against the bf16
             // product's rate, speedup = the fp32 row's seconds over this row's.
