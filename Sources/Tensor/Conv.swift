@@ -4,12 +4,12 @@
 // M = N·Ho·Wo output pixels, K = kh·kw·Cin.
 //
 // Forward: a window larger than 1×1 runs through oneDNN where `Engine.fp32Convolution`'s rule says
-// so (ConvOneDNN.swift), the same in `conv2d` and `conv2dFused`. Otherwise: a 1×1 stride-1 convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies (the
-// engine's blocked GEMM for large filters, tiles of 256 rows with one single-threaded GEMM each for
-// small ones). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per core: the
-// output pixels are cut into tiles of a few hundred rows, and each tile's im2col, single-threaded
-// GEMM and epilogue is one task for the engine's workers; the HWIO filter already is the [K, Cout]
-// matrix. Backward per core as well: a fixed number of pixel shares each accumulate dW += colsᵀ·dY
+// so (ConvOneDNN.swift), the same in `conv2d` and `conv2dFused`. Otherwise a 1×1 stride-1
+// convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies (the engine's blocked GEMM for
+// large filters, tiles of 256 rows with one single-threaded GEMM each for small ones). Every other
+// convolution (k×k, atrous, strided 1×1 = subsampling) runs per core: the output pixels are cut into
+// tiles of a few hundred rows, and each tile's im2col, single-threaded GEMM and epilogue is one task
+// for the engine's workers; the HWIO filter already is the [K, Cout] matrix. Backward per core as well: a fixed number of pixel shares each accumulate dW += colsᵀ·dY
 // and col2im(dY·Wᵀ) into their own buffers, added in share order at the end (1×1 stride 1: two
 // blocked GEMMs). Every tile and share boundary depends only on the shapes (Engine.swift), so the
 // results do not depend on the worker count. The older tiled backward with blocked GEMMs is kept as

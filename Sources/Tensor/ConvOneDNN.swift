@@ -11,10 +11,10 @@
 // (Conv.swift).
 //
 // Rule (`CMPC_VIDEO_FP32_CONV=auto`, the default; measured with `bench conv`, docs/precision.md): a
-// window larger than 1×1 (3×3 of any rate, conv1's 7×7/2) runs in oneDNN when oneDNN has a JIT
-// kernel for it; 1×1 convolutions (plain or strided) stay on OpenBLAS, which ties or wins there and
-// which MUTAN's fused products call directly. `onednn` sends every window larger than 1×1 to oneDNN
-// (no size threshold), `openblas` none. `Engine.withFP32Convolution` overrides it for one computation
+// window larger than 1×1 (3×3 of any rate, conv1's 7×7/2) runs in oneDNN when oneDNN has a direct JIT
+// kernel for it (brgconv, jit; not its own im2col + GEMM); 1×1 convolutions (plain or strided) stay
+// on OpenBLAS, which ties there and which MUTAN's fused products call directly. `onednn` sends every
+// window larger than 1×1 that oneDNN has any non-reference kernel for, `openblas` none. `Engine.withFP32Convolution` overrides it for one computation
 // (`bench image-model`'s `backbone-fp32-openblas` row).
 //
 // Threads and determinism are the bf16 path's (OneDNN.swift): row blocks fixed by the shape, each a
@@ -30,7 +30,7 @@ import Synchronization
 public enum FP32ConvolutionPath: String, Sendable, CaseIterable {
     /// im2col + OpenBLAS everywhere.
     case openblas
-    /// oneDNN for every window larger than 1×1 that oneDNN has a JIT kernel for.
+    /// oneDNN for every window larger than 1×1 that oneDNN has a kernel for (its reference kernel aside).
     case onednn
     /// The measured rule: oneDNN where it wins on this machine (windows larger than 1×1), else OpenBLAS.
     case auto
@@ -74,31 +74,35 @@ private struct OneDNNShapeKey: Hashable {
     }
 }
 
-/// Shapes for which oneDNN offers a JIT fp32 kernel (true) or only its reference kernel or nothing
-/// (false), learnt once per shape by preparing it with zero weights. A fact about this CPU and
-/// library, the same for every computation.
-private let oneDNNFP32Support = Mutex<[OneDNNShapeKey: Bool]>([:])
+/// The fp32 kernel oneDNN picks for a shape ("brgconv:avx512_core", "gemm:jit"; "" when it offers
+/// only its reference kernel or nothing), learnt once per shape by preparing it with zero weights. A
+/// fact about this CPU and library, the same for every computation.
+private let oneDNNFP32Kernels = Mutex<[OneDNNShapeKey: String]>([:])
 
-/// Whether oneDNN has a JIT fp32 kernel for this shape.
-private func oneDNNHasFP32Kernel(_ g: WindowGeometry, cout: Int, padding: Padding) -> Bool {
+/// oneDNN's fp32 kernel for this shape, or "" (see `oneDNNFP32Kernels`).
+private func oneDNNFP32Kernel(_ g: WindowGeometry, cout: Int, padding: Padding) -> String {
     let key = OneDNNShapeKey(g, cout: cout)
-    if let known = oneDNNFP32Support.withLock({ $0[key] }) { return known }
+    if let known = oneDNNFP32Kernels.withLock({ $0[key] }) { return known }
     let probe = Tensor(shape: [g.kh, g.kw, g.c, cout])
-    let supported = (try? PreparedConvolution(input: [1, g.h, g.w, g.c], filter: probe,
-                                              strides: (g.strideY, g.strideX), dilations: (g.dilationY, g.dilationX),
-                                              padding: padding, bf16Output: false, operands: .fp32)) != nil
-    oneDNNFP32Support.withLock { $0[key] = supported }
-    return supported
+    let kernel = (try? PreparedConvolution(input: [1, g.h, g.w, g.c], filter: probe,
+                                           strides: (g.strideY, g.strideX), dilations: (g.dilationY, g.dilationX),
+                                           padding: padding, bf16Output: false, operands: .fp32))?.implementation ?? ""
+    oneDNNFP32Kernels.withLock { $0[key] = kernel }
+    return kernel
 }
 
 /// Whether the fp32 forward convolution of geometry `g` runs through oneDNN under the current
 /// `Engine.fp32Convolution` (see the file's comment): a window larger than 1×1, something to compute,
-/// and a JIT kernel in oneDNN.
+/// and a oneDNN kernel other than its reference one — for `auto`, one of its direct JIT kernels
+/// (brgconv, jit), not its own im2col + GEMM ("gemm:…"), which has nothing over the engine's.
 func fp32ConvolutionUsesOneDNN(_ g: WindowGeometry, cout: Int, padding: Padding) -> Bool {
     guard g.m > 0, g.k > 0, cout > 0, g.kh * g.kw > 1 else { return false }
     switch Engine.fp32Convolution {
     case .openblas: return false
-    case .onednn, .auto: return oneDNNHasFP32Kernel(g, cout: cout, padding: padding)
+    case .onednn: return !oneDNNFP32Kernel(g, cout: cout, padding: padding).isEmpty
+    case .auto:
+        let kernel = oneDNNFP32Kernel(g, cout: cout, padding: padding)
+        return kernel.hasPrefix("brgconv") || kernel.hasPrefix("jit")
     }
 }
 
