@@ -59,6 +59,15 @@ public final class PreparedWeights: @unchecked Sendable {
     public var weightBytes: Int {
         entries.withLock { $0.values.compactMap { ($0 as? PreparedConvolution)?.weightBytes }.reduce(0, +) }
     }
+
+    /// Bytes of prepared convolution weights held for `operands` (bf16, or the fp32 convolutions that
+    /// run through oneDNN).
+    public func weightBytes(of operands: Precision) -> Int {
+        entries.withLock { table in
+            table.values.compactMap { $0 as? PreparedConvolution }.filter { $0.operands == operands }
+                .map(\.weightBytes).reduce(0, +)
+        }
+    }
 }
 
 /// Whether a convolution from `input` [N,H,W,Cin] to `cout` channels runs in bf16 (see the file's comment).

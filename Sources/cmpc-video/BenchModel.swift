@@ -87,7 +87,8 @@ struct BenchImageModel: AsyncParsableCommand {
         let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
         emitModelRow("image-network", full, peak: peak)
         emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB()),
-              ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes) / 1_048_576)], json: options.json)
+              ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes(of: .fp32)) / 1_048_576)],
+             json: options.json)
         if try options.includesBF16() {
             // The same network in bf16 (weights prepared by the warm-up run); ratio against the bf16
             // product's rate, speedup = the fp32 row's seconds over this row's.
@@ -107,7 +108,8 @@ struct BenchImageModel: AsyncParsableCommand {
             emit([("case", "bf16-sigm-difference"), ("max_abs", Double(diff.max() ?? 0)),
                   ("mean_abs", Double(diff.reduce(0, +)) / Double(max(diff.count, 1)))], json: options.json)
             emit([("case", "peak-memory-bf16"), ("peak_mib", peakResidentMiB()),
-                  ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes) / 1_048_576)], json: options.json)
+                  ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes(of: .bf16)) / 1_048_576)],
+                 json: options.json)
         } else if options.precision != .fp32 {
             emit([("case", "bf16-peak"), ("skipped", OneDNN.unavailableReason(.bf16) ?? "")], json: options.json)
         }

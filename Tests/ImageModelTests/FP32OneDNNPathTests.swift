@@ -54,6 +54,7 @@ import Testing
             // The fused path prepared the convolution once, for this parameter and image size.
             let bytes = plain.prepared.weightBytes, weightCount = try plain(weights).count
             #expect(bytes >= weightCount * 4)
+            #expect(plain.prepared.weightBytes(of: .fp32) == bytes && plain.prepared.weightBytes(of: .bf16) == 0)
             let fusedWithResidual = try unit(x, plain, residual: residual, reluAfter: true)
             #expect(plain.prepared.weightBytes == bytes)
             #expect(fused.scalars == recorded.scalars)
