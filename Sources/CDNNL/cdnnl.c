@@ -186,6 +186,13 @@ fail:
 int cdnnl_conv_tasks(const cdnnl_conv *c) { return c->d.n * c->blocks; }
 int cdnnl_conv_blocks(const cdnnl_conv *c) { return c->blocks; }
 
+void cdnnl_conv_block_rows(const cdnnl_conv *c, int b, int *first, int *end) {
+    int size = (c->d.ho + c->d.row_blocks - 1) / c->d.row_blocks;
+    int r0 = b * size, r1 = r0 + size < c->d.ho ? r0 + size : c->d.ho;
+    *first = r0;
+    *end = r1;
+}
+
 /// Runs `prim` once on the calling thread: wraps each of the `n` buffers (`handles[i]`, described by `mds[i]`,
 /// passed as argument `kinds[i]`) in a oneDNN memory, adds a scratchpad of `scratch` bytes, executes, and frees
 /// what it made.

@@ -32,7 +32,9 @@ public struct ConvBatchNorm: Sendable {
     /// x [N,H,W,in] → [N,H',W',out]; `residual` is added before the ReLU (the block's add + relu).
     /// When nothing tracks gradients, batch norm is folded into a per-channel scale and shift that
     /// the convolution applies in its output pass, with the residual and ReLU (one pass, no
-    /// intermediate tensors); otherwise the differentiable ops run one by one.
+    /// intermediate tensors), and a convolution that runs through oneDNN in fp32 is prepared once
+    /// (PreparedWeights.swift); otherwise the differentiable ops run one by one. Both give the same
+    /// bits.
     public func callAsFunction(_ x: Tensor, _ p: Parameters, residual: Tensor? = nil, reluAfter: Bool? = nil) throws -> Tensor {
         let weights = try p(conv + "/weights")
         let mean = try p(bn + "/moving_mean"), variance = try p(bn + "/moving_variance")
@@ -40,6 +42,12 @@ public struct ConvBatchNorm: Sendable {
         let applyReLU = reluAfter ?? withReLU
         if !Tape.records([x, weights, beta, gamma, residual]) {
             let folded = try foldBatchNorm(mean: mean, variance: variance, offset: beta, scale: gamma, epsilon: 0.001)
+            // A shape that runs through oneDNN in fp32 (3×3, conv1): its weights are reordered once.
+            if let prepared = try p.fp32Convolution(conv + "/weights", filter: weights, input: x.shape,
+                                                    strides: (stride, stride), dilations: (dilation, dilation)) {
+                return try conv2dFused(x, prepared, scale: folded.scale, shift: folded.shift, residual: residual,
+                                       relu: applyReLU)
+            }
             return try conv2dFused(x, weights, strides: (stride, stride), dilations: (dilation, dilation), padding: .same,
                                    scale: folded.scale, shift: folded.shift, residual: residual, relu: applyReLU)
         }

@@ -1,5 +1,6 @@
-// PreparedWeights: the cache of weights prepared for bf16 inference (converted, reordered into
-// oneDNN's layout, batch norm folded), made once per parameter and input shape on first use and
+// PreparedWeights: the cache of weights prepared for oneDNN — for bf16 inference (converted,
+// reordered into oneDNN's layout, batch norm folded) and for the fp32 convolutions that run through
+// oneDNN (reordered only; `fp32Convolution`) — made once per parameter and input shape on first use and
 // shared by every copy of the same parameter values. Changing a Parameters value gives that copy an
 // empty cache (Parameters.swift), so a prepared weight never outlives the values it was made from.
 //
@@ -58,6 +59,15 @@ public final class PreparedWeights: @unchecked Sendable {
     public var weightBytes: Int {
         entries.withLock { $0.values.compactMap { ($0 as? PreparedConvolution)?.weightBytes }.reduce(0, +) }
     }
+
+    /// Bytes of prepared convolution weights held for `operands` (bf16, or the fp32 convolutions that
+    /// run through oneDNN).
+    public func weightBytes(of operands: Precision) -> Int {
+        entries.withLock { table in
+            table.values.compactMap { $0 as? PreparedConvolution }.filter { $0.operands == operands }
+                .map(\.weightBytes).reduce(0, +)
+        }
+    }
 }
 
 /// Whether a convolution from `input` [N,H,W,Cin] to `cout` channels runs in bf16 (see the file's comment).
@@ -75,6 +85,24 @@ extension Parameters {
             let w = try self(weightName)
             let b = try biasName.map { try self($0).scalars }
             return try PreparedConvolution(input: input, filter: w, bias: b, relu: relu, bf16Output: false)
+        }
+    }
+}
+
+extension Parameters {
+    /// The raw fp32 oneDNN convolution of `input`-shaped tensors with `filter`, the value of the weights
+    /// `weightName` ('SAME' padding), prepared once; nil when this shape runs on OpenBLAS
+    /// (`fp32ConvolutionUsesOneDNN`). Run it with `conv2dFused(_:_:scale:shift:residual:relu:)`: the
+    /// same bits as `conv2d` and the op-by-op epilogue give. Its source is not noted (`onlyPrepared`):
+    /// an fp32 run reads the fp32 weights anyway.
+    func fp32Convolution(_ weightName: String, filter: Tensor, input: [Int], strides: (Int, Int),
+                         dilations: (Int, Int)) throws -> PreparedConvolution? {
+        guard fp32ConvolutionUsesOneDNN(input: input, filter: filter.shape, strides: strides, dilations: dilations,
+                                        padding: .same) else { return nil }
+        let key = "fp32-conv \(weightName) \(Array(input.dropFirst())) s\(strides.0),\(strides.1) d\(dilations.0),\(dilations.1)"
+        return try prepared.entry(key, sources: []) {
+            try PreparedConvolution(input: input, filter: filter, strides: strides, dilations: dilations, padding: .same,
+                                    bf16Output: false, operands: .fp32)
         }
     }
 }

@@ -131,6 +131,10 @@ public enum BLAS {
     /// benchmarks read the difference around a run.
     public static var flopCount: Int { flops.load(ordering: .relaxed) }
 
+    /// Adds the products another library ran (oneDNN's fp32 convolutions) to `flopCount`, so a
+    /// benchmark counts the same work whichever library does it.
+    static func countFlops(_ count: Int) { flops.add(count, ordering: .relaxed) }
+
     /// Loads OpenBLAS now (it is otherwise loaded on first use); throws when it is missing.
     public static func load() throws { _ = try library() }
 

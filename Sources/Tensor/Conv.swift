@@ -3,12 +3,13 @@
 // Legend: N images, H×W input, Ho×Wo output, Cin/Cout channels, kh×kw kernel,
 // M = N·Ho·Wo output pixels, K = kh·kw·Cin.
 //
-// Forward: a 1×1 stride-1 convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies (the
-// engine's blocked GEMM for large filters, tiles of 256 rows with one single-threaded GEMM each for
-// small ones). Every other convolution (k×k, atrous, strided 1×1 = subsampling) runs per core: the
-// output pixels are cut into tiles of a few hundred rows, and each tile's im2col, single-threaded
-// GEMM and epilogue is one task for the engine's workers; the HWIO filter already is the [K, Cout]
-// matrix. Backward per core as well: a fixed number of pixel shares each accumulate dW += colsᵀ·dY
+// Forward: a window larger than 1×1 runs through oneDNN where `Engine.fp32Convolution`'s rule says
+// so (ConvOneDNN.swift), the same in `conv2d` and `conv2dFused`. Otherwise a 1×1 stride-1
+// convolution is GEMM [M, Cin]·[Cin, Cout] on the input as it lies (the engine's blocked GEMM for
+// large filters, tiles of 256 rows with one single-threaded GEMM each for small ones). Every other
+// convolution (k×k, atrous, strided 1×1 = subsampling) runs per core: the output pixels are cut into
+// tiles of a few hundred rows, and each tile's im2col, single-threaded GEMM and epilogue is one task
+// for the engine's workers; the HWIO filter already is the [K, Cout] matrix. Backward per core as well: a fixed number of pixel shares each accumulate dW += colsᵀ·dY
 // and col2im(dY·Wᵀ) into their own buffers, added in share order at the end (1×1 stride 1: two
 // blocked GEMMs). Every tile and share boundary depends only on the shapes (Engine.swift), so the
 // results do not depend on the worker count. The older tiled backward with blocked GEMMs is kept as
@@ -314,9 +315,11 @@ public func conv2d(_ x: Tensor, _ filter: Tensor, strides: (Int, Int) = (1, 1), 
                    padding: Padding = .same) throws -> Tensor {
     let (g, cout) = try convGeometry(op: "conv2d", x: x.shape, filter: filter.shape, strides: strides,
                                      dilations: dilations, padding: padding)
+    let bare = ConvEpilogue(relu: false)
     let y = try Tensor(shape: [g.n, g.ho, g.wo, cout],
-                       scalars: convForward(g, cout: cout, x: x.scalars, filter: filter.scalars,
-                                            epilogue: ConvEpilogue(relu: false)))
+                       scalars: oneDNNForward(g, cout: cout, x: x, filter: filter, strides: strides, dilations: dilations,
+                                              padding: padding, epilogue: bare)
+                           ?? convForward(g, cout: cout, x: x.scalars, filter: filter.scalars, epilogue: bare))
     let wantInput = x.isTracked, wantFilter = filter.isTracked
     let xs = x.scalars, ws = filter.scalars, xShape = x.shape, wShape = filter.shape
     return Tensor.recorded(y, op: "conv2d", inputs: [x, filter]) { dy in
@@ -351,5 +354,7 @@ public func conv2dFused(_ x: Tensor, _ filter: Tensor, strides: (Int, Int) = (1,
     }
     let epilogue = ConvEpilogue(scale: scale?.scalars, shift: shift?.scalars, residual: residual?.scalars, relu: relu)
     return try Tensor(shape: [g.n, g.ho, g.wo, cout],
-                      scalars: convForward(g, cout: cout, x: x.scalars, filter: filter.scalars, epilogue: epilogue))
+                      scalars: oneDNNForward(g, cout: cout, x: x, filter: filter, strides: strides, dilations: dilations,
+                                             padding: padding, epilogue: epilogue)
+                          ?? convForward(g, cout: cout, x: x.scalars, filter: filter.scalars, epilogue: epilogue))
 }

@@ -101,16 +101,16 @@ public enum Engine {
             return
         }
         let next = Atomic<Int>(0)
-        let inherited = precision
+        let inherited = precision, inheritedPath = fp32Convolution
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: w) { _ in
-                $precision.withValue(inherited) { $scoped.withValue(1) {
+                $precision.withValue(inherited) { $fp32Convolution.withValue(inheritedPath) { $scoped.withValue(1) {
                     while true {
                         let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
                         if t >= tasks { break }
                         body(t)
                     }
-                } }
+                } } }
             }
         }
     }

@@ -65,9 +65,12 @@ public enum OneDNN {
             + "finds \(isa) here. Use --precision fp32 (or auto, which picks fp32 on this CPU)."
     }
 
-    /// One line for logs: "bf16 (oneDNN 2.6.3, avx512_core_bf16)".
+    /// One line for logs: "bf16 (oneDNN 2.6.3, avx512_core_bf16)", "fp32 (OpenBLAS SkylakeX; k×k
+    /// convolutions oneDNN 2.6.3)" (the latter part unless CMPC_VIDEO_FP32_CONV=openblas).
     public static func describe(_ precision: Precision) -> String {
-        precision == .bf16 ? "bf16 (oneDNN \(version), \(isa))" : "fp32 (OpenBLAS \(BLAS.coreName))"
+        if precision == .bf16 { return "bf16 (oneDNN \(version), \(isa))" }
+        let convolutions = Engine.fp32Convolution == .openblas ? "" : "; k×k convolutions oneDNN \(version)"
+        return "fp32 (OpenBLAS \(BLAS.coreName)\(convolutions))"
     }
 }
 
@@ -140,6 +143,8 @@ public struct OneDNNError: Error, CustomStringConvertible {
 public final class PreparedConvolution: @unchecked Sendable {
     /// Input [N, H, W, Cin] and output [N, Ho, Wo, Cout] as prepared (a run may have another N).
     public let inputShape: [Int], outputShape: [Int]
+    /// The filter [kh, kw, Cin, Cout].
+    public let filterShape: [Int]
     /// The oneDNN kernel, e.g. "brgconv:avx512_core_bf16".
     public let implementation: String
     /// Bytes of prepared weights.
@@ -148,7 +153,9 @@ public final class PreparedConvolution: @unchecked Sendable {
     public let bf16Output: Bool, addsResidual: Bool
     /// The operands' type (bf16 but for `bench conv`'s fp32 comparison).
     public let operands: Precision
-    private let handle: OpaquePointer
+    /// Whether the convolution is the bare one: no scale, bias, residual or ReLU.
+    public let isRaw: Bool
+    let handle: OpaquePointer
 
     /// Row blocks per image: about 256 output pixels each, at most 8, an even count when more than one
     /// (the shape alone decides; the worker count never does).
@@ -163,8 +170,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// With `residual`, the destination's previous contents (the residual, in the output's type) are
     /// added before the ReLU.
     ///
-    /// `operands: .fp32` makes an fp32 oneDNN convolution instead (fp32 in and out; `bench conv`
-    /// compares it with the engine's im2col + OpenBLAS).
+    /// `operands: .fp32` makes an fp32 oneDNN convolution instead (fp32 in and out): raw (no scale,
+    /// bias or post-ops) for the engine's fp32 convolutions (ConvOneDNN.swift), any for `bench conv`.
     public init(input: [Int], filter: Tensor, strides: (Int, Int) = (1, 1), dilations: (Int, Int) = (1, 1),
                 padding: Padding = .same, scale: [Float]? = nil, bias: [Float]? = nil, residual: Bool = false,
                 relu: Bool = false, bf16Output: Bool = true, operands: Precision = .bf16) throws {
@@ -175,6 +182,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         if let bias, bias.count != cout { throw OneDNNError(description: "\(op): bias has \(bias.count) values, not \(cout)") }
         inputShape = input
         outputShape = [g.n, g.ho, g.wo, cout]
+        filterShape = filter.shape
         var d = cdnnl_conv_desc(
             n: Int32(g.n), h: Int32(g.h), w: Int32(g.w), cin: Int32(g.c), ho: Int32(g.ho), wo: Int32(g.wo),
             cout: Int32(cout), kh: Int32(g.kh), kw: Int32(g.kw), sy: Int32(g.strideY), sx: Int32(g.strideX),
@@ -199,6 +207,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         self.operands = operands
         self.bf16Output = operands == .bf16 && bf16Output
         addsResidual = residual
+        isRaw = scale == nil && bias == nil && !residual && !relu
         if implementation.hasPrefix("ref") {
             cdnnl_conv_destroy(made)
             throw OneDNNError(description: "\(op) \(input) * \(filter.shape): oneDNN offers only its reference "

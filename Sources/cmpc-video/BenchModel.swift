@@ -75,9 +75,20 @@ struct BenchImageModel: AsyncParsableCommand {
         let words: [Int32] = Array(repeating: 0, count: max(0, c.numSteps - 7)) + [4, 5, 6, 7, 8, 9, 10].prefix(c.numSteps)
         let backbone = try timedGEMM(repeats: repeats) { _ = try net.backbone(image, model.parameters) }
         emitModelRow("backbone", backbone, peak: peak)
+        // The same backbone with every fp32 convolution on im2col + OpenBLAS: speedup = its seconds over
+        // the default's (CMPC_VIDEO_FP32_CONV's rule sends the 3×3 and 7×7 convolutions to oneDNN).
+        let openblas = try Engine.withFP32Convolution(.openblas) {
+            try timedGEMM(repeats: repeats) { _ = try net.backbone(image, model.parameters) }
+        }
+        emit([("case", "backbone-fp32-openblas"), ("seconds", openblas.seconds),
+              ("gflops", openblas.flops / openblas.seconds / 1e9), ("ratio", openblas.flops / openblas.seconds / 1e9 / peak),
+              ("speedup", openblas.seconds / backbone.seconds), ("fp32_conv", Engine.fp32Convolution.rawValue)],
+             json: options.json)
         let full = try timedGEMM(repeats: repeats) { _ = try net(image: image, words: words, model.parameters) }
         emitModelRow("image-network", full, peak: peak)
-        emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB())], json: options.json)
+        emit([("case", "peak-memory"), ("peak_mib", peakResidentMiB()),
+              ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes(of: .fp32)) / 1_048_576)],
+             json: options.json)
         if try options.includesBF16() {
             // The same network in bf16 (weights prepared by the warm-up run); ratio against the bf16
             // product's rate, speedup = the fp32 row's seconds over this row's.
@@ -97,7 +108,8 @@ struct BenchImageModel: AsyncParsableCommand {
             emit([("case", "bf16-sigm-difference"), ("max_abs", Double(diff.max() ?? 0)),
                   ("mean_abs", Double(diff.reduce(0, +)) / Double(max(diff.count, 1)))], json: options.json)
             emit([("case", "peak-memory-bf16"), ("peak_mib", peakResidentMiB()),
-                  ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes) / 1_048_576)], json: options.json)
+                  ("prepared_weights_mib", Double(model.parameters.prepared.weightBytes(of: .bf16)) / 1_048_576)],
+                 json: options.json)
         } else if options.precision != .fp32 {
             emit([("case", "bf16-peak"), ("skipped", OneDNN.unavailableReason(.bf16) ?? "")], json: options.json)
         }

@@ -40,6 +40,8 @@ cdnnl_conv *cdnnl_conv_create(const cdnnl_conv_desc *d, const float *weights, co
 int cdnnl_conv_tasks(const cdnnl_conv *c);
 /// Row blocks per image (a run of any number of images has images × this many tasks).
 int cdnnl_conv_blocks(const cdnnl_conv *c);
+/// The output rows [*first, *end) of an image that row block `b` writes.
+void cdnnl_conv_block_rows(const cdnnl_conv *c, int b, int *first, int *end);
 /// Runs task t (image t / row_blocks, row block t % row_blocks) on the calling thread. src and dst are
 /// the whole NHWC buffers. Returns 0, or a oneDNN status.
 int cdnnl_conv_run(const cdnnl_conv *c, int t, const void *src, void *dst);
