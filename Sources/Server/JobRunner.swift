@@ -47,7 +47,8 @@ final class JobRunner: @unchecked Sendable {
             return (.done, nil)
         } catch {
             if job.cancelRequested { return (.cancelled, nil) }
-            return (.failed, "the file could not be segmented: \(error); check that it is a video or an image FFmpeg reads")
+            return (.failed, "\(input.source) could not be segmented: \(Upload.describe(error, path: input.path, as: input.source)); "
+                + "check that it is a video or an image FFmpeg reads")
         }
     }
 

@@ -165,7 +165,7 @@ extension SegmentServer {
         return try await offload { () throws -> JobInput in
             if SegmentRequest.isStillImage(path: path) {
                 do { _ = try ImageIO.read(path: path, upright: true) } catch {
-                    throw APIError(.unprocessableContent, "the file \(source) cannot be read as an image (\(error)): send a video or an image")
+                    throw APIError(.unprocessableContent, "the file \(source) cannot be read as an image (\(Upload.describe(error, path: path, as: source))): send a video or an image")
                 }
                 return JobInput(path: path, source: source, isImage: true, targets: [1], frameCount: 1, request: request, encoded: encoded)
             }
@@ -174,7 +174,7 @@ extension SegmentServer {
                 let reader = try VideoReader(path: path, options: .init(autorotate: true))
                 frameCount = reader.info.frameCount
             } catch {
-                throw APIError(.unprocessableContent, "the file \(source) cannot be read as a video or an image (\(error)): send a file "
+                throw APIError(.unprocessableContent, "the file \(source) cannot be read as a video or an image (\(Upload.describe(error, path: path, as: source))): send a file "
                     + "FFmpeg reads (mp4, webm, mov, png, jpg, …)")
             }
             let targets: [Int]

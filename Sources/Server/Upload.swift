@@ -57,33 +57,47 @@ enum Upload {
         var inPart = false, inFile = false, fieldTooLong = false
         var parts = 0
         var problem: APIError?
+        // The current part's Content-Disposition (read once per part), and file bytes waiting to be written (the
+        // parser hands the body over in pieces as small as the distance between two CR bytes).
+        var disposition: (name: String?, filename: String?)?
+        var pending = [UInt8]()
+        pending.reserveCapacity(1 << 20)
         guard FileManager.default.createFile(atPath: filePath, contents: nil, attributes: [.posixPermissions: 0o600]),
               let handle = FileHandle(forWritingAtPath: filePath) else {
             throw APIError(.internalServerError, "the server cannot write its work folder: check --work-dir's space and permissions")
         }
         defer { try? handle.close() }
+        func flush() {
+            guard !pending.isEmpty else { return }
+            do { try handle.write(contentsOf: pending) } catch {
+                problem = problem ?? APIError(.init(code: 507), "the server could not store the upload (\(error)): try later or a smaller file")
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        func beginPart() {
+            inPart = true; headers = [:]; field = []; inFile = false; fieldTooLong = false; parts += 1; disposition = nil
+        }
         parser.onHeader = { name, value in
-            if !inPart { inPart = true; headers = [:]; field = []; inFile = false; fieldTooLong = false; parts += 1 }
+            if !inPart { beginPart() }
             headers[name.lowercased()] = value
         }
         parser.onBody = { buffer in
-            if !inPart {   // a part with no headers at all
-                inPart = true; headers = [:]; field = []; inFile = false; parts += 1
-            }
-            let disposition = parseDisposition(headers["content-disposition"] ?? "")
+            if !inPart { beginPart() }   // a part with no headers at all
+            if disposition == nil { disposition = parseDisposition(headers["content-disposition"] ?? "") }
+            let disposition = disposition!
             if disposition.name == "file" {
                 if !inFile {
                     inFile = true
                     form.fileParts += 1
                     form.fileName = disposition.filename ?? form.fileName
                 }
-                let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+                let n = buffer.readableBytes
                 if form.fileParts == 1 {
-                    do { try handle.write(contentsOf: bytes) } catch {
-                        problem = problem ?? APIError(.init(code: 507), "the server could not store the upload (\(error)): try later or a smaller file")
-                    }
-                    form.fileBytes += bytes.count
+                    buffer.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
+                    form.fileBytes += n
+                    if pending.count >= 1 << 20 { flush() }
                 }
+                buffer.moveReaderIndex(forwardBy: n)
             } else {
                 let n = buffer.readableBytes
                 if field.count + n > maxFieldBytes { fieldTooLong = true; buffer.moveReaderIndex(forwardBy: n); return }
@@ -92,7 +106,8 @@ enum Upload {
         }
         parser.onPartComplete = {
             defer { inPart = false; inFile = false }
-            let disposition = parseDisposition(headers["content-disposition"] ?? "")
+            flush()
+            let disposition = disposition ?? parseDisposition(headers["content-disposition"] ?? "")
             guard let name = disposition.name else {
                 problem = problem ?? APIError(.badRequest, "a form part has no Content-Disposition name: each part needs form-data; name=\"…\"")
                 return
@@ -137,6 +152,13 @@ enum Upload {
                 + "let the client build the form (curl -F, FormData)")
         }
         return form
+    }
+
+    /// An error's message for the client, with the server's path of the file replaced by the client's name and
+    /// any other path of the work folder cut to its last part (the client never sees the server's folders).
+    static func describe(_ error: Error, path: String, as name: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        return "\(error)".replacingOccurrences(of: path, with: name).replacingOccurrences(of: folder + "/", with: "")
     }
 
     /// `name` and `filename` of a Content-Disposition value (quoted or not).

@@ -110,6 +110,13 @@ func segmentMasksJSON(_ arguments: [String], in folder: TemporaryFolder) throws 
         #expect(members.contains("masks/0/00001.png") && members.contains("masks/1/00011.png"), "\(members)")
         #expect(try server.get("/v1/jobs/\(id)/overlay.png").status == 404)
 
+        let metrics = try server.get("/metrics").text
+        for line in ["cmpc_jobs_finished_total{status=\"done\"} 1", "cmpc_frames_segmented_total 6", "cmpc_queue_length 0",
+                     "cmpc_uploaded_bytes_total "] {
+            #expect(metrics.contains(line), "\(line) not in \(metrics)")
+        }
+        #expect(metrics.contains("cmpc_segment_seconds_total "))
+
         // DELETE: the final status, the folder gone, the id unknown.
         #expect(FileManager.default.fileExists(atPath: work + "/" + id))
         let deleted = try server.request("DELETE", "/v1/jobs/\(id)")

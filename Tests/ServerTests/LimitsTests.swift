@@ -40,8 +40,10 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
                 let status = try waitForEnd(server, try #require(r.json["id"] as? String))
                 #expect(status["status"] as? String == "failed", "\(what): \(status)")
                 #expect((status["error"] as? String)?.isEmpty == false, "\(what): \(status)")
+                #expect(!(status["error"] as? String ?? "").contains(work), "\(what): \(status)")
             } else {
                 expectError(r, 422, what)
+                #expect(!(r.json["error"] as? String ?? "").contains(work), "\(what): \(r)")
             }
         }
         var noText = Multipart()
@@ -95,7 +97,8 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
 
     @Test func tokenIsRequiredUnderV1() throws {
         let folder = try TemporaryFolder()
-        let server = try ServedProcess(["--token", "s3cret"], in: folder)
+        // Bound to every interface (so /metrics needs the token too); the test connects on loopback.
+        let server = try ServedProcess(["--token", "s3cret", "--host", "0.0.0.0"], in: folder)
         for headers in [[], [("Authorization", "Bearer wrong")], [("Authorization", "Basic czNjcmV0")]] {
             let r = try server.get("/v1/info", headers: headers)
             expectError(r, 401, "token \(headers)")
@@ -107,7 +110,8 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
         #expect(try server.get("/v1/info?access_token=s3cret").status == 200)
         #expect(try server.get("/healthz").status == 200)
         #expect(try server.get("/").status == 200)
-        #expect(try server.get("/metrics").status == 200)   // loopback: no token needed
+        expectError(try server.get("/metrics"), 401, "metrics without the token off loopback")
+        #expect(try server.get("/metrics", headers: [("Authorization", "Bearer s3cret")]).status == 200)
     }
 
     @Test func nonLoopbackHostWithoutTokenIsAUsageError() throws {
@@ -124,22 +128,33 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
         #expect(message.contains("--token"), "\(message)")
     }
 
-    @Test func fullQueueAnswers429() throws {
+    @Test func fullQueueAnswers429AndDeleteCancelsARunningJob() throws {
         let folder = try TemporaryFolder()
-        let server = try ServedProcess(["--queue", "1", "--workers", "1"], in: folder)
-        var ids: [String] = []
-        var refused: HTTPResult?
-        // One job runs, one waits, the next is refused (jobs are submitted faster than a whole clip segments).
-        for _ in 0..<6 where refused == nil {
-            let r = try submit(server, texts: ["the red square jumping"])
-            if r.status == 202 { ids.append(try #require(r.json["id"] as? String)) } else { refused = r }
-        }
-        let r = try #require(refused, "no submission was refused with a queue of 1")
+        let work = folder.path("work")
+        let long = try longClip(in: folder)
+        let server = try ServedProcess(["--queue", "1", "--workers", "1", "--work-dir", work], in: folder)
+        // One job runs, one waits, the next is refused.
+        let running = try submit(server, path: long, texts: ["the red square jumping"])
+        let first = try #require(running.json["id"] as? String, "\(running)")
+        try #require(try waitUntilRunning(server, first))
+        let waiting = try submit(server, texts: ["the red square jumping"])
+        #expect(waiting.status == 202, "\(waiting)")
+        let second = try #require(waiting.json["id"] as? String)
+        let r = try submit(server, texts: ["the red square jumping"])
         expectError(r, 429, "a full queue")
         #expect(Int(r.headers["retry-after"] ?? "") ?? 0 >= 1, "\(r)")
-        let metrics = try server.get("/metrics").text
-        #expect(metrics.contains("cmpc_jobs_refused_total"), "\(metrics)")
-        for id in ids { #expect(try server.request("DELETE", "/v1/jobs/\(id)").status == 200) }
+        #expect(try server.get("/metrics").text.contains("cmpc_jobs_refused_total 1"))
+        // DELETE of the running job: it stops after its current frame, answers cancelled, and leaves no folder;
+        // the waiting one is cancelled without running.
+        let deleted = try server.request("DELETE", "/v1/jobs/\(first)")
+        #expect(deleted.status == 200)
+        #expect(deleted.json["status"] as? String == "cancelled", "\(deleted)")
+        #expect((deleted.json["frames_done"] as? Int ?? 0) < 256, "\(deleted)")
+        #expect(!FileManager.default.fileExists(atPath: work + "/" + first))
+        let second_ = try server.request("DELETE", "/v1/jobs/\(second)")
+        #expect(["cancelled", "done"].contains(second_.json["status"] as? String ?? ""), "\(second_)")
+        #expect(!FileManager.default.fileExists(atPath: work + "/" + second))
+        expectError(try server.get("/v1/jobs/\(first)"), 404, "a deleted job")
         #expect(try server.get("/healthz").status == 200)
     }
 
@@ -166,7 +181,11 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
         #expect(made.count == 1 && made[0].hasPrefix("cmpc-serve-"), "\(made)")
         let attributes = try FileManager.default.attributesOfItem(atPath: tmp + "/" + made[0])
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
-        for _ in 0..<3 { #expect(try submit(server, texts: ["the red square jumping"]).status == 202) }
+        let long = try longClip(in: folder)
+        let running = try submit(server, path: long, texts: ["the red square jumping"])
+        try #require(try waitUntilRunning(server, try #require(running.json["id"] as? String)))
+        #expect(try submit(server, texts: ["the red square jumping"]).status == 202)
+        // Stopped while a job runs and another waits: exit 0, the work folder gone.
         #expect(server.stop() == 0, "\(server.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty)
     }

@@ -210,3 +210,29 @@ struct Multipart {
     /// The body with its closing boundary.
     var finished: Data { body + Data("--\(boundary)--\r\n".utf8) }
 }
+
+/// data/sample.mp4 played `times` times in a row (32 × times frames), made by FFmpeg: a job long enough to be
+/// caught running.
+func longClip(in folder: TemporaryFolder, times: Int = 8) throws -> String {
+    let path = folder.path("long.mp4")
+    let ffmpeg = Process()
+    ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+    ffmpeg.arguments = ["-v", "error", "-y", "-stream_loop", String(times - 1), "-i", samplePath, "-c:v", "mpeg4", "-q:v", "3", path]
+    ffmpeg.standardInput = FileHandle.nullDevice
+    try ffmpeg.run()
+    ffmpeg.waitUntilExit()
+    guard ffmpeg.terminationStatus == 0 else { throw HarnessError("ffmpeg could not make \(path)") }
+    return path
+}
+
+/// Polls a job until it has segmented at least one frame (it is running); returns false if it ended first.
+func waitUntilRunning(_ server: ServedProcess, _ id: String) throws -> Bool {
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline {
+        let json = try server.get("/v1/jobs/\(id)").json
+        if json["status"] as? String == "running", (json["frames_done"] as? Int ?? 0) >= 1 { return true }
+        if json["status"] as? String != "queued" && json["status"] as? String != "running" { return false }
+        usleep(20_000)
+    }
+    return false
+}
