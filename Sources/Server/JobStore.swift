@@ -114,6 +114,14 @@ final class JobStore: @unchecked Sendable {
         for job in remaining { removeFolder(job) }
     }
 
+    /// glibc's malloc_trim(0): hands the free memory of malloc's arenas back to the system (looked up, as
+    /// malloc.h is not a Swift module; nothing happens without it).
+    static func returnFreeMemory() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let f = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(f, to: Trim.self)(0)
+    }
+
     func removeFolder(_ job: Job) {
         try? FileManager.default.removeItem(atPath: job.folder)
     }
@@ -141,11 +149,15 @@ final class JobStore: @unchecked Sendable {
             if gone || outcome.status != .done { removeFolder(job) }
             job.finish(outcome.status, error: outcome.error)
             metrics.finished(job.status)
-            lock.withLock {
+            let idle = lock.withLock { () -> Bool in
                 running -= 1
                 metrics.running.set(Double(running))
                 if job.status == .cancelled { jobs[job.id] = nil }
+                return running == 0 && waiting.isEmpty
             }
+            // The engine keeps freed tensor memory in malloc's heap between passes (Tensor.Allocator); once no
+            // job runs, it goes back to the system, so the server's memory returns to its baseline.
+            if idle { JobStore.returnFreeMemory() }
         }
     }
 }
