@@ -75,10 +75,8 @@ final class JobStore: @unchecked Sendable {
             waiting.removeAll { $0 === job }
             metrics.queueLength.set(Double(waiting.count))
         }
-        let wasQueued = job.status == .queued
-        let status = job.requestCancel()
-        if wasQueued && status == .cancelled { metrics.finished(.cancelled) }
-        if status.isTerminal { removeFolder(job) }
+        if job.requestCancel() { metrics.finished(.cancelled) }
+        if job.status.isTerminal { removeFolder(job) }
         // A running job: its worker sees the request after the current frame, and removes the folder (it is no
         // longer in `jobs`).
         return job.snapshot()
@@ -105,7 +103,7 @@ final class JobStore: @unchecked Sendable {
             lock.broadcast()
             return Array(jobs.values)
         }
-        for job in all { _ = job.requestCancel() }
+        for job in all where job.requestCancel() { metrics.finished(.cancelled) }
         lock.lock()
         while workersLeft > 0 { lock.wait() }
         let remaining = Array(jobs.values)
@@ -147,8 +145,7 @@ final class JobStore: @unchecked Sendable {
             // Deleted while it ran, cancelled, or failed: its files go before the end is reported (a failed job
             // keeps only its status until it expires).
             if gone || outcome.status != .done { removeFolder(job) }
-            job.finish(outcome.status, error: outcome.error)
-            metrics.finished(job.status)
+            if job.finish(outcome.status, error: outcome.error) { metrics.finished(outcome.status) }
             let idle = lock.withLock { () -> Bool in
                 running -= 1
                 metrics.running.set(Double(running))
