@@ -150,27 +150,25 @@ public struct RefYouTubeVOS: ReferringDataset {
 
     /// The mask of object `objectID` in an annotation PNG: the pixels whose palette index is the id.
     public static func loadMask(path: String, objectID: Int) throws -> PixelMask {
-        let labels: GrayImage
-        do {
-            labels = try ImageIO.readLabels(path: path)
-        } catch let error as VideoError {
-            if error.kind == .missingFile { throw DatasetError.missingFile(path) }
-            throw DatasetError.unreadable(file: path, reason: error.message)
-        }
+        let labels = try readLabelImage(path)
         let id = UInt8(clamping: objectID)
         return try PixelMask(width: labels.width, height: labels.height, pixels: labels.pixels.map { $0 == id ? 1 : 0 })
     }
 
     /// An annotation PNG's label map (palette index = object id, 255 void), for DAVIS's unsupervised evaluation.
     public static func loadLabels(path: String) throws -> LabelMap {
-        let labels: GrayImage
+        let labels = try readLabelImage(path)
+        return try LabelMap(width: labels.width, height: labels.height, labels: labels.pixels)
+    }
+
+    /// An annotation PNG's palette indices; a missing or unreadable file is a dataset error naming it.
+    private static func readLabelImage(_ path: String) throws -> GrayImage {
         do {
-            labels = try ImageIO.readLabels(path: path)
+            return try ImageIO.readLabels(path: path)
         } catch let error as VideoError {
             if error.kind == .missingFile { throw DatasetError.missingFile(path) }
             throw DatasetError.unreadable(file: path, reason: error.message)
         }
-        return try LabelMap(width: labels.width, height: labels.height, labels: labels.pixels)
     }
 
     public func check(split: String, options: CheckOptions) throws -> CheckReport {
