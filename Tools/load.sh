@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The load run of `cmpc-video serve` (issue 19): 40 jobs of data/sample.mp4 from 8 concurrent clients.
+#
+#   bash Tools/load.sh [BINARY] [-- SERVE OPTIONS…]
+#   bash Tools/load.sh .build/release/cmpc-video -- --workers 2 --queue 8 --ttl 20
+#
+# Starts `BINARY serve --port 0` with the options after `--` (default: --queue 8 --ttl 20), reads its
+# VmRSS (/proc/PID/status) before any job, samples it every 0.2 s during the run, and has CLIENTS clients
+# (default 8) submit JOBS jobs in all (default 40): each client submits, follows its job to a terminal
+# status, fetches masks.json and hashes it (sha256), then submits its next. A 429 counts as refused
+# (not retried). Afterwards it waits past the TTL (the TTL read from /v1/info, then until every job answers 404/410, at
+# most 30 s more) and reads the RSS again. It prints JSON lines like `cmpc-video bench`'s rows:
+#   {"case": "serve-load", "jobs": 40, "clients": 8, "done": …, "refused_429": …, "failed": …,
+#    "seconds": …, "p50": …, "p95": …, "identical": true, "rss_before_mib": …, "rss_peak_mib": …,
+#    "rss_after_mib": …, …}
+# (latencies in seconds, from submit to the terminal status seen by the client). Exit 1 when a job failed,
+# a masks.json differs from the others, or a job outlives its TTL; 64 on a usage error.
+# Environment: JOBS, CLIENTS, CLIP, SENTENCE, POLL (seconds between status polls, default 0.2).
+# Sends traffic to the server it started on 127.0.0.1 only. Not run in CI (minutes long).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BINARY="$ROOT/.build/release/cmpc-video"
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then BINARY="$1"; shift; fi
+SERVE_OPTIONS=(--queue 8 --ttl 20)
+if [ $# -gt 0 ]; then
+    if [ "$1" != "--" ]; then
+        echo "load.sh: unexpected argument '$1': usage: bash Tools/load.sh [BINARY] [-- SERVE OPTIONS…]" >&2
+        exit 64
+    fi
+    shift
+    SERVE_OPTIONS=("$@")
+fi
+JOBS="${JOBS:-40}"
+CLIENTS="${CLIENTS:-8}"
+CLIP="${CLIP:-$ROOT/data/sample.mp4}"
+SENTENCE="${SENTENCE:-the red square jumping}"
+POLL="${POLL:-0.2}"
+
+for tool in curl python3 sha256sum; do
+    command -v "$tool" >/dev/null || { echo "load.sh: $tool is not installed (apt-get install $tool)" >&2; exit 64; }
+done
+[ -x "$BINARY" ] || { echo "load.sh: no cmpc-video binary at $BINARY: build it (swift build -c release) or pass its path" >&2; exit 64; }
+[ -f "$CLIP" ] || { echo "load.sh: no clip at $CLIP: set CLIP=PATH" >&2; exit 64; }
+case "$JOBS$CLIENTS" in *[!0-9]*) echo "load.sh: JOBS and CLIENTS must be whole numbers (got JOBS=$JOBS CLIENTS=$CLIENTS)" >&2; exit 64;; esac
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/cmpc-load.XXXXXX")"
+SERVER_PID=""
+SAMPLER_PID=""
+cleanup() {
+    [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ---- the server ----------------------------------------------------------------------------------------
+"$BINARY" serve --port 0 "${SERVE_OPTIONS[@]}" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 1200); do
+    URL="$(sed -n 's|^cmpc-video: serving on \(http://[^ ]*\)$|\1|p' "$WORK/serve.out" | head -1)"
+    [ -n "$URL" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "load.sh: the server exited before listening:" >&2; cat "$WORK/serve.err" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$URL" ] || { echo "load.sh: the server printed no 'serving on' line within 120 s" >&2; exit 1; }
+URL="${URL%/}"
+TTL="$(curl -sf "$URL/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("ttl", 0))')" || {
+    echo "load.sh: GET $URL/v1/info failed (is a --token set? this script sends none)" >&2; exit 1; }
+TTL="${TTL%.*}"
+sleep 1  # let the freshly loaded model settle before the baseline
+RSS_BEFORE="$(rss_kib "$SERVER_PID")"
+echo "load.sh: server $URL (pid $SERVER_PID), RSS $((RSS_BEFORE / 1024)) MiB, ttl $TTL s; $JOBS jobs from $CLIENTS clients" >&2
+
+( while kill -0 "$SERVER_PID" 2>/dev/null; do rss_kib "$SERVER_PID"; sleep 0.2; done ) >"$WORK/rss.txt" &
+SAMPLER_PID=$!
+
+# ---- the clients ---------------------------------------------------------------------------------------
+now() { date +%s.%N; }
+
+# One job: prints `INDEX OUTCOME SECONDS SHA256 ID` (OUTCOME: done, 429, failed:<why>, cancelled).
+run_job() {
+    local index="$1" dir="$WORK/job-$1" code id status start end sha=""
+    mkdir -p "$dir"
+    start="$(now)"
+    code="$(curl -s -o "$dir/submit.json" -D "$dir/submit.headers" -w '%{http_code}' \
+        -F "file=@$CLIP" -F "text=$SENTENCE" "$URL/v1/jobs")" || code="000"
+    if [ "$code" = "429" ]; then
+        echo "$index 429 $(python3 -c "print($(now) - $start)") - -"
+        return
+    fi
+    if [ "$code" != "202" ]; then
+        echo "$index failed:submit-http-$code $(python3 -c "print($(now) - $start)") - -"
+        cp "$dir/submit.json" "$WORK/failure-$index.json" 2>/dev/null || true
+        return
+    fi
+    id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$dir/submit.json")"
+    while :; do
+        code="$(curl -s -o "$dir/status.json" -w '%{http_code}' "$URL/v1/jobs/$id")" || code="000"
+        if [ "$code" != "200" ]; then status="failed:status-http-$code"; break; fi
+        status="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$dir/status.json")"
+        case "$status" in done|failed|cancelled) break;; esac
+        sleep "$POLL"
+    done
+    end="$(now)"
+    if [ "$status" = "done" ]; then
+        code="$(curl -s -o "$dir/masks.json" -w '%{http_code}' "$URL/v1/jobs/$id/masks.json")" || code="000"
+        if [ "$code" = "200" ]; then
+            sha="$(sha256sum "$dir/masks.json" | cut -d' ' -f1)"
+        else
+            status="failed:masks-http-$code"
+        fi
+    fi
+    [ "$status" = "done" ] || cp "$dir/status.json" "$WORK/failure-$index.json" 2>/dev/null || true
+    echo "$index $status $(python3 -c "print($end - $start)") ${sha:--} $id"
+    rm -f "$dir/masks.json"
+}
+
+client() {
+    local c="$1" i
+    for ((i = c; i < JOBS; i += CLIENTS)); do run_job "$i"; done
+}
+
+T0="$(now)"
+CLIENT_PIDS=()
+for ((c = 0; c < CLIENTS; c++)); do client "$c" >"$WORK/client-$c.txt" & CLIENT_PIDS+=($!); done
+wait "${CLIENT_PIDS[@]}"
+T1="$(now)"
+cat "$WORK"/client-*.txt >"$WORK/results.txt"
+RSS_PEAK="$(sort -n "$WORK/rss.txt" | tail -1)"
+RSS_DONE="$(rss_kib "$SERVER_PID")"
+
+# ---- expiry --------------------------------------------------------------------------------------------
+# Every job must be gone (404/410) within TTL + 30 s of the last one's end; then the RSS is read.
+echo "load.sh: all jobs ended after $(python3 -c "print(round($T1 - $T0, 1))") s; waiting ${TTL} s or more for them to expire" >&2
+sleep "$TTL"
+count_left() {
+    local left=0 code id
+    while read -r _ _ _ _ id; do
+        [ "$id" = "-" ] && continue
+        code="$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/jobs/$id")" || code="000"
+        case "$code" in 404|410) ;; *) left=$((left + 1));; esac
+    done <"$WORK/results.txt"
+    echo "$left"
+}
+LEFT="$(count_left)"
+for _ in $(seq 30); do
+    [ "$LEFT" -eq 0 ] && break
+    sleep 1
+    LEFT="$(count_left)"
+done
+sleep 2  # let the freed memory settle
+RSS_AFTER="$(rss_kib "$SERVER_PID")"
+kill "$SAMPLER_PID" 2>/dev/null || true
+SAMPLER_PID=""
+
+# ---- the row -------------------------------------------------------------------------------------------
+STATUS=0
+python3 - "$WORK/results.txt" "$JOBS" "$CLIENTS" "$T0" "$T1" "$RSS_BEFORE" "$RSS_PEAK" "$RSS_DONE" "$RSS_AFTER" \
+    "$LEFT" "$TTL" "${SERVE_OPTIONS[*]}" <<'EOF' || STATUS=$?
+import json, statistics, sys
+path, jobs, clients, t0, t1, before, peak, done_rss, after, left, ttl, options = sys.argv[1:]
+rows = [line.split() for line in open(path) if line.strip()]
+done = [r for r in rows if r[1] == "done"]
+refused = [r for r in rows if r[1] == "429"]
+failed = [r for r in rows if r[1] not in ("done", "429")]
+latencies = sorted(float(r[2]) for r in done)
+def percentile(values, p):
+    if not values:
+        return None
+    k = (len(values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return round(values[lo] + (values[hi] - values[lo]) * (k - lo), 3)
+hashes = {r[3] for r in done}
+mib = lambda kib: round(int(kib or 0) / 1024, 1)
+row = {
+    "case": "serve-load", "jobs": int(jobs), "clients": int(clients), "serve_options": options,
+    "done": len(done), "refused_429": len(refused), "failed": len(failed), "missing": int(jobs) - len(rows),
+    "seconds": round(float(t1) - float(t0), 3),
+    "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
+    "max": round(latencies[-1], 3) if latencies else None,
+    "identical": len(hashes) <= 1, "masks_sha256": sorted(hashes)[0] if len(hashes) == 1 else sorted(hashes),
+    "rss_before_mib": mib(before), "rss_peak_mib": mib(peak), "rss_done_mib": mib(done_rss),
+    "rss_after_mib": mib(after), "ttl": int(ttl), "left_after_ttl": int(left),
+}
+print(json.dumps(row), flush=True)
+for r in failed:
+    print(json.dumps({"case": "serve-load-failure", "job": int(r[0]), "outcome": r[1]}), flush=True)
+ok = not failed and row["missing"] == 0 and len(hashes) <= 1 and int(left) == 0 and done
+sys.exit(0 if ok else 1)
+EOF
+if [ "$STATUS" -ne 0 ]; then
+    for f in "$WORK"/failure-*.json; do [ -f "$f" ] && { echo "load.sh: $(basename "$f"): $(head -c 400 "$f")" >&2; }; done
+    echo "load.sh: FAILED (a job failed, results differ, a job outlived its TTL, or none was done); server log:" >&2
+    tail -20 "$WORK/serve.err" >&2
+fi
+exit "$STATUS"
