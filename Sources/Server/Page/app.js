@@ -275,12 +275,12 @@
         message = "The server is busy (" + message + ")" + (wait ? "; try again in " + wait + " s." : "; try again later.");
       }
       showError(message);
-      finish("not started");
+      notStarted();
     });
     xhr.addEventListener("error", () => {
       upload = null;
       showError("The upload failed: the server did not answer (is it still running?).");
-      finish("not started");
+      notStarted();
     });
     xhr.addEventListener("abort", () => {
       upload = null;
@@ -367,6 +367,12 @@
     statusText.textContent = text;
     cancelButton.hidden = true;
     segmentButton.disabled = false;
+  }
+
+  // The upload was refused or broke: no job to show, the error says why.
+  function notStarted() {
+    finish("not started");
+    jobBox.hidden = true;
   }
 
   // ---- cancel ------------------------------------------------------------------------------------
