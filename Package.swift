@@ -15,6 +15,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // System libraries (Debian packages; .ci/run installs them).
@@ -52,13 +57,22 @@ let package = Package(
         .target(name: "Training", dependencies: ["ImageModel", "VideoModel", "Evaluation", "Pipeline", "Tensor", "Checkpoint",
                                                "FileOutput"],
                 swiftSettings: optimised),
+        // `cmpc-video serve`: the HTTP API, its job queue and the page (embedded in the binary).
+        .target(name: "Server",
+                dependencies: ["Pipeline", "VideoModel", "ImageModel", "Video", "Tensor", "Checkpoint", "FileOutput",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "MultipartKit", package: "multipart-kit"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "Logging", package: "swift-log")],
+                resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/style.css")]),
 
         // The command-line tool.
         .executableTarget(
             name: "cmpc-video",
             dependencies: [
                 "Tensor", "Checkpoint", "JSON", "FileOutput", "Video", "ImageModel", "VideoModel", "Datasets", "Evaluation", "Pipeline",
-                "Training", "CommandLineSupport",
+                "Training", "CommandLineSupport", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -80,6 +94,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video", "Pipeline", "Checkpoint", "Video", "ImageModel", "Tensor",
                                                             "Evaluation"]),
+        .testTarget(name: "ServerTests", dependencies: ["cmpc-video", "Server", "Checkpoint"]),
         .testTarget(name: "ArchitectureTests"),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

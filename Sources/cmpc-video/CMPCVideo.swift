@@ -19,6 +19,7 @@ struct CMPCVideo: AsyncParsableCommand {
             DatasetsCommand.self,
             Synth.self,
             Bench.self,
+            Serve.self,
         ])
 
     /// Refuses a sentence that starts with "-" given where options are read (it would print help and exit 0,

@@ -92,9 +92,7 @@ struct Segment: AsyncParsableCommand {
         let loaded = try model.load(defaultPrecision: .auto)
         clock.lap("load_model")
         let encoded = try encode(sentences, vocabulary: loaded.vocabulary, steps: loaded.model.config.numSteps)
-        let segmenter = try VideoSegmenter(model: loaded.model, sentences: encoded.map(\.ids), resize: model.resize)
-        segmenter.postprocess.logitThreshold = log(threshold / (1 - threshold))
-        segmenter.crf = crf
+        let segmenter = try request(sentences).segmenter(model: loaded.model, encoded: encoded, resize: model.resize)
         // Written beside --out, then swapped in whole; --out is locked meanwhile.
         let folder = try OutputFolder.segmentation(out, overwrite: overwrite)
         defer { folder.finish() }
@@ -124,7 +122,7 @@ struct Segment: AsyncParsableCommand {
             progress.unit = "frames"
             let stop = StopRequest.onSignals()
             defer { stop.uninstall() }
-            let range = (start ?? 1)...(end ?? reader.info.frameCount)
+            let range = request(sentences).range(frameCount: reader.info.frameCount)
             let finished: Bool
             do {
                 finished = try output.segment(video: reader, targets: targets, range: range,
@@ -146,6 +144,18 @@ struct Segment: AsyncParsableCommand {
         }
     }
 
+    /// The settings `segment` shares with the server (Pipeline.SegmentRequest: one code path for both).
+    func request(_ sentences: [String]) -> SegmentRequest {
+        var r = SegmentRequest(sentences: sentences)
+        r.start = start
+        r.end = end
+        r.every = every
+        r.frames = frames
+        r.threshold = threshold
+        r.crf = crf
+        return r
+    }
+
     /// What `--out` will be made from: a still image, or a video with the frames to segment.
     enum Media {
         case image(RGBImage)
@@ -164,16 +174,15 @@ struct Segment: AsyncParsableCommand {
     /// Each sentence's word ids. A sentence none of whose words the vocabulary knows is an error unless
     /// --allow-unknown (the model would see only <unk>); some unknown words are a warning with their share.
     func encode(_ sentences: [String], vocabulary: Vocabulary, steps: Int) throws -> [EncodedSentence] {
-        try sentences.map { s in
-            let e = try vocabulary.encode(s, steps: steps)
+        let all: [EncodedSentence]
+        do {
+            all = try request(sentences).encode(vocabulary: vocabulary, steps: steps, allowUnknown: allowUnknown, fix: """
+                use words of that vocabulary, give the vocabulary the checkpoint was trained with (--vocab FILE), \
+                or pass --allow-unknown to segment anyway
+                """)
+        } catch let error as PipelineError { throw UserError(error.description) }
+        return zip(sentences, all).map { s, e in
             let words = e.unknownWords.map { "\"\($0)\"" }.joined(separator: ", ")
-            if e.allWordsUnknown && !allowUnknown {
-                throw UserError("""
-                    no word of "\(s)" is in the vocabulary \(vocabulary.source) (unknown: \(words)), so the model would \
-                    see only <unk>: use words of that vocabulary, give the vocabulary the checkpoint was trained with \
-                    (--vocab FILE), or pass --allow-unknown to segment anyway
-                    """)
-            }
             if !e.unknownWords.isEmpty {
                 let share = Int((e.unknownShare * 100).rounded())
                 warn("\(share)% of the words of \"\(s)\" are not in the vocabulary \(vocabulary.source): \(words) (read as <unk>)")
@@ -193,9 +202,7 @@ struct Segment: AsyncParsableCommand {
             all += try Segment.readSentences(textsFile)
         }
         guard !all.isEmpty else { throw UserError("give a sentence: cmpc-video segment \(input) \"the man jumping\"") }
-        for s in all where Vocabulary.tokenize(s).isEmpty {
-            throw UserError("the sentence \"\(s)\" is empty: give at least one word")
-        }
+        if let problem = SegmentRequest(sentences: all).problem() { throw UserError(problem) }
         return all
     }
 
@@ -244,26 +251,9 @@ struct Segment: AsyncParsableCommand {
     }
 
     func selectFrames(frameCount n: Int) throws -> [Int] {
-        guard n > 0 else { throw UserError("\(input) has no frames") }
-        let first = start ?? 1, last = end ?? n
-        guard first >= 1, last <= n, first <= last else {
-            throw UserError("--start \(first) / --end \(last) must satisfy 1 ≤ start ≤ end ≤ \(n) (the video's frames)")
+        do { return try request([]).selectFrames(frameCount: n, input: input) } catch let error as PipelineError {
+            throw UserError(error.description)
         }
-        var chosen: [Int]
-        if let frames {
-            chosen = try frames.split(separator: ",").map { part in
-                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), v >= 1, v <= n else {
-                    throw UserError("--frames: \"\(part)\" is not a frame number in 1…\(n)")
-                }
-                return v
-            }
-            chosen = chosen.filter { $0 >= first && $0 <= last }
-        } else {
-            chosen = Array(first...last)
-        }
-        if let every { chosen = chosen.filter { ($0 - first) % every == 0 } }
-        guard !chosen.isEmpty else { throw UserError("no frame selected (check --frames, --every, --start, --end)") }
-        return Array(Set(chosen)).sorted()
     }
 
     /// A still image, judged by the file's content (an mp4 named .png is a video); a name that disagrees
@@ -276,7 +266,7 @@ struct Segment: AsyncParsableCommand {
         if isDir.boolValue { return false }
         let ext = (path as NSString).pathExtension.lowercased()
         let named = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm", "pgm"].contains(ext)
-        let still = ImageIO.stillFormat(path: path) != nil
+        let still = SegmentRequest.isStillImage(path: path)
         if named && !still { warn("\(path) is named .\(ext) but holds no still image; reading it as a video") }
         return still
     }
