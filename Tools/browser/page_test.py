@@ -50,7 +50,7 @@ def parse_args():
     parser.add_argument("--token", help="start the server with this --token and type it into the page")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the chromium binary")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver", help="the chromedriver binary")
-    parser.add_argument("--window", default="1000,1400", help="the browser window's size, W,H")
+    parser.add_argument("--window", default="900,1750", help="the browser window's size, W,H")
     parser.add_argument("--serve-arg", action="append", default=[],
                         help="one more argument for `cmpc-video serve` (repeatable), e.g. --serve-arg=--workers=2")
     return parser.parse_args()
@@ -227,7 +227,8 @@ class WebDriver:
 # ---- the test ----------------------------------------------------------------------------------------
 
 def wait_for(description, timeout, probe, interval=0.25):
-    """Calls probe() until it returns a true value; a Failure naming `description` after `timeout` s."""
+    """Calls probe() until it returns a true value; a Failure naming `description` (a string, or a function
+    giving one) after `timeout` s."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -235,7 +236,8 @@ def wait_for(description, timeout, probe, interval=0.25):
         if last:
             return last
         time.sleep(interval)
-    raise Failure(f"timed out after {timeout:.0f} s waiting for {description}")
+    what = description() if callable(description) else description
+    raise Failure(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def drive_page(driver, server_url, args):
@@ -276,7 +278,8 @@ def drive_page(driver, server_url, args):
         return text == "done"
 
     started = time.monotonic()
-    wait_for("#status to read 'done' (it went " + " → ".join(seen or ["(empty)"]) + ")", args.timeout, status, 0.5)
+    wait_for(lambda: "#status to read 'done' (it read " + " → ".join(repr(t) for t in seen or [""]) + ")",
+             args.timeout, status, 0.5)
     print(f"page_test: done after {time.monotonic() - started:.1f} s", flush=True)
 
     overlay_state = ("const v = document.getElementById('overlay');"
@@ -300,8 +303,7 @@ def drive_page(driver, server_url, args):
         return state if ok else None
 
     overlay = wait_for("the overlay video's metadata (readyState >= 1, duration > 0)", 30, loaded)
-    # Show the first frame in the screenshot, not a black box.
-    driver.run("const v = document.getElementById('overlay'); v.currentTime = Math.min(0.5, v.duration / 2);")
+    # The screenshot shows the first frame (a seek would leave headless chromium's loading spinner on it).
     try:
         wait_for("the overlay to show a frame", 10,
                  lambda: driver.run("return document.getElementById('overlay').readyState >= 2;"))

@@ -410,11 +410,18 @@
     overlay.id = "overlay";
     if (isImage) {
       overlay.alt = "The image with each sentence's mask drawn in its colour";
+      overlay.addEventListener("load", () => {
+        if (overlay.naturalWidth > 0) overlay.style.maxWidth = overlay.naturalWidth * 4 + "px";
+      });
     } else {
       overlay.controls = true;
       overlay.playsInline = true;
-      overlay.preload = "metadata";
+      overlay.preload = "auto";  // overlays are small: load it all, so it plays at once
       overlay.setAttribute("aria-label", "The clip with each sentence's mask drawn in its colour");
+      // A small clip is shown at up to 4× its size, not stretched to any width.
+      overlay.addEventListener("loadedmetadata", () => {
+        if (overlay.videoWidth > 0) overlay.style.maxWidth = overlay.videoWidth * 4 + "px";
+      });
       overlay.addEventListener("error", () => {
         showError("The overlay video could not be played (" + (overlay.error ? "media error " + overlay.error.code : "unknown error") +
           "); download it from " + overlay.src);
