@@ -6,8 +6,10 @@ Debian's chromedriver and, through W3C WebDriver (JSON over HTTP, spoken here wi
 a headless chromium on the page. It sends data/sample.mp4 to the file input, types a sentence in the
 first sentence field, clicks Segment, waits until #status reads `done`, checks that #overlay is a <video>
 whose src ends with overlay.mp4 and that it loaded the video's metadata (readyState >= 1, duration > 0),
-takes a screenshot, stops the server (SIGTERM: it must exit 0) and exits 0. Any failure exits 1 with a
-message saying what went wrong, the server's log and the page's console.
+takes a screenshot; then (unless --only-main) segments a still image made with ffmpeg (an <img> overlay, an
+unknown word listed), submits random bytes (the server's reason shown), and cancels a running 256-frame clip.
+Finally it stops the server (SIGTERM: it must exit 0) and exits 0. Any failure exits 1 with a message saying
+what went wrong, the server's log and the page's console.
 
     apt-get install chromium chromium-driver          # .ci/setup does
     swift build && python3 Tools/browser/page_test.py [.build/debug/cmpc-video] [--screenshot /tmp/cmpc-page.png]
@@ -51,6 +53,8 @@ def parse_args():
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the chromium binary")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver", help="the chromedriver binary")
     parser.add_argument("--window", default="900,1750", help="the browser window's size, W,H")
+    parser.add_argument("--only-main", action="store_true",
+                        help="only the sample clip; skip the still image, the refused file and the cancelled job")
     parser.add_argument("--serve-arg", action="append", default=[],
                         help="one more argument for `cmpc-video serve` (repeatable), e.g. --serve-arg=--workers=2")
     return parser.parse_args()
@@ -321,6 +325,98 @@ def drive_page(driver, server_url, args):
             raise Failure(f"the download link for {name} is {link!r}")
 
 
+# ---- more of the page: a still image, a refused file, cancelling -----------------------------------------
+
+def page_state(driver):
+    return driver.run("return {status: document.getElementById('status').textContent,"
+                      " error: document.getElementById('error').textContent,"
+                      " frames: document.getElementById('frames').textContent,"
+                      " cancelHidden: document.getElementById('cancel').hidden};")
+
+
+def submit(driver, server_url, path, sentences, args):
+    """Reloads the page (a token stays in the tab's sessionStorage), picks `path`, types `sentences`, submits."""
+    driver.open(server_url + "/")
+    if args.token:
+        value = driver.run("return document.getElementById('token').value;")
+        if value != args.token:
+            raise Failure(f"after a reload the token field holds {value!r}: the page should keep the token for the tab")
+    wait_for("the page to read the server's information", 15,
+             lambda: driver.run("const t = document.getElementById('server-info').textContent;"
+                                "return t && !t.startsWith('Connecting') && !t.startsWith('Could not') ? t : null;"))
+    driver.type(driver.find("#file"), path)
+    for i, sentence in enumerate(sentences):
+        if i > 0:
+            driver.click(driver.find("#add-sentence"))
+        driver.type(driver.find(f"#sentence-{i + 1}"), sentence)
+    driver.click(driver.find("#segment"))
+
+
+def wait_terminal(driver, timeout, accept=("done",)):
+    def probe():
+        state = page_state(driver)
+        text = state["status"]
+        if text.startswith("failed") or text in ("done", "cancelled", "not started"):
+            return state
+        return None
+    state = wait_for("a final #status", timeout, probe, 0.25)
+    if state["status"] not in accept:
+        raise Failure(f"#status reads {state['status']!r} (#error {state['error']!r}), expected {' or '.join(accept)}")
+    return state
+
+
+def more_scenarios(driver, server_url, args, work):
+    still = os.path.join(work, "still.png")
+    long_clip = os.path.join(work, "long.mp4")
+    junk = os.path.join(work, "junk.mp4")
+    clip = os.path.abspath(args.clip)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise Failure("ffmpeg is not installed (apt-get install ffmpeg; .ci/setup does): it makes the still and the long clip")
+    for command in ([ffmpeg, "-v", "error", "-y", "-i", clip, "-vf", "select=eq(n\\,5)", "-frames:v", "1", still],
+                    [ffmpeg, "-v", "error", "-y", "-stream_loop", "7", "-i", clip, "-c", "copy", long_clip]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise Failure(f"{' '.join(command)} failed: {done.stderr.strip()}")
+    with open(junk, "wb") as f:
+        f.write(os.urandom(5000))
+
+    # A still image with a known and a partly unknown sentence: an <img> overlay, the unknown words listed.
+    submit(driver, server_url, still, [args.sentence, "the purple elephant"], args)
+    wait_terminal(driver, args.timeout)
+    image = driver.run("const v = document.getElementById('overlay');"
+                       "return v ? {tag: v.tagName, src: v.src, complete: v.complete, width: v.naturalWidth} : null;")
+    if not image or image["tag"].lower() != "img" or not image["src"].split("?")[0].endswith("overlay.png"):
+        raise Failure(f"for a still, #overlay should be an <img> of overlay.png; it is {image!r}")
+    wait_for("the overlay image to load", 15,
+             lambda: driver.run("const v = document.getElementById('overlay'); return v.complete && v.naturalWidth > 0;"))
+    items = driver.run("return Array.from(document.querySelectorAll('#sentence-list li')).map(li => li.textContent);")
+    if len(items) != 2 or "unknown words" not in items[1] or "elephant" not in items[1].split("unknown words", 1)[1]:
+        raise Failure(f"the sentence list {items!r} should name 'elephant' as an unknown word of the second sentence")
+    print("page_test: a still image: <img> overlay, unknown word listed", flush=True)
+
+    # Random bytes: the server refuses them (or the job fails); the page shows why.
+    submit(driver, server_url, junk, [args.sentence], args)
+    state = wait_terminal(driver, args.timeout, accept=("not started", "failed"))
+    reason = state["error"] if state["status"] == "not started" else state["status"]
+    if len(reason) < 10:
+        raise Failure(f"a refused file should show the server's reason; #status {state['status']!r}, #error {state['error']!r}")
+    print(f"page_test: random bytes: {reason[:90]!r}…", flush=True)
+
+    # A 256-frame clip, cancelled while it runs.
+    submit(driver, server_url, long_clip, [args.sentence], args)
+    wait_for("the long clip's job to run", args.timeout,
+             lambda: page_state(driver)["status"] == "running" or
+             page_state(driver)["status"] in ("done", "not started") or page_state(driver)["status"].startswith("failed"))
+    if page_state(driver)["status"] != "running":
+        raise Failure(f"the long clip's job should be running; #status reads {page_state(driver)['status']!r}")
+    driver.click(driver.find("#cancel"))
+    state = wait_terminal(driver, 30, accept=("cancelled",))
+    if not state["cancelHidden"]:
+        raise Failure("the Cancel button is still shown after the job was cancelled")
+    print(f"page_test: cancelled a running job at {state['frames']}", flush=True)
+
+
 def main():
     args = parse_args()
     log_dir = tempfile.mkdtemp(prefix="cmpc-page-test-")
@@ -333,6 +429,8 @@ def main():
         drive_page(driver, server.url, args)
         size = driver.screenshot(args.screenshot)
         print(f"page_test: screenshot {args.screenshot} ({size} bytes)", flush=True)
+        if not args.only_main:
+            more_scenarios(driver, server.url, args, log_dir)
         driver.quit()
         driver = None
         code = server.stop()

@@ -346,8 +346,8 @@
   // Shows a status answer (the same JSON from the events, polling and DELETE).
   function update(job) {
     if (typeof job.progress === "number") progress.value = job.progress;
-    if (typeof job.frames === "number" && job.frames > 0) {
-      framesText.textContent = (job.frames_done || 0) + " / " + job.frames + (job.kind === "image" ? "" : " frames");
+    if (job.kind !== "image" && typeof job.frames === "number" && job.frames > 0) {
+      framesText.textContent = (job.frames_done || 0) + " / " + job.frames + " frames";
     }
     if (job.status === "done") {
       progress.value = 1;
