@@ -193,6 +193,13 @@ class WebDriver:
     def click(self, element):
         self.cmd("POST", f"/element/{element}/click", {})
 
+    def keys(self, text):
+        """Presses the keys of `text` on the focused element (WebDriver actions; "\\ue007" is Enter)."""
+        actions = []
+        for key in text:
+            actions += [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]
+        self.cmd("POST", "/actions", {"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})
+
     def run(self, script, *args):
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
 
@@ -334,8 +341,9 @@ def page_state(driver):
                       " cancelHidden: document.getElementById('cancel').hidden};")
 
 
-def submit(driver, server_url, path, sentences, args):
-    """Reloads the page (a token stays in the tab's sessionStorage), picks `path`, types `sentences`, submits."""
+def submit(driver, server_url, path, sentences, args, keyboard=False):
+    """Reloads the page (a token stays in the tab's sessionStorage), picks `path`, types `sentences`, and clicks
+    Segment, or with `keyboard` types the sentences as key presses and presses Enter in the last one."""
     driver.open(server_url + "/")
     if args.token:
         value = driver.run("return document.getElementById('token').value;")
@@ -348,8 +356,16 @@ def submit(driver, server_url, path, sentences, args):
     for i, sentence in enumerate(sentences):
         if i > 0:
             driver.click(driver.find("#add-sentence"))
-        driver.type(driver.find(f"#sentence-{i + 1}"), sentence)
-    driver.click(driver.find("#segment"))
+        if keyboard:
+            if driver.run("return document.activeElement.id;") != f"sentence-{i + 1}":
+                driver.run(f"document.getElementById('sentence-{i + 1}').focus();")
+            driver.keys(sentence)
+        else:
+            driver.type(driver.find(f"#sentence-{i + 1}"), sentence)
+    if keyboard:
+        driver.keys("\ue007")  # Enter submits the form
+    else:
+        driver.click(driver.find("#segment"))
 
 
 def wait_terminal(driver, timeout, accept=("done",)):
@@ -381,8 +397,9 @@ def more_scenarios(driver, server_url, args, work):
     with open(junk, "wb") as f:
         f.write(os.urandom(5000))
 
-    # A still image with a known and a partly unknown sentence: an <img> overlay, the unknown words listed.
-    submit(driver, server_url, still, [args.sentence, "the purple elephant"], args)
+    # A still image with a known and a partly unknown sentence, typed and sent from the keyboard (Enter):
+    # an <img> overlay, the unknown words listed.
+    submit(driver, server_url, still, [args.sentence, "the purple elephant"], args, keyboard=True)
     wait_terminal(driver, args.timeout)
     image = driver.run("const v = document.getElementById('overlay');"
                        "return v ? {tag: v.tagName, src: v.src, complete: v.complete, width: v.naturalWidth} : null;")
