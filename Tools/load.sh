@@ -8,11 +8,11 @@
 # VmRSS (/proc/PID/status) before any job, samples it every 0.2 s during the run, and has CLIENTS clients
 # (default 8) submit JOBS jobs in all (default 40): each client submits, follows its job to a terminal
 # status, fetches masks.json and hashes it (sha256), then submits its next. A 429 counts as refused
-# (not retried). Afterwards it waits past the TTL (the TTL read from /v1/info, then until every job answers 404/410, at
-# most 30 s more) and reads the RSS again. It prints JSON lines like `cmpc-video bench`'s rows:
-#   {"case": "serve-load", "jobs": 40, "clients": 8, "done": …, "refused_429": …, "failed": …,
-#    "seconds": …, "p50": …, "p95": …, "identical": true, "rss_before_mib": …, "rss_peak_mib": …,
-#    "rss_after_mib": …, …}
+# (not retried). Afterwards it waits past the TTL (the TTL read from /v1/info, then until every job
+# answers 404/410, at most 30 s more) and reads the RSS again. It prints JSON lines like `cmpc-video bench`'s rows:
+#   {"case": "serve-load", "round": 1, "jobs": 40, "clients": 8, "done": …, "refused_429": …, "failed": …,
+#    "seconds": …, "p50": …, "p95": …, "identical": true, "same_as_segment": true, "rss_before_mib": …,
+#    "rss_peak_mib": …, "rss_after_mib": …, …}
 # (latencies in seconds, from submit to the terminal status seen by the client). Exit 1 when a job failed,
 # a masks.json differs from the others, or a job outlives its TTL; 64 on a usage error.
 # Each client follows its job on the job's server-sent events (one curl a job, so the clients take little
@@ -20,7 +20,8 @@
 # ROUNDS=N runs it all N times on the same server, a row a round: an RSS that climbs from round to round
 # is a leak; one that stays at round 1's level is memory the allocator keeps.
 # Environment: JOBS, CLIENTS, ROUNDS (default 1), CLIP, SENTENCE, POLL (seconds between status polls
-# when polling, default 0.5), JOB_TIMEOUT (seconds a job may take, default 600).
+# when polling, default 0.5), JOB_TIMEOUT (seconds a job may take, default 600), TOKEN (passed to the
+# server as --token and sent by every request as a Bearer header).
 # Sends traffic to the server it started on 127.0.0.1 only. Not run in CI (minutes long).
 set -euo pipefail
 
@@ -43,12 +44,22 @@ SENTENCE="${SENTENCE:-the red square jumping}"
 POLL="${POLL:-0.5}"
 ROUNDS="${ROUNDS:-1}"
 JOB_TIMEOUT="${JOB_TIMEOUT:-600}"
+TOKEN="${TOKEN:-}"
+AUTH=()
+SHOWN_OPTIONS="${SERVE_OPTIONS[*]}"  # the row never shows the token
+if [ -n "$TOKEN" ]; then
+    SHOWN_OPTIONS="$SHOWN_OPTIONS --token (TOKEN)"
+    SERVE_OPTIONS+=(--token "$TOKEN")
+    AUTH=(-H "Authorization: Bearer $TOKEN")
+fi
 
 for tool in curl python3 sha256sum; do
     command -v "$tool" >/dev/null || { echo "load.sh: $tool is not installed (apt-get install $tool)" >&2; exit 64; }
 done
 [ -x "$BINARY" ] || { echo "load.sh: no cmpc-video binary at $BINARY: build it (swift build -c release) or pass its path" >&2; exit 64; }
 [ -f "$CLIP" ] || { echo "load.sh: no clip at $CLIP: set CLIP=PATH" >&2; exit 64; }
+BINARY="$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")"
+CLIP="$(cd "$(dirname "$CLIP")" && pwd)/$(basename "$CLIP")"
 case "$JOBS.$CLIENTS.$ROUNDS.$JOB_TIMEOUT" in *[!0-9.]*|*..*|.*|*.)
     echo "load.sh: JOBS, CLIENTS, ROUNDS and JOB_TIMEOUT must be whole numbers" \
         "(got JOBS=$JOBS CLIENTS=$CLIENTS ROUNDS=$ROUNDS JOB_TIMEOUT=$JOB_TIMEOUT)" >&2
@@ -85,14 +96,24 @@ for _ in $(seq 1200); do
 done
 [ -n "$URL" ] || { echo "load.sh: the server printed no 'serving on' line within 120 s" >&2; exit 1; }
 URL="${URL%/}"
-TTL="$(curl -sf "$URL/v1/info" | python3 -c 'import json,sys; print(int(float(json.load(sys.stdin).get("ttl", 0))))')" || {
-    echo "load.sh: GET $URL/v1/info failed (is a --token set? this script sends none)" >&2; exit 1; }
+TTL="$(curl -sf "${AUTH[@]}" "$URL/v1/info" | python3 -c 'import json,sys; print(int(float(json.load(sys.stdin).get("ttl", 0))))')" || {
+    echo "load.sh: GET $URL/v1/info failed (a server started with --token needs TOKEN=… in the environment)" >&2; exit 1; }
 sleep 1  # let the freshly loaded model settle before the baseline
 RSS_BEFORE="$(rss_kib "$SERVER_PID")"
 echo "load.sh: server $URL (pid $SERVER_PID), RSS $((RSS_BEFORE / 1024)) MiB, ttl $TTL s; $JOBS jobs from $CLIENTS clients" >&2
 
 ( while kill -0 "$SERVER_PID" 2>/dev/null; do rss_kib "$SERVER_PID" >>"$WORK/rss.txt"; sleep 0.2; done ) &
 SAMPLER_PID=$!
+
+# ---- segment's masks.json for the same clip and sentence (run in the clip's folder, so `source` matches) --
+# Informational (`same_as_segment`): serve options such as --checkpoint or --precision are not passed on.
+SEGMENT_SHA="-"
+if (cd "$(dirname "$CLIP")" && "$BINARY" segment "$(basename "$CLIP")" "$SENTENCE" --out "$WORK/segment") \
+    >"$WORK/segment.log" 2>&1; then
+    SEGMENT_SHA="$(sha256sum "$WORK/segment/masks.json" | cut -d' ' -f1)"
+else
+    echo "load.sh: segment failed on $CLIP (same_as_segment is null): $(tail -1 "$WORK/segment.log")" >&2
+fi
 
 # ---- the clients ---------------------------------------------------------------------------------------
 now() { date +%s.%N; }
@@ -104,7 +125,7 @@ run_job() {
     local index="$1" dir="$WORK/job-$1" code id status="" start end sha="" deadline
     mkdir -p "$dir"
     start="$(now)"
-    code="$(curl -s -o "$dir/submit.json" -w '%{http_code}' \
+    code="$(curl -s "${AUTH[@]}" -o "$dir/submit.json" -w '%{http_code}' \
         -F "file=@$CLIP" -F "text=$SENTENCE" "$URL/v1/jobs")" || code="000"
     if [ "$code" = "429" ]; then
         echo "$index 429 $(elapsed "$start" "$(now)") - -"
@@ -118,11 +139,11 @@ run_job() {
         return
     fi
     # The event stream ends after the terminal status; then one GET reads it (polling if it is not terminal).
-    curl -sN --max-time "$JOB_TIMEOUT" -o "$dir/events.txt" "$URL/v1/jobs/$id/events" || true
+    curl -sN "${AUTH[@]}" --max-time "$JOB_TIMEOUT" -o "$dir/events.txt" "$URL/v1/jobs/$id/events" || true
     end="$(now)"
     deadline=$(( $(date +%s) + JOB_TIMEOUT ))
     while :; do
-        code="$(curl -s -o "$dir/status.json" -w '%{http_code}' "$URL/v1/jobs/$id")" || code="000"
+        code="$(curl -s "${AUTH[@]}" -o "$dir/status.json" -w '%{http_code}' "$URL/v1/jobs/$id")" || code="000"
         if [ "$code" != "200" ]; then status="failed:status-http-$code"; break; fi
         status="$(json_field status "$dir/status.json")"
         case "$status" in done|failed|cancelled) break;; esac
@@ -131,7 +152,7 @@ run_job() {
         end="$(now)"
     done
     if [ "$status" = "done" ]; then
-        code="$(curl -s -o "$dir/masks.json" -w '%{http_code}' "$URL/v1/jobs/$id/masks.json")" || code="000"
+        code="$(curl -s "${AUTH[@]}" -o "$dir/masks.json" -w '%{http_code}' "$URL/v1/jobs/$id/masks.json")" || code="000"
         if [ "$code" = "200" ]; then
             sha="$(sha256sum "$dir/masks.json" | cut -d' ' -f1)"
         else
@@ -153,7 +174,7 @@ count_left() {
     local left=0 code id
     while read -r _ _ _ _ id; do
         [ "$id" = "-" ] && continue
-        code="$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/jobs/$id")" || code="000"
+        code="$(curl -s "${AUTH[@]}" -o /dev/null -w '%{http_code}' "$URL/v1/jobs/$id")" || code="000"
         case "$code" in 404|410) ;; *) left=$((left + 1));; esac
     done <"$1"
     echo "$left"
@@ -188,9 +209,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
     RSS_AFTER="$(rss_kib "$SERVER_PID")"
 
     python3 - "$RESULTS" "$JOBS" "$CLIENTS" "$T0" "$T1" "$RSS_BEFORE" "$RSS_PEAK" "$RSS_DONE" "$RSS_AFTER" \
-        "$LEFT" "$TTL" "${SERVE_OPTIONS[*]}" "$round" "$WORK/first-sha256" <<'EOF' || STATUS=1
+        "$LEFT" "$TTL" "$SHOWN_OPTIONS" "$round" "$WORK/first-sha256" "$SEGMENT_SHA" <<'EOF' || STATUS=1
 import json, os, sys
-path, jobs, clients, t0, t1, before, peak, done_rss, after, left, ttl, options, rnd, first_path = sys.argv[1:]
+path, jobs, clients, t0, t1, before, peak, done_rss, after, left, ttl, options, rnd, first_path, segment = sys.argv[1:]
 rows = [line.split() for line in open(path) if line.strip()]
 done = [r for r in rows if r[1] == "done"]
 refused = [r for r in rows if r[1] == "429"]
@@ -221,6 +242,7 @@ row = {
     "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
     "max": round(latencies[-1], 3) if latencies else None,
     "identical": identical, "masks_sha256": hashes[0] if len(hashes) == 1 else hashes,
+    "same_as_segment": (hashes == [segment]) if segment != "-" else None,
     "rss_before_mib": mib(before), "rss_peak_mib": mib(peak), "rss_done_mib": mib(done_rss),
     "rss_after_mib": mib(after), "ttl": int(ttl), "left_after_ttl": int(left),
 }
