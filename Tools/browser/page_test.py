@@ -7,7 +7,8 @@ a headless chromium on the page. It sends data/sample.mp4 to the file input, typ
 first sentence field, clicks Segment, waits until #status reads `done`, checks that #overlay is a <video>
 whose src ends with overlay.mp4 and that it loaded the video's metadata (readyState >= 1, duration > 0),
 takes a screenshot; then (unless --only-main) segments a still image made with ffmpeg (an <img> overlay, an
-unknown word listed), submits random bytes (the server's reason shown), and cancels a running 256-frame clip.
+unknown word listed), submits random bytes (the server's reason shown), drops the clip on the drop zone and
+follows it by polling (no EventSource), and cancels a running 256-frame clip.
 Finally it stops the server (SIGTERM: it must exit 0) and exits 0. Any failure exits 1 with a message saying
 what went wrong, the server's log and the page's console.
 
@@ -419,6 +420,33 @@ def more_scenarios(driver, server_url, args, work):
     if len(reason) < 10:
         raise Failure(f"a refused file should show the server's reason; #status {state['status']!r}, #error {state['error']!r}")
     print(f"page_test: random bytes: {reason[:90]!r}…", flush=True)
+
+    # The clip dropped on the drop zone (a synthetic drop event carrying its bytes), followed by polling:
+    # the page is told there is no EventSource.
+    driver.open(server_url + "/")
+    wait_for("the page to read the server's information", 15,
+             lambda: driver.run("const t = document.getElementById('server-info').textContent;"
+                                "return t && !t.startsWith('Connecting') && !t.startsWith('Could not') ? t : null;"))
+    with open(clip, "rb") as f:
+        payload = base64.b64encode(f.read()).decode()
+    shown = driver.run(
+        "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));"
+        "const transfer = new DataTransfer();"
+        "transfer.items.add(new File([bytes], arguments[1], {type: 'video/mp4'}));"
+        "const zone = document.getElementById('drop');"
+        "zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}));"
+        "zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));"
+        "window.EventSource = undefined;"
+        "return document.getElementById('drop-text').textContent;", payload, "dropped.mp4")
+    if "dropped.mp4" not in (shown or ""):
+        raise Failure(f"after a drop the drop zone reads {shown!r}, expected the dropped file's name")
+    driver.type(driver.find("#sentence-1"), args.sentence)
+    driver.click(driver.find("#segment"))
+    wait_terminal(driver, args.timeout)
+    source = driver.run("return document.getElementById('overlay').src;")
+    if not source.split("?")[0].endswith("overlay.mp4"):
+        raise Failure(f"after the dropped clip #overlay's src is {source!r}")
+    print("page_test: a dropped clip, followed by polling: done", flush=True)
 
     # A 256-frame clip, cancelled while it runs.
     submit(driver, server_url, long_clip, [args.sentence], args)
