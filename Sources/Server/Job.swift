@@ -77,15 +77,15 @@ final class Job: @unchecked Sendable {
         }
     }
 
-    /// Asks a running job to stop after its current frame; a queued job is cancelled at once. Returns the
-    /// status after the request.
-    func requestCancel() -> JobStatus {
+    /// Asks a running job to stop after its current frame; a queued job is cancelled at once. Returns whether
+    /// this call ended the job (a queued one).
+    @discardableResult
+    func requestCancel() -> Bool {
         let queued = lock.withLock { () -> Bool in
             _cancelRequested = true
             return _status == .queued
         }
-        if queued { finish(.cancelled) }
-        return status
+        return queued && finish(.cancelled)
     }
 
     private func change<T>(_ body: (Job) -> T) -> T {

@@ -75,10 +75,8 @@ final class JobStore: @unchecked Sendable {
             waiting.removeAll { $0 === job }
             metrics.queueLength.set(Double(waiting.count))
         }
-        let wasQueued = job.status == .queued
-        let status = job.requestCancel()
-        if wasQueued && status == .cancelled { metrics.finished(.cancelled) }
-        if status.isTerminal { removeFolder(job) }
+        if job.requestCancel() { metrics.finished(.cancelled) }
+        if job.status.isTerminal { removeFolder(job) }
         // A running job: its worker sees the request after the current frame, and removes the folder (it is no
         // longer in `jobs`).
         return job.snapshot()
@@ -105,13 +103,21 @@ final class JobStore: @unchecked Sendable {
             lock.broadcast()
             return Array(jobs.values)
         }
-        for job in all { _ = job.requestCancel() }
+        for job in all where job.requestCancel() { metrics.finished(.cancelled) }
         lock.lock()
         while workersLeft > 0 { lock.wait() }
         let remaining = Array(jobs.values)
         jobs.removeAll()
         lock.unlock()
         for job in remaining { removeFolder(job) }
+    }
+
+    /// glibc's malloc_trim(0): hands the free memory of malloc's arenas back to the system (looked up, as
+    /// malloc.h is not a Swift module; nothing happens without it).
+    static func returnFreeMemory() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let f = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(f, to: Trim.self)(0)
     }
 
     func removeFolder(_ job: Job) {
@@ -139,13 +145,16 @@ final class JobStore: @unchecked Sendable {
             // Deleted while it ran, cancelled, or failed: its files go before the end is reported (a failed job
             // keeps only its status until it expires).
             if gone || outcome.status != .done { removeFolder(job) }
-            job.finish(outcome.status, error: outcome.error)
-            metrics.finished(job.status)
-            lock.withLock {
+            if job.finish(outcome.status, error: outcome.error) { metrics.finished(outcome.status) }
+            let idle = lock.withLock { () -> Bool in
                 running -= 1
                 metrics.running.set(Double(running))
                 if job.status == .cancelled { jobs[job.id] = nil }
+                return running == 0 && waiting.isEmpty
             }
+            // The engine keeps freed tensor memory in malloc's heap between passes (Tensor.Allocator); once no
+            // job runs, it goes back to the system, so the server's memory returns to its baseline.
+            if idle { JobStore.returnFreeMemory() }
         }
     }
 }

@@ -18,20 +18,25 @@ final class ServerMetrics: @unchecked Sendable {
     private let byStatus: [JobStatus: Counter]
 
     init() {
-        submitted = registry.makeCounter(name: "cmpc_jobs_submitted_total", help: "Jobs accepted into the queue.")
-        queueLength = registry.makeGauge(name: "cmpc_queue_length", help: "Jobs waiting to run.")
-        running = registry.makeGauge(name: "cmpc_jobs_running", help: "Jobs running now.")
-        frames = registry.makeCounter(name: "cmpc_frames_segmented_total",
-                                      help: "Frames segmented (all sentences of a frame count once).")
-        segmentSeconds = registry.makeCounter(name: "cmpc_segment_seconds_total",
-                                              help: "Seconds jobs spent segmenting; frames per second = frames / seconds.")
-        uploadedBytes = registry.makeCounter(name: "cmpc_uploaded_bytes_total", help: "Bytes of uploaded files received.")
-        expired = registry.makeCounter(name: "cmpc_jobs_expired_total", help: "Finished jobs removed after the TTL.")
-        refused = registry.makeCounter(name: "cmpc_jobs_refused_total", help: "Submissions refused because the queue was full.")
+        let registry = registry
+        /// cmpc_<name>_<unit>.
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "cmpc", metricName: metric, unitName: unit, helpText: help)
+        }
+        submitted = registry.makeCounter(descriptor: name("jobs_submitted", "total", "Jobs accepted into the queue."))
+        queueLength = registry.makeGauge(descriptor: name("queue", "length", "Jobs waiting to run."))
+        running = registry.makeGauge(descriptor: name("jobs", "running", "Jobs running now."))
+        frames = registry.makeCounter(descriptor: name("frames_segmented", "total",
+                                                       "Frames segmented (all sentences of a frame count once)."))
+        segmentSeconds = registry.makeCounter(descriptor: name("segment_seconds", "total",
+                                                               "Seconds jobs spent segmenting; frames per second = frames / seconds."))
+        uploadedBytes = registry.makeCounter(descriptor: name("uploaded_bytes", "total", "Bytes of request bodies received by POST /v1/jobs."))
+        expired = registry.makeCounter(descriptor: name("jobs_expired", "total", "Finished jobs removed after the TTL."))
+        refused = registry.makeCounter(descriptor: name("jobs_refused", "total", "Submissions refused because the queue was full."))
         var byStatus: [JobStatus: Counter] = [:]
         for status in [JobStatus.done, .failed, .cancelled] {
-            byStatus[status] = registry.makeCounter(name: "cmpc_jobs_finished_total", labels: [("status", status.rawValue)],
-                                                    help: "Jobs that ended, by final status.")
+            byStatus[status] = registry.makeCounter(descriptor: name("jobs_finished", "total", "Jobs that ended, by final status."),
+                                                    labels: [("status", status.rawValue)])
         }
         self.byStatus = byStatus
     }

@@ -1,10 +1,9 @@
-// Upload: a multipart/form-data body read as it arrives (MultipartKit's streaming parser): the one `file` part
+// Upload: a multipart/form-data body read as it arrives (MultipartStream): the one `file` part
 // goes straight to disk, the other fields are kept (each a few KiB at most), and the byte count is checked as
 // it grows, so a body over the limit is refused with 413 without holding it. Also: the boundary from
 // Content-Type, a client file name reduced to a safe base name, and the file's extension from its content.
 import Foundation
 import Hummingbird
-import MultipartKit
 
 /// The fields and the file of one submission.
 struct UploadedForm {
@@ -50,16 +49,13 @@ enum Upload {
     /// malformed body.
     static func receive(_ body: RequestBody, boundary: String, filePath: String, limit: Int,
                         counted: (Int) -> Void) async throws -> UploadedForm {
-        let parser = MultipartParser(boundary: boundary)
+        var parser = MultipartStream(boundary: boundary)
         var form = UploadedForm()
-        var headers: [String: String] = [:]
+        var name: String?
         var field = [UInt8]()
-        var inPart = false, inFile = false, fieldTooLong = false
+        var fieldTooLong = false, inFile = false
         var parts = 0
-        var problem: APIError?
-        // The current part's Content-Disposition (read once per part), and file bytes waiting to be written (the
-        // parser hands the body over in pieces as small as the distance between two CR bytes).
-        var disposition: (name: String?, filename: String?)?
+        // File bytes waiting to be written: written a MiB at a time.
         var pending = [UInt8]()
         pending.reserveCapacity(1 << 20)
         guard FileManager.default.createFile(atPath: filePath, contents: nil, attributes: [.posixPermissions: 0o600]),
@@ -67,62 +63,52 @@ enum Upload {
             throw APIError(.internalServerError, "the server cannot write its work folder: check --work-dir's space and permissions")
         }
         defer { try? handle.close() }
-        func flush() {
+        func flush() throws {
             guard !pending.isEmpty else { return }
             do { try handle.write(contentsOf: pending) } catch {
-                problem = problem ?? APIError(.init(code: 507), "the server could not store the upload (\(error)): try later or a smaller file")
+                throw APIError(.init(code: 507), "the server could not store the upload (\(error)): try later or a smaller file")
             }
             pending.removeAll(keepingCapacity: true)
         }
-        func beginPart() {
-            inPart = true; headers = [:]; field = []; inFile = false; fieldTooLong = false; parts += 1; disposition = nil
+        func part(_ headers: [String: String]) throws {
+            parts += 1
+            guard parts <= maxParts else {
+                throw APIError(.badRequest, "the form has more than \(maxParts) parts: send one file and a few text fields")
+            }
+            let disposition = parseDisposition(headers["content-disposition"] ?? "")
+            guard let partName = disposition.name else {
+                throw APIError(.badRequest, "a form part has no Content-Disposition name: each part needs form-data; name=\"…\"")
+            }
+            name = partName
+            field = []
+            fieldTooLong = false
+            inFile = partName == "file"
+            if inFile {
+                form.fileParts += 1
+                if form.fileParts == 1 { form.fileName = disposition.filename }
+            }
         }
-        parser.onHeader = { name, value in
-            if !inPart { beginPart() }
-            headers[name.lowercased()] = value
-        }
-        parser.onBody = { buffer in
-            if !inPart { beginPart() }   // a part with no headers at all
-            if disposition == nil { disposition = parseDisposition(headers["content-disposition"] ?? "") }
-            let disposition = disposition!
-            if disposition.name == "file" {
-                if !inFile {
-                    inFile = true
-                    form.fileParts += 1
-                    form.fileName = disposition.filename ?? form.fileName
-                }
-                let n = buffer.readableBytes
-                if form.fileParts == 1 {
-                    buffer.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
-                    form.fileBytes += n
-                    if pending.count >= 1 << 20 { flush() }
-                }
-                buffer.moveReaderIndex(forwardBy: n)
+        func bytes(_ piece: UnsafeRawBufferPointer) throws {
+            if inFile {
+                guard form.fileParts == 1 else { return }
+                pending.append(contentsOf: piece)
+                form.fileBytes += piece.count
+                if pending.count >= 1 << 20 { try flush() }
+            } else if field.count + piece.count > maxFieldBytes {
+                fieldTooLong = true
             } else {
-                let n = buffer.readableBytes
-                if field.count + n > maxFieldBytes { fieldTooLong = true; buffer.moveReaderIndex(forwardBy: n); return }
-                field += buffer.readBytes(length: n) ?? []
+                field.append(contentsOf: piece)
             }
         }
-        parser.onPartComplete = {
-            defer { inPart = false; inFile = false }
-            flush()
-            let disposition = disposition ?? parseDisposition(headers["content-disposition"] ?? "")
-            guard let name = disposition.name else {
-                problem = problem ?? APIError(.badRequest, "a form part has no Content-Disposition name: each part needs form-data; name=\"…\"")
-                return
-            }
-            if name == "file" {
-                if !inFile { form.fileParts += 1; form.fileName = disposition.filename ?? form.fileName }   // an empty file
-                return
-            }
+        func partEnd() throws {
+            defer { inFile = false; name = nil }
+            if inFile { try flush(); return }
+            guard let name else { return }
             if fieldTooLong {
-                problem = problem ?? APIError(.badRequest, "the form field \(name) is longer than \(maxFieldBytes >> 10) KiB: send shorter text")
-                return
+                throw APIError(.badRequest, "the form field \(name) is longer than \(maxFieldBytes >> 10) KiB: send shorter text")
             }
             guard let value = String(bytes: field, encoding: .utf8) else {
-                problem = problem ?? APIError(.badRequest, "the form field \(name) is not UTF-8 text: send it as UTF-8")
-                return
+                throw APIError(.badRequest, "the form field \(name) is not UTF-8 text: send it as UTF-8")
             }
             form.fields.append((name, value))
         }
@@ -135,20 +121,19 @@ enum Upload {
                     throw APIError(.contentTooLarge, "the upload is larger than the server's limit of \(limit >> 20) MiB "
                         + "(--max-upload-mb): send a shorter or smaller clip", headers: [.connection: "close"])
                 }
-                do { try parser.execute(buffer) } catch {
-                    throw APIError(.badRequest, "malformed multipart/form-data body: let the client build the form (curl -F, FormData)")
+                do {
+                    try buffer.withUnsafeReadableBytes { try parser.feed($0, part: part, body: bytes, partEnd: partEnd) }
+                } catch let error as MultipartError {
+                    throw APIError(.badRequest, "malformed multipart/form-data body (\(error)): let the client build the form (curl -F, FormData)")
                 }
-                if let problem { throw problem }
-                if parts > maxParts { throw APIError(.badRequest, "the form has more than \(maxParts) parts: send one file and a few text fields") }
             }
         } catch let error as APIError {
             throw error
         } catch {
             throw APIError(.badRequest, "the upload was cut off (\(error)): send it again")
         }
-        if let problem { throw problem }
-        guard parts > 0, !inPart else {
-            throw APIError(.badRequest, "malformed multipart/form-data body (no complete part, or no closing boundary): "
+        guard parser.isComplete else {
+            throw APIError(.badRequest, "malformed multipart/form-data body (\(parts == 0 ? "no part" : "no closing boundary")): "
                 + "let the client build the form (curl -F, FormData)")
         }
         return form

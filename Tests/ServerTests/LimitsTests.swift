@@ -95,6 +95,37 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
         #expect(server.stop() == 0)
     }
 
+    /// A truncated mp4 whose index comes first opens (its frames are counted) but its decoding breaks off: the
+    /// job ends failed with the decoder's reason, its folder is gone, and the server goes on.
+    @Test func aFailingJobLeavesTheServerUp() throws {
+        let folder = try TemporaryFolder()
+        let work = folder.path("work")
+        let faststart = folder.path("faststart.mp4")
+        let ffmpeg = Process()
+        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        ffmpeg.arguments = ["-v", "error", "-y", "-i", samplePath, "-c", "copy", "-movflags", "+faststart", faststart]
+        try ffmpeg.run()
+        ffmpeg.waitUntilExit()
+        try #require(ffmpeg.terminationStatus == 0)
+        let truncated = folder.path("truncated.mp4")
+        try Data(try Data(contentsOf: URL(fileURLWithPath: faststart)).prefix(20_000)).write(to: URL(fileURLWithPath: truncated))
+        let server = try ServedProcess(["--work-dir", work], in: folder)
+        let r = try submit(server, path: truncated, name: "truncated.mp4", texts: ["the red square jumping"])
+        let id = try #require(r.json["id"] as? String, "\(r)")
+        let status = try waitForEnd(server, id)
+        #expect(status["status"] as? String == "failed", "\(status)")
+        let error = status["error"] as? String ?? ""
+        #expect(error.contains("truncated.mp4") && !error.contains(work), "\(error)")
+        #expect(status["outputs"] == nil)
+        #expect(!FileManager.default.fileExists(atPath: work + "/" + id))
+        expectError(try server.get("/v1/jobs/\(id)/masks.json"), 409, "the result of a failed job")
+        #expect(try server.get("/metrics").text.contains("cmpc_jobs_finished_total{status=\"failed\"} 1"))
+        // The next job runs as usual.
+        let next = try submit(server, texts: ["the red square jumping"], fields: [("end", "3")])
+        #expect(try waitForEnd(server, try #require(next.json["id"] as? String))["status"] as? String == "done")
+        #expect(try server.get("/healthz").status == 200)
+    }
+
     @Test func tokenIsRequiredUnderV1() throws {
         let folder = try TemporaryFolder()
         // Bound to every interface (so /metrics needs the token too); the test connects on loopback.

@@ -47,8 +47,9 @@ final class ServedProcess {
         let id = UUID().uuidString
         stdoutPath = folder.path("serve-\(id).out")
         stderrPath = folder.path("serve-\(id).err")
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        for path in [stdoutPath, stderrPath] where !FileManager.default.createFile(atPath: path, contents: nil) {
+            throw HarnessError("cannot create \(path)")
+        }
         process.executableURL = toolURL
         process.arguments = ["serve", "--port", "0", "--threads", "1"] + arguments
         process.currentDirectoryURL = folder.url
