@@ -441,12 +441,17 @@ def more_scenarios(driver, server_url, args, work):
     if "dropped.mp4" not in (shown or ""):
         raise Failure(f"after a drop the drop zone reads {shown!r}, expected the dropped file's name")
     driver.type(driver.find("#sentence-1"), args.sentence)
+    driver.click(driver.find("#options summary"))  # opens the options: every 4th frame
+    driver.type(driver.find("#every"), "4")
     driver.click(driver.find("#segment"))
-    wait_terminal(driver, args.timeout)
+    state = wait_terminal(driver, args.timeout)
     source = driver.run("return document.getElementById('overlay').src;")
     if not source.split("?")[0].endswith("overlay.mp4"):
         raise Failure(f"after the dropped clip #overlay's src is {source!r}")
-    print("page_test: a dropped clip, followed by polling: done", flush=True)
+    counts = state["frames"].split(" frames")[0].split(" / ")
+    if len(counts) != 2 or counts[0] != counts[1] or not 0 < int(counts[1]) < 32:
+        raise Failure(f"with every 4th frame the page reads {state['frames']!r}, expected fewer frames than the clip's 32")
+    print(f"page_test: a dropped clip, every 4th frame, followed by polling: done, {state['frames']}", flush=True)
 
     # A 256-frame clip, cancelled while it runs.
     submit(driver, server_url, long_clip, [args.sentence], args)
