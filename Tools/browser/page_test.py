@@ -315,12 +315,15 @@ def drive_page(driver, server_url, args):
         return state if ok else None
 
     overlay = wait_for("the overlay video's metadata (readyState >= 1, duration > 0)", 30, loaded)
-    # The screenshot shows the first frame (a seek would leave headless chromium's loading spinner on it).
+    # The screenshot shows the first frame, once the video is loaded and the player's loading spinner has
+    # faded (a seek would bring the spinner back in headless chromium).
     try:
-        wait_for("the overlay to show a frame", 10,
-                 lambda: driver.run("return document.getElementById('overlay').readyState >= 2;"))
+        wait_for("the overlay to load", 10,
+                 lambda: driver.run("const v = document.getElementById('overlay');"
+                                    "return v.readyState >= 3 && v.networkState === v.NETWORK_IDLE;"))
+        time.sleep(1)
     except Failure:
-        pass  # the metadata check above is the test; a frame only makes a better picture
+        pass  # the metadata check above is the test; a loaded video only makes a better picture
     print(f"page_test: overlay {overlay['src']} loaded: {overlay['width']}×{overlay['height']}, "
           f"{overlay['duration']:.2f} s", flush=True)
 
