@@ -268,8 +268,14 @@
         follow(job.id);
         return;
       }
-      if (xhr.status === 401) showTokenField();
       let message = errorText(xhr.status, xhr.responseText, xhr.status + " " + xhr.statusText);
+      if (xhr.status === 401) {
+        showTokenField();
+        message = (token() ? "The access token was refused" : "This server needs an access token") +
+          ": type the token the server was started with (--token) in the Access token field, then Segment again." +
+          " (The server said: " + message + ")";
+        tokenInput.focus();
+      }
       if (xhr.status === 429) {
         const wait = xhr.getResponseHeader("Retry-After");
         message = "The server is busy (" + message + ")" + (wait ? "; try again in " + wait + " s." : "; try again later.");
