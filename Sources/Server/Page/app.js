@@ -135,10 +135,16 @@
     }
     dropText.textContent = chosenFile.name + " (" + formatSize(chosenFile.size) + ")";
     clearError();
-    if (info && info.max_upload_mb && chosenFile.size > info.max_upload_mb * 1024 * 1024) {
-      showError(chosenFile.name + " is " + formatSize(chosenFile.size) + "; this server takes uploads up to " +
-        info.max_upload_mb + " MB (serve --max-upload-mb). Cut the clip shorter or pick a smaller file.");
-    }
+    const tooLarge = sizeProblem(chosenFile);
+    if (tooLarge) showError(tooLarge);
+  }
+
+  // Why the server would refuse `file` for its size (it answers 413 and closes the connection, which a
+  // browser reports as a failed upload), or "".
+  function sizeProblem(file) {
+    if (!info || !info.max_upload_mb || file.size <= info.max_upload_mb * 1024 * 1024) return "";
+    return file.name + " is " + formatSize(file.size) + "; this server takes uploads up to " +
+      info.max_upload_mb + " MB (serve --max-upload-mb). Cut the clip shorter or pick a smaller file.";
   }
 
   function formatSize(bytes) {
@@ -212,6 +218,10 @@
     if (!file) {
       showError("Choose a video or an image first (the file field, or drop one on it).");
       fileInput.focus();
+      return;
+    }
+    if (sizeProblem(file)) {
+      showError(sizeProblem(file));
       return;
     }
     if (texts.length === 0) {
