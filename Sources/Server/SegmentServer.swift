@@ -74,6 +74,7 @@ public final class SegmentServer: @unchecked Sendable {
             configuration: .init(address: .hostname(bindHost, port: options.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
+                JobStore.returnFreeMemory()   // the model's warm-up garbage: start from the idle baseline
                 listening("http://\(displayHost):\(port)")
             },
             logger: logger)

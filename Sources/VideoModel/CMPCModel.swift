@@ -117,17 +117,21 @@ public struct CMPCModel: Sendable {
         }
         precision = .bf16
         let model = self
-        // One frame through the parts segment runs (a whole clip would hold 16 frames' activations at once).
+        let unused = try parameters.prepared.onlyPrepared { try model.warmUp() }
+        parameters.releaseFP32(unused.sorted())
+    }
+
+    /// Runs one blank frame through the parts segment runs (frames, sentence, frameSentence, window; a
+    /// whole clip would hold 16 frames' activations at once), at the model's precision: every convolution
+    /// that is prepared once (oneDNN's reordered weights, fp32 or bf16) is prepared now, so the first
+    /// request of a server costs what the others do and its memory is the baseline.
+    public func warmUp() throws {
         let image = Tensor(shape: [1, config.H, config.W, 3])
         let words = [Int32](repeating: 1, count: config.numSteps)
-        let unused = try parameters.prepared.onlyPrepared {
-            let frames = try model.frames(image)
-            let sentence = try model.sentence(words)
-            let perSentence = try model.frameSentence(frames, sentence)
-            _ = try model.window(sampled: Array(repeating: perSentence[0], count: model.network.slotCount),
-                                 target: frames[0], sentence)
-        }
-        parameters.releaseFP32(unused.sorted())
+        let frames = try self.frames(image)
+        let sentence = try self.sentence(words)
+        let perSentence = try frameSentence(frames, sentence)
+        _ = try window(sampled: Array(repeating: perSentence[0], count: network.slotCount), target: frames[0], sentence)
     }
 
     /// Runs the network on one preprocessed input: an image [H,W,3] / [1,H,W,3] for the image network,

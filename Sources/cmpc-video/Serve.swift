@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try model.load(defaultPrecision: .auto)
+        // Prepared weights and the engine's buffers exist before the first job: the memory the server starts
+        // with is the one it returns to once jobs expire.
+        try loaded.model.warmUp()
         let served = ServedModel(model: loaded.model, vocabulary: loaded.vocabulary,
                                  checkpoint: model.checkpoint ?? "default/model.safetensors",
                                  version: CMPCVideo.configuration.version)
