@@ -88,6 +88,12 @@ final class Job: @unchecked Sendable {
         return queued && finish(.cancelled)
     }
 
+    /// Wakes the job's event streams without a change, so an idle stream can send its keep-alive comment.
+    func wakeWatchers() {
+        let toWake = lock.withLock { Array(watchers.values) }
+        for w in toWake { w.yield() }
+    }
+
     private func change<T>(_ body: (Job) -> T) -> T {
         lock.lock()
         let result = body(self)

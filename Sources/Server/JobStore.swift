@@ -95,6 +95,12 @@ final class JobStore: @unchecked Sendable {
         return old.count
     }
 
+    /// Wakes the event streams of the jobs not yet ended (JobService, every `SegmentServer.keepAliveInterval`).
+    func wakeUnfinished() {
+        let live = lock.withLock { jobs.values.filter { !$0.status.isTerminal } }
+        for job in live { job.wakeWatchers() }
+    }
+
     /// Stops taking jobs, cancels every job, waits for the workers to stop, and removes every job folder.
     func shutdown() {
         let all = lock.withLock { () -> [Job] in

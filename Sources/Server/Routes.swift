@@ -266,7 +266,8 @@ extension SegmentServer {
     }
 
     /// GET /v1/jobs/{id}/events: `data: <status JSON>` at each status change and at progress changes (at most
-    /// ~4 a second); the stream ends after a terminal status.
+    /// ~4 a second), and a `: keep-alive` comment after `keepAliveInterval` without one (a job waiting in the
+    /// queue), so proxies keep the stream open; the stream ends after a terminal status.
     func events(_ job: Job) -> Response {
         let body = ResponseBody { writer in
             let changes = job.changes()
@@ -287,6 +288,9 @@ extension SegmentServer {
                     try await writer.write(ByteBuffer(bytes: event))
                     last = snapshot
                     lastSent = ContinuousClock.now
+                } else if ContinuousClock.now - lastSent >= SegmentServer.keepAliveInterval {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    lastSent = ContinuousClock.now
                 }
                 if snapshot.status.isTerminal { break }
                 guard await iterator.next() != nil else { break }
@@ -298,6 +302,13 @@ extension SegmentServer {
 }
 
 extension SegmentServer {
+    /// Longest silence on an event stream: then a `: keep-alive` comment is sent (CMPC_VIDEO_SSE_KEEPALIVE
+    /// seconds, for tests; default 15, under common proxies' idle timeouts).
+    static let keepAliveInterval: Duration = {
+        let env = ProcessInfo.processInfo.environment["CMPC_VIDEO_SSE_KEEPALIVE"].flatMap(Double.init)
+        return .milliseconds(Int((env.map { max(0.05, $0) } ?? 15) * 1000))
+    }()
+
     /// Most words in one text field.
     static let maxSentenceWords = 200
     /// Most text fields in one job.

@@ -179,19 +179,25 @@ public struct ServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The jobs' part of the server's life: expires results every second (or sooner for a short TTL) until the
-/// server is asked to stop, then cancels every job and removes their folders, before the HTTP server stops.
+/// The jobs' part of the server's life: expires results every second (or sooner for a short TTL), and wakes
+/// the event streams of unfinished jobs every `keepAliveInterval`, until the server is asked to stop, then cancels every job and removes their folders, before the HTTP server stops.
 struct JobService: Service {
     let server: SegmentServer
 
     func run() async throws {
         let store = server.jobs
-        let interval = Duration.milliseconds(Int(min(1000, max(50, server.options.ttl * 250))))
+        let interval = min(Duration.milliseconds(Int(min(1000, max(50, server.options.ttl * 250)))),
+                           SegmentServer.keepAliveInterval)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
+                var lastWake = ContinuousClock.now
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     store.expire()
+                    if ContinuousClock.now - lastWake >= SegmentServer.keepAliveInterval {
+                        store.wakeUnfinished()
+                        lastWake = ContinuousClock.now
+                    }
                 }
             }
             try? await gracefulShutdown()

@@ -1,8 +1,9 @@
 // A job end to end: submit data/sample.mp4, follow its events, fetch masks.json / overlay.mp4 (with a Range) /
 // masks.zip, and compare masks.json with `segment`'s bytes for the same input, sentences and options — also with
-// two workers running jobs at once. An image job, and DELETE removing the job's folder.
+// two workers running jobs at once. An image job, DELETE removing the job's folder, and keep-alive comments on a waiting job's events.
 import Checkpoint
 import Foundation
+import Synchronization
 import Testing
 
 /// Submits `file` (read from `path`, sent under `name`) with `texts` and extra fields.
@@ -167,5 +168,33 @@ func segmentMasksJSON(_ arguments: [String], in folder: TemporaryFolder) throws 
         let zipPath = folder.path("m.zip")
         try server.get("/v1/jobs/\(id)/masks.zip").body.write(to: URL(fileURLWithPath: zipPath))
         #expect(try ZipArchive.read(URL(fileURLWithPath: zipPath)).map(\.name) == ["mask.png"])
+    }
+
+    @Test func aQueuedJobsEventStreamSendsKeepAliveComments() throws {
+        let folder = try TemporaryFolder()
+        let long = try longClip(in: folder)
+        let server = try ServedProcess(["--workers", "1"], in: folder, environment: ["CMPC_VIDEO_SSE_KEEPALIVE": "0.2"])
+        let running = try #require(try submit(server, path: long, texts: ["the red square jumping"]).json["id"] as? String)
+        try #require(try waitUntilRunning(server, running))
+        let queued = try #require(try submit(server, texts: ["the red square jumping"]).json["id"] as? String)
+        // The waiting job's stream: its first event, then only keep-alive comments until it is cancelled.
+        let port = server.port
+        let stream = Mutex<HTTPResult?>(nil)
+        let reader = Thread {
+            let r = try? HTTPResult.exchange(port: port, method: "GET", path: "/v1/jobs/\(queued)/events", headers: [], body: Data(),
+                                             timeout: 60)
+            stream.withLock { $0 = r }
+        }
+        reader.start()
+        usleep(1_500_000)
+        #expect(try server.request("DELETE", "/v1/jobs/\(queued)").status == 200)
+        #expect(try server.request("DELETE", "/v1/jobs/\(running)").status == 200)
+        let deadline = Date().addingTimeInterval(60)
+        while stream.withLock({ $0 == nil }) && Date() < deadline { usleep(20_000) }
+        let text = try #require(stream.withLock { $0 }).text
+        let comments = text.components(separatedBy: "\n\n").filter { $0 == ": keep-alive" }
+        #expect(comments.count >= 2, "\(text)")
+        #expect(text.hasPrefix("data: "), "\(text)")
+        #expect(text.contains("\"status\":\"cancelled\""), "\(text)")
     }
 }
