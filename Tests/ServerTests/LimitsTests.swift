@@ -1,6 +1,6 @@
 // The server under bad input and its limits: each bad request of issue 19's list gets its 4xx JSON error and
 // /healthz stays 200 after all of them; 413 before the body is read (and while it streams); 429 with
-// Retry-After when the queue is full; 401 without or with a wrong token; TTL expiry; SIGTERM leaving nothing.
+// Retry-After when the queue is full; 401 without or with a wrong token; TTL expiry; SIGTERM leaving nothing; Expect: 100-continue answered within the limit only.
 import Foundation
 import Testing
 
@@ -220,4 +220,47 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
         #expect(server.stop() == 0, "\(server.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty)
     }
+
+    @Test func expectContinueIsAnsweredUnlessTheBodyIsTooLarge() throws {
+        let folder = try TemporaryFolder()
+        let server = try ServedProcess(["--max-upload-mb", "1"], in: folder)
+        let head = { (length: Int) in
+            "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                + "Content-Length: \(length)\r\nExpect: 100-continue\r\n\r\n"
+        }
+        // A body within the limit: the interim 100 comes before any byte of it is sent.
+        #expect(try firstStatusLine(port: server.port, sending: head(1000)) == "HTTP/1.1 100 Continue")
+        // One over the limit: no 100, the 413 at once, so the client never sends it.
+        #expect(try firstStatusLine(port: server.port, sending: head(2 << 20)).hasPrefix("HTTP/1.1 413"))
+        #expect(try server.get("/healthz").status == 200)
+    }
+}
+
+/// Sends `text` (a request head, no body) on a new connection and returns the first status line the server
+/// answers within 20 s ("" when none).
+func firstStatusLine(port: Int, sending text: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw HarnessError("connect to port \(port): \(String(cString: strerror(errno)))") }
+    var tv = timeval(tv_sec: 20, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    let bytes = Array(text.utf8)
+    guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw HarnessError("send failed") }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while !received.contains(13) || String(decoding: received, as: UTF8.self).range(of: "\r\n") == nil {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        received += buffer[0..<n]
+    }
+    let answer = String(decoding: received, as: UTF8.self)
+    return answer.components(separatedBy: "\r\n").first ?? ""
 }
