@@ -239,24 +239,13 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
 /// Sends `text` (a request head, no body) on a new connection and returns the first status line the server
 /// answers within 20 s ("" when none).
 func firstStatusLine(port: Int, sending text: String) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+    let fd = try connectLoopback(port: port, timeout: 20)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw HarnessError("connect to port \(port): \(String(cString: strerror(errno)))") }
-    var tv = timeval(tv_sec: 20, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     let bytes = Array(text.utf8)
     guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw HarnessError("send failed") }
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
-    while !received.contains(13) || String(decoding: received, as: UTF8.self).range(of: "\r\n") == nil {
+    while String(decoding: received, as: UTF8.self).range(of: "\r\n") == nil {
         let n = recv(fd, &buffer, buffer.count, 0)
         if n <= 0 { break }
         received += buffer[0..<n]

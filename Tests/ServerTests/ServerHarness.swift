@@ -121,19 +121,8 @@ struct HTTPResult: CustomStringConvertible {
     /// overrides the header (a body shorter than it is sent as it is, then the write side is closed).
     static func exchange(port: Int, method: String, path: String, headers: [(String, String)], body: Data,
                      contentLength: Int? = nil, timeout: Double = 300) throws -> HTTPResult {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+        let fd = try connectLoopback(port: port, timeout: timeout)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw HarnessError("connect to port \(port): \(String(cString: strerror(errno)))") }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !headers.contains(where: { ["content-length", "transfer-encoding"].contains($0.0.lowercased()) }) && (method != "GET" || !body.isEmpty || contentLength != nil) {
@@ -236,4 +225,25 @@ func waitUntilRunning(_ server: ServedProcess, _ id: String) throws -> Bool {
         usleep(20_000)
     }
     return false
+}
+
+/// A TCP connection to 127.0.0.1:`port` whose reads time out after `timeout` seconds (the caller closes it).
+func connectLoopback(port: Int, timeout: Double) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw HarnessError("connect to port \(port): \(reason)")
+    }
+    var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    return fd
 }
