@@ -71,7 +71,9 @@ public final class SegmentServer: @unchecked Sendable {
             responder: CallbackResponder { [self] (request: Request, context: BasicRequestContext) in
                 await respond(request, context: context)
             },
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: self.options.maxUploadBytes)])),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: self.options.maxUploadBytes)],
+                idleTimeout: .milliseconds(Int64(options.idleTimeout * 1000)))),
             configuration: .init(address: .hostname(bindHost, port: options.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

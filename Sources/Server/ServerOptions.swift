@@ -25,6 +25,9 @@ public struct ServerOptions: Sendable {
     public var workDir: String?
     /// Seconds a finished job's results are kept before its folder is deleted.
     public var ttl: Double = 3600
+    /// Seconds a connection may stay silent before (or between) requests; then it is closed, so clients that
+    /// open connections and send nothing (or a request head a byte at a time) cannot hold them.
+    public var idleTimeout: Double = 60
 
     /// Options with every default.
     public init() {}
@@ -50,6 +53,9 @@ public struct ServerOptions: Sendable {
         if maxUploadBytes < 1 { return "--max-upload-mb must be at least 1" }
         if let maxFrames, maxFrames < 1 { return "--max-frames must be at least 1, got \(maxFrames)" }
         if !(ttl >= 1) { return "--ttl must be at least 1 second, got \(ttl)" }
+        if !(idleTimeout >= 0.1 && idleTimeout <= 86_400) {
+            return "--idle-timeout must be in 0.1…86400 seconds, got \(idleTimeout)"
+        }
         return nil
     }
 }

@@ -41,6 +41,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a job's results are kept.")
     var ttl: Double = 3600
 
+    @Option(help: "Seconds a connection may stay silent before or between requests before it is closed.")
+    var idleTimeout: Double = 60
+
     var options: ServerOptions {
         var o = ServerOptions()
         o.host = host
@@ -52,6 +55,7 @@ struct Serve: AsyncParsableCommand {
         o.token = token
         o.workDir = workDir
         o.ttl = ttl
+        o.idleTimeout = idleTimeout
         return o
     }
 

@@ -1,6 +1,7 @@
 // The server under bad input and its limits: each bad request of issue 19's list gets its 4xx JSON error and
 // /healthz stays 200 after all of them; 413 before the body is read (and while it streams); 429 with
-// Retry-After when the queue is full; 401 without or with a wrong token; TTL expiry; SIGTERM leaving nothing; Expect: 100-continue answered within the limit only.
+// Retry-After when the queue is full; 401 without or with a wrong token; TTL expiry; SIGTERM leaving nothing;
+// Expect: 100-continue answered within the limit only; silent connections closed after --idle-timeout.
 import Foundation
 import Testing
 
@@ -232,6 +233,22 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
         #expect(try firstStatusLine(port: server.port, sending: head(1000)) == "HTTP/1.1 100 Continue")
         // One over the limit: no 100, the 413 at once, so the client never sends it.
         #expect(try firstStatusLine(port: server.port, sending: head(2 << 20)).hasPrefix("HTTP/1.1 413"))
+        #expect(try server.get("/healthz").status == 200)
+    }
+
+    @Test func aSilentConnectionIsClosedAfterTheIdleTimeout() throws {
+        let folder = try TemporaryFolder()
+        let server = try ServedProcess(["--idle-timeout", "0.5"], in: folder)
+        // Nothing, or half a request head: the server closes the connection (recv gives 0) instead of holding it.
+        for text in ["", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"] {
+            let fd = try connectLoopback(port: server.port, timeout: 20)
+            defer { close(fd) }
+            if !text.isEmpty { _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+            let start = Date()
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            #expect(n == 0, "the connection was not closed (\(n) bytes, errno \(errno)) after \(Date().timeIntervalSince(start)) s")
+        }
         #expect(try server.get("/healthz").status == 200)
     }
 }
