@@ -98,7 +98,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CommandLineTests", dependencies: ["cmpc-video", "Pipeline", "Checkpoint", "Video", "ImageModel", "Tensor",
                                                             "Evaluation"]),
-        .testTarget(name: "ServerTests", dependencies: ["cmpc-video", "Server", "Checkpoint"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
         .testTarget(name: "ArchitectureTests"),
     ],
     // Swift 5 language mode: the engine shares raw buffers across Dispatch workers on purpose.

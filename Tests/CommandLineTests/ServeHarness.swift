@@ -1,35 +1,11 @@
-// The scaffolding of the server tests: `cmpc-video serve --port 0` started as a child (ServedProcess, which reads the
-// "serving on" line), a plain HTTP/1.1 client over a socket (so a test controls every byte it sends: bad
-// headers, a truncated body, a huge Content-Length), multipart bodies, and a private temporary folder per test.
+// The scaffolding of the `serve` tests: `cmpc-video serve --port 0` started as a child (ServedProcess, which reads
+// the "serving on" line), a plain HTTP/1.1 client over a socket (so a test controls every byte it sends: bad
+// headers, a truncated body, a huge Content-Length) and multipart bodies. The tool, the project folder and the
+// temporary folders are Tool.swift's.
 import Foundation
 import Testing
 
-/// The `cmpc-video` executable SwiftPM built beside the test bundle (this target depends on it).
-let toolURL = Bundle.main.bundleURL.appendingPathComponent("cmpc-video")
-
-/// The project's folder (data/sample.mp4, data/default), from this file's path.
-let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 let samplePath = projectRoot.appendingPathComponent("data/sample.mp4").path
-
-/// A failure of the scaffolding itself.
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A folder under the system's temporary folder, removed when released.
-final class TemporaryFolder {
-    let url: URL
-    var path: String { url.path }
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("cmpc-server-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-}
 
 /// `cmpc-video serve --port 0 …` running as a child; stopped with SIGTERM when released.
 final class ServedProcess {
@@ -42,13 +18,13 @@ final class ServedProcess {
     /// Starts the server with `arguments` (after `serve --port 0`) and waits for its "serving on" line.
     init(_ arguments: [String] = [], in folder: TemporaryFolder, environment extra: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: toolURL.path) else {
-            throw HarnessError("\(toolURL.path) is missing: build the tests (swift build --build-tests) first")
+            throw ToolError("\(toolURL.path) is missing: build the tests (swift build --build-tests) first")
         }
         let id = UUID().uuidString
         stdoutPath = folder.path("serve-\(id).out")
         stderrPath = folder.path("serve-\(id).err")
         for path in [stdoutPath, stderrPath] where !FileManager.default.createFile(atPath: path, contents: nil) {
-            throw HarnessError("cannot create \(path)")
+            throw ToolError("cannot create \(path)")
         }
         process.executableURL = toolURL
         process.arguments = ["serve", "--port", "0", "--threads", "1"] + arguments
@@ -73,9 +49,9 @@ final class ServedProcess {
                 break
             }
             guard process.isRunning else {
-                throw HarnessError("serve exited with \(process.terminationStatus) before listening: \(errors())")
+                throw ToolError("serve exited with \(process.terminationStatus) before listening: \(errors())")
             }
-            guard Date() < deadline else { throw HarnessError("serve did not print its URL within 120 s: \(errors())") }
+            guard Date() < deadline else { throw ToolError("serve did not print its URL within 120 s: \(errors())") }
             usleep(20_000)
         }
         (port, url) = found!
@@ -151,11 +127,11 @@ struct HTTPResult: CustomStringConvertible {
 
     static func parse(_ data: Data) throws -> HTTPResult {
         guard let end = data.range(of: Data("\r\n\r\n".utf8)) else {
-            throw HarnessError("no complete HTTP head in \(data.count) bytes: \(String(decoding: data.prefix(200), as: UTF8.self))")
+            throw ToolError("no complete HTTP head in \(data.count) bytes: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
         let lines = String(decoding: data[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw HarnessError("bad status line \(lines[0])") }
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw ToolError("bad status line \(lines[0])") }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -205,13 +181,9 @@ struct Multipart {
 /// caught running.
 func longClip(in folder: TemporaryFolder, times: Int = 8) throws -> String {
     let path = folder.path("long.mp4")
-    let ffmpeg = Process()
-    ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-    ffmpeg.arguments = ["-v", "error", "-y", "-stream_loop", String(times - 1), "-i", samplePath, "-c:v", "mpeg4", "-q:v", "3", path]
-    ffmpeg.standardInput = FileHandle.nullDevice
-    try ffmpeg.run()
-    ffmpeg.waitUntilExit()
-    guard ffmpeg.terminationStatus == 0 else { throw HarnessError("ffmpeg could not make \(path)") }
+    let arguments = ["-v", "error", "-y", "-stream_loop", String(times - 1), "-i", samplePath, "-c:v", "mpeg4", "-q:v", "3", path]
+    let run = try runProcess("/usr/bin/ffmpeg", arguments, shownAs: ["ffmpeg"] + arguments, in: folder)
+    guard run.status == 0 else { throw ToolError("ffmpeg could not make \(path): \(run.stderr)") }
     return path
 }
 
@@ -230,7 +202,7 @@ func waitUntilRunning(_ server: ServedProcess, _ id: String) throws -> Bool {
 /// A TCP connection to 127.0.0.1:`port` whose reads time out after `timeout` seconds (the caller closes it).
 func connectLoopback(port: Int, timeout: Double) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw ToolError("socket: \(String(cString: strerror(errno)))") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -241,7 +213,7 @@ func connectLoopback(port: Int, timeout: Double) throws -> Int32 {
     guard connected == 0 else {
         let reason = String(cString: strerror(errno))
         close(fd)
-        throw HarnessError("connect to port \(port): \(reason)")
+        throw ToolError("connect to port \(port): \(reason)")
     }
     var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -12,7 +12,7 @@ func expectError(_ r: HTTPResult, _ status: Int, _ what: String, sourceLocation:
     #expect((r.json["error"] as? String)?.isEmpty == false, "\(what): \(r)", sourceLocation: sourceLocation)
 }
 
-@Suite struct LimitsTests {
+@Suite struct ServeLimitsTests {
     @Test func badRequestsGetJSONErrorsAndTheServerStaysUp() throws {
         let folder = try TemporaryFolder()
         let work = folder.path("work")
@@ -259,7 +259,7 @@ func firstStatusLine(port: Int, sending text: String) throws -> String {
     let fd = try connectLoopback(port: port, timeout: 20)
     defer { close(fd) }
     let bytes = Array(text.utf8)
-    guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw HarnessError("send failed") }
+    guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw ToolError("send failed") }
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
     while String(decoding: received, as: UTF8.self).range(of: "\r\n") == nil {

@@ -27,7 +27,7 @@ func waitForEnd(_ server: ServedProcess, _ id: String, headers: [(String, String
         if status != "queued" && status != "running" { return r.json }
         usleep(50_000)
     }
-    throw HarnessError("job \(id) did not end within 5 minutes")
+    throw ToolError("job \(id) did not end within 5 minutes")
 }
 
 /// Runs `cmpc-video segment` on a copy of data/sample.mp4 named sample.mp4 in `folder` and returns its masks.json.
@@ -35,22 +35,12 @@ func segmentMasksJSON(_ arguments: [String], in folder: TemporaryFolder) throws 
     let clip = folder.path("sample.mp4")
     if !FileManager.default.fileExists(atPath: clip) { try FileManager.default.copyItem(atPath: samplePath, toPath: clip) }
     let out = "segment-\(UUID().uuidString)"
-    let process = Process()
-    process.executableURL = toolURL
-    process.arguments = ["segment", "sample.mp4"] + arguments + ["--out", out, "--quiet", "--threads", "1"]
-    process.currentDirectoryURL = folder.url
-    var environment = ProcessInfo.processInfo.environment
-    environment["CMPC_VIDEO_DATA"] = projectRoot.appendingPathComponent("data").path
-    process.environment = environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw HarnessError("segment \(arguments) exited \(process.terminationStatus)") }
+    try runToolSucceeding(["segment", "sample.mp4"] + arguments + ["--out", out, "--quiet", "--threads", "1"], in: folder,
+                          environment: ["CMPC_VIDEO_DATA": projectRoot.appendingPathComponent("data").path])
     return try Data(contentsOf: URL(fileURLWithPath: folder.path(out + "/masks.json")))
 }
 
-@Suite struct JobTests {
+@Suite struct ServeJobTests {
     let sentences = ["the red square jumping", "the triangle going to the right"]
 
     @Test func videoJobMatchesSegmentByteForByte() throws {

@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 
-@Suite struct InfoTests {
+@Suite struct ServeInfoTests {
     @Test func servesHealthInfoAndPage() throws {
         let folder = try TemporaryFolder()
         let server = try ServedProcess(["--max-frames", "40", "--queue", "3"], in: folder)
